@@ -1,0 +1,14 @@
+"""Tests: fast hashing, quiet logs, DEBUG off as in production."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "django-insecure-tests-only")
+
+from config.settings.base import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}

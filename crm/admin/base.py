@@ -1,0 +1,33 @@
+"""Pieces shared by the admin modules."""
+
+from django.contrib import admin
+
+
+class ScopedAdminMixin:
+    """Restrict every view of a model admin (list, change, history, delete, export,
+    autocomplete, select-across) to the rows a user may see.
+
+    Subclasses implement ``scope_queryset(request, queryset)`` with the model's ``visible_to``.
+    """
+
+    def get_queryset(self, request):
+        return self.scope_queryset(request, super().get_queryset(request))
+
+    def scope_queryset(self, request, queryset):
+        return queryset
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CrmModelAdmin(admin.ModelAdmin):
+    list_per_page = 20
+    list_max_show_all = 200

@@ -1,0 +1,33 @@
+from crm.models.choices import ClassType, Course
+from crm.models.customer import (
+    Campus,
+    ConsultRecord,
+    Customer,
+    CustomerTransfer,
+    PrivateCustomer,
+    PublicCustomer,
+)
+from crm.models.finance import Enrollment, PaymentRecord
+from crm.models.imports import CustomerImport
+from crm.models.teaching import ClassList, ContractTemplate, CourseRecord, StudyRecord
+from crm.models.user import Department, UserProfile
+
+__all__ = [
+    "Campus",
+    "ClassList",
+    "ClassType",
+    "ConsultRecord",
+    "ContractTemplate",
+    "Course",
+    "CourseRecord",
+    "Customer",
+    "CustomerImport",
+    "CustomerTransfer",
+    "Department",
+    "Enrollment",
+    "PaymentRecord",
+    "PrivateCustomer",
+    "PublicCustomer",
+    "StudyRecord",
+    "UserProfile",
+]

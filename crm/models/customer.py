@@ -1,0 +1,249 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from multiselectfield import MultiSelectField
+
+from crm.models.choices import ClassType, Course
+from crm.querysets import ConsultRecordQuerySet, CustomerQuerySet
+
+qq_validator = RegexValidator(r"^[1-9][0-9]{4,11}$", _("A QQ number has 5 to 12 digits."))
+mobile_validator = RegexValidator(r"^1[3-9][0-9]{9}$", _("Enter an 11-digit mainland mobile number."))
+
+
+class Campus(models.Model):
+    name = models.CharField(_("campus name"), max_length=64, unique=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("campus")
+        verbose_name_plural = _("campuses")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    class Sex(models.TextChoices):
+        MALE = "male", _("Male")
+        FEMALE = "female", _("Female")
+
+    class Source(models.TextChoices):
+        QQ = "qq", _("QQ group")
+        REFERRAL = "referral", _("Internal referral")
+        WEBSITE = "website", _("Official website")
+        BAIDU_ADS = "baidu_ads", _("Baidu ads")
+        OFFICE_DIRECT = "office_direct", _("Walk-in")
+        WORD_OF_MOUTH = "WoM", _("Word of mouth")
+        PUBLIC_CLASS = "public_class", _("Public class")
+        OTHERS = "others", _("Others")
+
+    class Status(models.TextChoices):
+        SIGNED = "signed", _("Signed up")
+        UNREGISTERED = "unregistered", _("Not signed up")
+        STUDYING = "studying", _("Studying")
+        PAID_IN_FULL = "paid_in_full", _("Tuition paid in full")
+
+    qq = models.CharField(
+        _("QQ"),
+        max_length=12,
+        unique=True,
+        validators=[qq_validator],
+        error_messages={"unique": _("A customer with this QQ number already exists.")},
+    )
+    qq_name = models.CharField(_("QQ nickname"), max_length=64, blank=True)
+    name = models.CharField(_("name"), max_length=32, blank=True)
+    sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    # NULL rather than "" when absent, so that uniqueness applies only to real numbers.
+    phone = models.CharField(
+        _("phone"),
+        max_length=11,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[mobile_validator],
+        error_messages={"unique": _("A customer with this phone number already exists.")},
+    )
+    source = models.CharField(_("source"), max_length=32, choices=Source.choices, default=Source.QQ)
+    introduce_from = models.ForeignKey(
+        "self",
+        verbose_name=_("referred by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="referrals",
+    )
+    course = MultiSelectField(_("courses of interest"), choices=Course.choices, max_length=128, blank=True)
+    class_type = models.CharField(
+        _("class type"), max_length=16, choices=ClassType.choices, default=ClassType.FULLTIME
+    )
+    customer_note = models.TextField(_("customer note"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.UNREGISTERED)
+    network_consult_note = models.TextField(_("online consultation note"), blank=True)
+    date = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    last_consult_date = models.DateField(_("last follow-up"), null=True, blank=True)
+    next_date = models.DateField(_("next follow-up"), null=True, blank=True)
+    network_consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("online consultant"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="network_consulted_customers",
+    )
+    # NULL means the customer is in the public pool; otherwise it belongs to this salesperson.
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sales consultant"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customers",
+    )
+    class_list = models.ManyToManyField(
+        "crm.ClassList", verbose_name=_("classes joined"), blank=True, related_name="customers"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login account"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customer",
+    )
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("all customers")
+        ordering = ["-date", "-id"]
+        indexes = [
+            models.Index(fields=["consultant", "status"], name="crm_customer_owner_status"),
+            models.Index(fields=["last_consult_date"], name="crm_customer_last_consult"),
+            models.Index(fields=["next_date"], name="crm_customer_next_date"),
+        ]
+        permissions = [
+            ("claim_customer", _("Can claim customers from the public pool")),
+            ("release_customer", _("Can release customers to the public pool")),
+            ("view_all_customers", _("Can view all customers")),
+            ("import_customer", _("Can import customers")),
+            ("export_customer", _("Can export customers")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.qq_name or self.qq} ({self.qq})"
+
+
+class PublicCustomer(Customer):
+    """The public pool (公户): customers without a consultant."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("public pool customer")
+        verbose_name_plural = _("public pool")
+
+
+class PrivateCustomer(Customer):
+    """My customers (私户): the logged-in salesperson's own customers."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("my customer")
+        verbose_name_plural = _("my customers")
+
+
+class CustomerTransfer(models.Model):
+    """Every change of a customer's owner, for the ownership history."""
+
+    class Reason(models.TextChoices):
+        CLAIM = "claim", _("Claimed from the public pool")
+        RELEASE = "release", _("Released to the public pool")
+        REASSIGN = "reassign", _("Reassigned")
+        RECYCLE = "recycle", _("Recycled automatically")
+        IMPORT = "import", _("Imported")
+        CREATE = "create", _("Created")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="transfers"
+    )
+    from_consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to_consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("to"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    date = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("ownership change")
+        verbose_name_plural = _("ownership history")
+        ordering = ["-date", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_consultant_id} -> {self.to_consultant_id}"
+
+
+class ConsultRecord(models.Model):
+    class Stage(models.TextChoices):
+        A = "A", _("No plan to enrol soon")
+        B = "B", _("Enrols within a month")
+        C = "C", _("Enrols within two weeks")
+        D = "D", _("Enrols within a week")
+        E = "E", _("Deposit paid")
+        F = "F", _("Attending class")
+        G = "G", _("Paid in full")
+        H = "H", _("Invalid")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="consult_records",
+    )
+    note = models.TextField(_("follow-up content"))
+    status = models.CharField(_("follow-up stage"), max_length=8, choices=Stage.choices)
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("consultant"),
+        on_delete=models.PROTECT,
+        related_name="consult_records",
+    )
+    date = models.DateTimeField(_("follow-up date"), default=timezone.now, db_index=True)
+    delete_status = models.BooleanField(_("deleted"), default=False)
+
+    objects = ConsultRecordQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("follow-up record")
+        verbose_name_plural = _("follow-up records")
+        ordering = ["-date", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "date"], name="crm_consult_customer_date"),
+            models.Index(fields=["consultant", "date"], name="crm_consult_owner_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.get_status_display()}"

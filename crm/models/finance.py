@@ -1,0 +1,111 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Enrollment(models.Model):
+    customer = models.ForeignKey(
+        "crm.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="enrollments"
+    )
+    school = models.ForeignKey(
+        "crm.Campus", verbose_name=_("campus"), on_delete=models.PROTECT, related_name="enrollments"
+    )
+    enrolment_class = models.ForeignKey(
+        "crm.ClassList",
+        verbose_name=_("class"),
+        on_delete=models.PROTECT,
+        related_name="enrollments",
+    )
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("consultant"),
+        on_delete=models.PROTECT,
+        related_name="enrollments",
+    )
+    why_us = models.TextField(_("why us"), blank=True)
+    your_expectation = models.TextField(_("expectations"), blank=True)
+    contract_agreed = models.BooleanField(_("contract agreed by the customer"), default=False)
+    contract_approved = models.BooleanField(_("contract approved"), default=False)
+    enrolled_date = models.DateTimeField(_("enrolled on"), default=timezone.now, db_index=True)
+    memo = models.TextField(_("memo"), blank=True)
+    delete_status = models.BooleanField(_("deleted"), default=False)
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        ordering = ["-enrolled_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment_class", "customer"], name="crm_enrollment_unique_class_customer"
+            ),
+        ]
+        permissions = [("export_enrollment", _("Can export enrollments"))]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.enrolment_class}"
+
+
+class PaymentRecord(models.Model):
+    class PayType(models.TextChoices):
+        DEPOSIT = "deposit", _("Deposit / registration fee")
+        TUITION = "tuition", _("Tuition")
+        TRANSFER = "transfer", _("Class transfer")
+        DROPOUT = "dropout", _("Drop-out")
+        REFUND = "refund", _("Refund")
+
+    class Status(models.TextChoices):
+        UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+
+    customer = models.ForeignKey(
+        "crm.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="payments"
+    )
+    enrolment_class = models.ForeignKey(
+        "crm.ClassList",
+        verbose_name=_("class"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+    )
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("consultant"),
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
+    pay_type = models.CharField(
+        _("payment type"), max_length=16, choices=PayType.choices, default=PayType.DEPOSIT
+    )
+    paid_fee = models.IntegerField(_("amount"), default=0)
+    note = models.TextField(_("note"), blank=True)
+    date = models.DateTimeField(_("paid on"), default=timezone.now, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.UNCONFIRMED)
+    confirm_date = models.DateTimeField(_("confirmed on"), null=True, blank=True)
+    confirm_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("confirmed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="confirmed_payments",
+    )
+    reject_reason = models.CharField(_("rejection reason"), max_length=255, blank=True)
+    delete_status = models.BooleanField(_("deleted"), default=False)
+
+    class Meta:
+        verbose_name = _("payment record")
+        verbose_name_plural = _("payment records")
+        ordering = ["-date", "-id"]
+        indexes = [
+            models.Index(fields=["status", "date"], name="crm_payment_status_date"),
+        ]
+        permissions = [
+            ("export_paymentrecord", _("Can export payment records")),
+            ("confirm_paymentrecord", _("Can confirm payment records")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.get_pay_type_display()} {self.paid_fee}"

@@ -1,0 +1,157 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models.choices import ClassType, Course
+from crm.storage import homework_upload_to, private_storage
+
+
+class ContractTemplate(models.Model):
+    name = models.CharField(_("contract name"), max_length=128, unique=True)
+    content = models.TextField(_("contract content"))
+    created = models.DateField(_("created"), default=timezone.localdate)
+
+    class Meta:
+        verbose_name = _("contract template")
+        verbose_name_plural = _("contract templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClassList(models.Model):
+    course = models.CharField(_("course"), max_length=64, choices=Course.choices)
+    semester = models.PositiveIntegerField(_("semester"))
+    campus = models.ForeignKey(
+        "crm.Campus", verbose_name=_("campus"), on_delete=models.PROTECT, related_name="classes"
+    )
+    class_type = models.CharField(
+        _("class type"), max_length=16, choices=ClassType.choices, default=ClassType.FULLTIME
+    )
+    price = models.PositiveIntegerField(_("tuition"), default=10000)
+    start_date = models.DateField(_("start date"))
+    graduate_date = models.DateField(_("graduation date"), null=True, blank=True)
+    contract = models.ForeignKey(
+        ContractTemplate,
+        verbose_name=_("contract template"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    teachers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("teachers"), related_name="classes", blank=True
+    )
+    memo = models.CharField(_("memo"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("class")
+        verbose_name_plural = _("classes")
+        ordering = ["-start_date", "course", "semester"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "semester", "campus"], name="crm_classlist_unique_semester"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("%(course)s %(semester)s (%(campus)s)") % {
+            "course": self.get_course_display(),
+            "semester": _("semester %(number)s") % {"number": self.semester},
+            "campus": self.campus,
+        }
+
+
+class CourseRecord(models.Model):
+    re_class = models.ForeignKey(
+        ClassList, verbose_name=_("class"), on_delete=models.CASCADE, related_name="course_records"
+    )
+    day_num = models.PositiveIntegerField(_("lesson number"))
+    date = models.DateField(_("lesson date"), default=timezone.localdate, db_index=True)
+    course_title = models.CharField(_("lesson title"), max_length=64, blank=True)
+    course_memo = models.TextField(_("lesson content"), blank=True)
+    has_homework = models.BooleanField(_("has homework"), default=True)
+    homework_title = models.CharField(_("homework title"), max_length=64, blank=True)
+    homework_memo = models.TextField(_("homework description"), blank=True)
+    scoring_point = models.TextField(_("scoring points"), blank=True)
+    teacher = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("teacher"),
+        on_delete=models.PROTECT,
+        related_name="course_records",
+    )
+
+    class Meta:
+        verbose_name = _("course record")
+        verbose_name_plural = _("course records")
+        ordering = ["-date", "-day_num"]
+        constraints = [
+            models.UniqueConstraint(fields=["re_class", "day_num"], name="crm_courserecord_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return _("%(class)s lesson %(day)s") % {"class": self.re_class, "day": self.day_num}
+
+
+class StudyRecord(models.Model):
+    class Attendance(models.TextChoices):
+        CHECKED = "checked", _("Checked in")
+        VACATE = "vacate", _("On leave")
+        LATE = "late", _("Late")
+        ABSENCE = "absence", _("Absent")
+        LEAVE_EARLY = "leave_early", _("Left early")
+
+    class Score(models.IntegerChoices):
+        A_PLUS = 100, "A+"
+        A = 90, "A"
+        B_PLUS = 85, "B+"
+        B = 80, "B"
+        B_MINUS = 70, "B-"
+        C_PLUS = 60, "C+"
+        C = 50, "C"
+        C_MINUS = 40, "C-"
+        D = 0, "D"
+        NOT_GRADED = -1, "N/A"
+        COPY = -100, "COPY"
+        FAIL = -1000, "FAIL"
+
+    course_record = models.ForeignKey(
+        CourseRecord,
+        verbose_name=_("course record"),
+        on_delete=models.CASCADE,
+        related_name="study_records",
+    )
+    student = models.ForeignKey(
+        "crm.Customer",
+        verbose_name=_("student"),
+        on_delete=models.CASCADE,
+        related_name="study_records",
+    )
+    attendance = models.CharField(
+        _("attendance"), max_length=16, choices=Attendance.choices, default=Attendance.CHECKED
+    )
+    score = models.IntegerField(_("score"), choices=Score.choices, default=Score.NOT_GRADED)
+    homework_note = models.CharField(_("homework comment"), max_length=255, blank=True)
+    date = models.DateTimeField(_("date"), default=timezone.now)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    homework = models.FileField(
+        _("homework file"),
+        upload_to=homework_upload_to,
+        storage=private_storage,
+        blank=True,
+        max_length=255,
+    )
+
+    class Meta:
+        verbose_name = _("study record")
+        verbose_name_plural = _("study records")
+        ordering = ["-course_record__date", "student_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course_record", "student"], name="crm_studyrecord_unique_student"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course_record} {self.student}"

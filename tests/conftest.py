@@ -1,0 +1,87 @@
+import pytest
+from django.db import connection
+
+from crm.roles import ROLES
+from tests.factories import UserFactory
+
+STAFF_ROLE_CODES = [role.code for role in ROLES if role.is_staff]
+
+
+def pytest_collection_modifyitems(config, items):
+    # Races need real row locks: SQLite's select_for_update is a no-op.
+    for item in items:
+        if "postgres" in item.keywords and connection.vendor != "postgresql":
+            item.add_marker(
+                pytest.mark.skip(reason="needs PostgreSQL (row locks); runs in the PostgreSQL pass")
+            )
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user("sales", username="sales9") -> a user in that role (None for no role)."""
+
+    def make(role: str | None = None, **fields):
+        return UserFactory(role=role, **fields)
+
+    return make
+
+
+@pytest.fixture
+def sales_user(make_user):
+    return make_user("sales", username="sales_a", name="销售甲")
+
+
+@pytest.fixture
+def other_sales_user(make_user):
+    return make_user("sales", username="sales_b", name="销售乙")
+
+
+@pytest.fixture
+def boss_user(make_user):
+    return make_user("boss", username="boss_a", name="校长")
+
+
+@pytest.fixture
+def finance_user(make_user):
+    return make_user("finance", username="finance_a", name="财务")
+
+
+@pytest.fixture
+def class_teacher_user(make_user):
+    return make_user("class_teacher", username="ct_a", name="班主任甲")
+
+
+@pytest.fixture
+def lecturer_user(make_user):
+    return make_user("lecturer", username="lecturer_a", name="讲师甲")
+
+
+@pytest.fixture
+def ta_user(make_user):
+    return make_user("ta", username="ta_a", name="助教甲")
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> the test client logged in as that user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def sales_client(client_for, sales_user):
+    return client_for(sales_user)
+
+
+@pytest.fixture
+def boss_client(client_for, boss_user):
+    return client_for(boss_user)
+
+
+@pytest.fixture
+def finance_client(client_for, finance_user):
+    return client_for(finance_user)

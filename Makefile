@@ -44,9 +44,9 @@ test-postgres: venv
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2; \
 	fi
 
-messages: venv
+messages: venv  ## regenerate crm/locale from the source and scripts/translations/*.py
 	cd crm && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location
-	cd crm && ../$(BIN)/django-admin compilemessages
+	$(BIN)/python scripts/fill_translations.py crm/locale/zh_Hans/LC_MESSAGES/django.po scripts/translations
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

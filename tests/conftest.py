@@ -1,5 +1,7 @@
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 from crm.roles import ROLES
 from tests.factories import UserFactory
@@ -14,6 +16,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(
                 pytest.mark.skip(reason="needs PostgreSQL (row locks); runs in the PostgreSQL pass")
             )
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's language; a request in English must not leak into the next test."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
 
 
 @pytest.fixture

@@ -1,0 +1,283 @@
+"""Load the demo school: accounts for every role, classes, ~200 customers and their history.
+
+Deterministic (a fixed random seed over fixtures/demo.json) and idempotent: every row is looked up
+by its natural key first, so running it twice leaves the same data.
+"""
+
+import datetime
+import json
+import random
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import (
+    Campus,
+    ClassList,
+    ConsultRecord,
+    ContractTemplate,
+    CourseRecord,
+    Customer,
+    Department,
+    Enrollment,
+    PaymentRecord,
+    StudyRecord,
+    UserProfile,
+)
+from crm.roles import ROLES_BY_CODE
+
+DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
+PUBLIC_POOL_SIZE = 120
+LEADS_PER_SALES = {"sales1": 28, "sales2": 26}
+STUDENTS_PER_CLASS = {"py15": 12, "linux8": 8, "go3": 4}
+LESSONS_PER_CLASS = {"py15": 8, "linux8": 5, "go3": 0}
+PHONE_PREFIXES = ["135", "136", "138", "139", "150", "152", "158", "186", "188", "177"]
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (idempotent). Demo accounts share the password in fixtures/demo.json."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when the database already has customers."
+        )
+
+    def handle(self, *args, if_empty: bool = False, **options):
+        demo = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+        if if_empty and Customer.objects.exists():
+            self.stdout.write("The database already has data; demo data not loaded.")
+        else:
+            with transaction.atomic():
+                DemoLoader(demo).load()
+            self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {Customer.objects.count()} customers."))
+        self.print_accounts(demo)
+
+    def print_accounts(self, demo):
+        self.stdout.write(f"Demo accounts (password: {demo['password']}):")
+        for account in demo["accounts"]:
+            role = "superuser" if account.get("superuser") else account["role"]
+            self.stdout.write(f"  {account['username']:<16} {role:<14} {account['name']}")
+
+
+class DemoLoader:
+    def __init__(self, demo: dict):
+        self.demo = demo
+        self.rng = random.Random(2026)
+        self.today = timezone.localdate()
+        self.now = timezone.now()
+        self.users: dict[str, UserProfile] = {}
+        self.classes: dict[str, ClassList] = {}
+        self.customer_number = 0
+
+    def load(self) -> None:
+        self.load_accounts()
+        campuses = self.load_campuses()
+        contracts = self.load_contracts()
+        self.load_classes(campuses, contracts)
+        self.load_public_pool()
+        for username, count in LEADS_PER_SALES.items():
+            self.load_leads(self.users[username], count)
+        for key, count in STUDENTS_PER_CLASS.items():
+            self.load_students(self.classes[key], key, count)
+        for key, count in LESSONS_PER_CLASS.items():
+            self.load_lessons(self.classes[key], count)
+
+    # Reference data
+
+    def load_accounts(self) -> None:
+        departments = {
+            name: Department.objects.get_or_create(name=name)[0] for name in self.demo["departments"]
+        }
+        for account in self.demo["accounts"]:
+            user = UserProfile.objects.filter(username=account["username"]).first()
+            if user is None:
+                user = UserProfile(username=account["username"])
+                user.set_password(self.demo["password"])
+            user.name = account["name"]
+            user.mobile = account.get("mobile", "")
+            user.department = departments.get(account.get("department"))
+            user.is_superuser = user.is_staff = bool(account.get("superuser"))
+            role = ROLES_BY_CODE.get(account.get("role"))
+            if role:
+                user.is_staff = role.is_staff
+            user.save()
+            if role:
+                user.groups.set([Group.objects.get(name=role.group_name)])
+            self.users[user.username] = user
+
+    def load_campuses(self) -> dict[str, Campus]:
+        return {
+            item["name"]: Campus.objects.update_or_create(
+                name=item["name"], defaults={"address": item["address"]}
+            )[0]
+            for item in self.demo["campuses"]
+        }
+
+    def load_contracts(self) -> dict[str, ContractTemplate]:
+        return {
+            item["name"]: ContractTemplate.objects.update_or_create(
+                name=item["name"], defaults={"content": item["content"]}
+            )[0]
+            for item in self.demo["contracts"]
+        }
+
+    def load_classes(self, campuses, contracts) -> None:
+        for item in self.demo["classes"]:
+            start = self.today - datetime.timedelta(days=item["start_days_ago"])
+            klass, _ = ClassList.objects.update_or_create(
+                course=item["course"],
+                semester=item["semester"],
+                campus=campuses[item["campus"]],
+                defaults={
+                    "class_type": item["class_type"],
+                    "price": item["price"],
+                    "start_date": start,
+                    "graduate_date": start + datetime.timedelta(days=150),
+                    "contract": contracts[item["contract"]],
+                },
+            )
+            klass.teachers.set([self.users[name] for name in item["teachers"]])
+            self.classes[item["key"]] = klass
+
+    # Customers
+
+    def next_customer(self, **fields) -> Customer:
+        """The next demo customer, created on first run and found by its QQ afterwards."""
+        self.customer_number += 1
+        number = self.customer_number
+        rng = self.rng
+        name = rng.choice(self.demo["surnames"]) + rng.choice(self.demo["given_names"])
+        phone_suffix = (number * 7919 + 12345678) % 10**8
+        days_ago = rng.randrange(1, 120)
+        defaults = {
+            "name": name,
+            "qq_name": f"{name}_{rng.randrange(100, 999)}",
+            "sex": rng.choice(Customer.Sex.values),
+            "phone": f"{rng.choice(PHONE_PREFIXES)}{phone_suffix:08d}",
+            "source": rng.choice(Customer.Source.values),
+            "course": rng.sample(
+                ["PythonFullStack", "LinuxL", "Go", "FrontEnd", "DataAnalysis"], k=rng.choice([1, 1, 2])
+            ),
+            "class_type": rng.choice(["fulltime", "online", "weekend"]),
+            "birthday": datetime.date(1990 + rng.randrange(12), rng.randrange(1, 13), rng.randrange(1, 29)),
+            "date": self.now - datetime.timedelta(days=days_ago, hours=rng.randrange(24)),
+            **fields,
+        }
+        customer, _ = Customer.objects.update_or_create(qq=str(100000000 + number * 37), defaults=defaults)
+        return customer
+
+    def load_public_pool(self) -> None:
+        for _ in range(PUBLIC_POOL_SIZE):
+            self.next_customer(consultant=None)
+
+    def load_leads(self, consultant: UserProfile, count: int) -> None:
+        for _ in range(count):
+            customer = self.next_customer(consultant=consultant)
+            self.add_follow_ups(customer, consultant, self.rng.randrange(1, 4))
+
+    def add_follow_ups(self, customer: Customer, consultant: UserProfile, count: int) -> None:
+        stages = ConsultRecord.Stage.values
+        last = None
+        for index in range(count):
+            when = self.now - datetime.timedelta(days=self.rng.randrange(1, 40) + 10 * (count - index))
+            record, _ = ConsultRecord.objects.get_or_create(
+                customer=customer,
+                consultant=consultant,
+                note=self.demo["consult_notes"][(customer.pk + index) % len(self.demo["consult_notes"])],
+                defaults={"status": stages[min(index + self.rng.randrange(3), 6)], "date": when},
+            )
+            last = max(last or record.date, record.date)
+        if last:
+            customer.last_consult_date = timezone.localdate(last)
+            customer.next_date = customer.last_consult_date + datetime.timedelta(days=7)
+            customer.save(update_fields=["last_consult_date", "next_date"])
+
+    def load_students(self, klass: ClassList, key: str, count: int) -> None:
+        approved = key != "go3"
+        for index in range(count):
+            consultant = self.users["sales1" if index % 3 else "sales2"]
+            status = Customer.Status.STUDYING if approved else Customer.Status.UNREGISTERED
+            extra = {}
+            if key == "py15" and index == 0:
+                extra = {"name": "张三", "user": self.users["student1"]}
+            customer = self.next_customer(
+                consultant=consultant, status=status, course=[klass.course], **extra
+            )
+            self.add_follow_ups(customer, consultant, 2)
+            Enrollment.objects.get_or_create(
+                customer=customer,
+                enrolment_class=klass,
+                defaults={
+                    "school": klass.campus,
+                    "consultant": consultant,
+                    "why_us": self.rng.choice(self.demo["why_us"]),
+                    "your_expectation": self.rng.choice(self.demo["expectations"]),
+                    "contract_agreed": True,
+                    "contract_approved": approved,
+                    "enrolled_date": self.now - datetime.timedelta(days=70 - index),
+                },
+            )
+            if approved:
+                customer.class_list.add(klass)
+            self.add_payments(customer, klass, consultant, index, approved)
+
+    def add_payments(self, customer, klass, consultant, index: int, approved: bool) -> None:
+        confirmed = {"status": PaymentRecord.Status.CONFIRMED, "confirm_user": self.users["finance1"]}
+        unconfirmed = {"status": PaymentRecord.Status.UNCONFIRMED}
+        payments = [(PaymentRecord.PayType.DEPOSIT, 500, confirmed if approved else unconfirmed)]
+        if approved:
+            tuition_paid = klass.price - 500 if index % 4 == 0 else klass.price // 2
+            payments.append(
+                (PaymentRecord.PayType.TUITION, tuition_paid, confirmed if index % 5 else unconfirmed)
+            )
+            if index == 7:
+                payments.append((PaymentRecord.PayType.REFUND, -2000, confirmed))
+        for pay_type, fee, status in payments:
+            date = self.now - datetime.timedelta(days=60 - index)
+            PaymentRecord.objects.get_or_create(
+                customer=customer,
+                enrolment_class=klass,
+                pay_type=pay_type,
+                defaults={
+                    "consultant": consultant,
+                    "paid_fee": fee,
+                    "date": date,
+                    "confirm_date": date if status is confirmed else None,
+                    **status,
+                },
+            )
+
+    # Teaching
+
+    def load_lessons(self, klass: ClassList, count: int) -> None:
+        teacher = next(user for user in klass.teachers.all() if user.username.startswith("lecturer"))
+        students = list(klass.customers.filter(status=Customer.Status.STUDYING).order_by("qq"))
+        for day in range(1, count + 1):
+            record, _ = CourseRecord.objects.get_or_create(
+                re_class=klass,
+                day_num=day,
+                defaults={
+                    "date": klass.start_date + datetime.timedelta(days=3 * day),
+                    "course_title": self.demo["lessons"][(day - 1) % len(self.demo["lessons"])],
+                    "course_memo": "课堂讲解与练习",
+                    "has_homework": day % 2 == 1,
+                    "homework_title": f"第{day}天作业" if day % 2 == 1 else "",
+                    "teacher": teacher,
+                },
+            )
+            # The latest lesson is left without study records, to show the bulk action at work.
+            if day == count:
+                continue
+            for student in students:
+                StudyRecord.objects.get_or_create(
+                    course_record=record,
+                    student=student,
+                    defaults={
+                        "attendance": self.rng.choice(["checked"] * 8 + ["late", "vacate", "absence"]),
+                        "score": self.rng.choice([100, 90, 85, 80, 70, 60, -1]),
+                    },
+                )

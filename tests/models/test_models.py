@@ -1,0 +1,135 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from crm import models
+from tests.factories import (
+    CampusFactory,
+    ClassListFactory,
+    ConsultRecordFactory,
+    ContractTemplateFactory,
+    CourseRecordFactory,
+    CustomerFactory,
+    DepartmentFactory,
+    EnrollmentFactory,
+    PaymentRecordFactory,
+    StudyRecordFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_violates_constraint(create):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        create()
+
+
+def test_qq_is_unique():
+    CustomerFactory(qq="123456")
+    assert_violates_constraint(lambda: CustomerFactory(qq="123456"))
+
+
+def test_phone_is_unique_when_present_and_several_customers_may_have_none():
+    CustomerFactory(phone="13800000000")
+    assert_violates_constraint(lambda: CustomerFactory(phone="13800000000"))
+    CustomerFactory(phone=None)
+    CustomerFactory(phone=None)
+    assert models.Customer.objects.filter(phone__isnull=True).count() == 2
+
+
+@pytest.mark.parametrize("qq", ["1234", "0123456", "12345678901234", "12a456"])
+def test_qq_must_be_5_to_12_digits(qq):
+    customer = CustomerFactory.build(qq=qq)
+    with pytest.raises(ValidationError) as error:
+        customer.full_clean(exclude=["class_list"])
+    assert "qq" in error.value.message_dict
+
+
+def test_phone_must_be_a_mainland_mobile_number():
+    customer = CustomerFactory.build(phone="12345")
+    with pytest.raises(ValidationError) as error:
+        customer.full_clean()
+    assert "phone" in error.value.message_dict
+
+
+def test_class_is_unique_per_course_semester_and_campus():
+    klass = ClassListFactory(semester=15)
+    assert_violates_constraint(
+        lambda: ClassListFactory(course=klass.course, semester=15, campus=klass.campus)
+    )
+
+
+def test_course_record_is_unique_per_class_and_lesson_number():
+    record = CourseRecordFactory(day_num=3)
+    assert_violates_constraint(
+        lambda: CourseRecordFactory(re_class=record.re_class, day_num=3, teacher=record.teacher)
+    )
+
+
+def test_study_record_is_unique_per_course_record_and_student():
+    record = StudyRecordFactory()
+    assert_violates_constraint(
+        lambda: StudyRecordFactory(course_record=record.course_record, student=record.student)
+    )
+
+
+def test_enrollment_is_unique_per_class_and_customer():
+    enrollment = EnrollmentFactory()
+    assert_violates_constraint(
+        lambda: EnrollmentFactory(
+            customer=enrollment.customer,
+            enrolment_class=enrollment.enrolment_class,
+            consultant=enrollment.consultant,
+        )
+    )
+
+
+def test_a_customer_may_have_several_courses_of_interest():
+    customer = CustomerFactory(course=[models.Course.LINUX, models.Course.PYTHON_FULLSTACK])
+    customer.refresh_from_db()
+    assert set(customer.course) == {"LinuxL", "PythonFullStack"}
+    assert models.Customer.objects.filter(course__contains="LinuxL").get() == customer
+
+
+def test_a_customer_without_consultant_is_in_the_public_pool():
+    owner = UserFactory()
+    public = CustomerFactory(consultant=None)
+    private = CustomerFactory(consultant=owner)
+    assert list(models.Customer.objects.public()) == [public]
+    assert list(models.Customer.objects.owned_by(owner)) == [private]
+
+
+def test_user_str_is_the_real_name_or_the_username():
+    assert str(UserFactory(username="lisi", name="李四")) == "李四"
+    assert str(UserFactory(username="wangwu", name="")) == "wangwu"
+
+
+def test_class_str_names_course_semester_and_campus():
+    klass = ClassListFactory(
+        course=models.Course.PYTHON_FULLSTACK, semester=15, campus=CampusFactory(name="北京")
+    )
+    assert str(klass) == "Python高级全栈开发 15期 (北京)"
+
+
+def test_str_of_every_model():
+    customer = CustomerFactory(name="张三", qq="888888")
+    record = CourseRecordFactory(day_num=2, re_class=ClassListFactory(semester=3))
+    assert str(DepartmentFactory(name="销售部")) == "销售部"
+    assert str(CampusFactory(name="上海")) == "上海"
+    assert str(ContractTemplateFactory(name="脱产班协议")) == "脱产班协议"
+    assert str(customer) == "张三 (888888)"
+    assert str(ConsultRecordFactory(customer=customer, status="B")) == "张三 (888888) B 1个月内报名"
+    assert str(record).endswith("3期 (" + record.re_class.campus.name + ") 第2节")
+    assert str(StudyRecordFactory(course_record=record, student=customer)) == f"{record} {customer}"
+    enrollment = EnrollmentFactory(customer=customer)
+    assert str(enrollment) == f"{customer} {enrollment.enrolment_class}"
+    assert str(PaymentRecordFactory(customer=customer, paid_fee=500, pay_type="deposit")) == (
+        "张三 (888888) 订金/报名费 500"
+    )
+    assert str(models.PublicCustomer.objects.get(pk=customer.pk)) == "张三 (888888)"
+
+
+def test_customer_str_falls_back_to_qq_name_then_qq():
+    assert str(CustomerFactory(name="", qq_name="小鱼", qq="55555")) == "小鱼 (55555)"
+    assert str(CustomerFactory(name="", qq_name="", qq="66666")) == "66666 (66666)"

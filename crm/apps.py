@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class CrmConfig(AppConfig):
+    default = True
     name = "crm"
     verbose_name = _("Campus CRM")
     default_auto_field = "django.db.models.BigAutoField"
@@ -12,3 +14,8 @@ class CrmConfig(AppConfig):
         from crm.roles import sync_roles
 
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="crm.sync_roles")
+
+
+class CrmAdminConfig(admin_apps.AdminConfig):
+    default = False
+    default_site = "crm.admin_site.CrmAdminSite"

@@ -35,3 +35,6 @@ class UserProfile(AbstractUser):
 
     def __str__(self) -> str:
         return self.name or self.username
+
+    def get_short_name(self) -> str:
+        return self.name or self.username

@@ -90,3 +90,25 @@ def test_english_is_available(demo, client):
     client.force_login(UserProfile.objects.get(username="boss"))
     page = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "public pool" in page.lower()
+
+
+def test_the_index_lists_models_in_the_order_of_the_work(demo, client):
+    client.force_login(UserProfile.objects.get(username="boss"))
+    page = client.get(reverse("admin:index")).content.decode()
+    positions = [
+        page.index(f'href="/admin/crm/{name}/"')
+        for name in [
+            "publiccustomer",
+            "privatecustomer",
+            "customer",
+            "consultrecord",
+            "enrollment",
+            "classlist",
+        ]
+    ]
+    assert positions == sorted(positions)
+
+
+def test_the_header_greets_staff_by_real_name(demo, client):
+    client.force_login(UserProfile.objects.get(username="boss"))
+    assert "王校长" in client.get(reverse("admin:index")).content.decode()

@@ -1,0 +1,56 @@
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+PROBE = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.DATABASES['default']['ENGINE'], settings.MAX_CUSTOMER_NUM)"
+)
+
+
+def run_settings(module: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "MAX_CUSTOMER_NUM"}
+    }
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**clean, "DJANGO_SETTINGS_MODULE": module, **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run_settings("config.settings.production")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_starts_with_a_secret_key_and_reads_the_environment():
+    result = run_settings(
+        "config.settings.production",
+        SECRET_KEY="x" * 50,
+        DATABASE_URL="postgres://crm:secret@db.example:5432/crm",
+        MAX_CUSTOMER_NUM="80",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "80"]
+
+
+def test_local_development_defaults_to_sqlite_and_the_default_cap():
+    result = run_settings("config.settings.local")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "150"]
+
+
+def test_the_site_speaks_chinese_in_shanghai_time():
+    assert settings.LANGUAGE_CODE == "zh-hans"
+    assert settings.TIME_ZONE == "Asia/Shanghai"
+    assert settings.USE_TZ
+    assert "django.contrib.postgres" in settings.INSTALLED_APPS

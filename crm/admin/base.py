@@ -1,6 +1,8 @@
 """Pieces shared by the admin modules."""
 
 from django.contrib import admin
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 
 class ScopedAdminMixin:
@@ -16,6 +18,11 @@ class ScopedAdminMixin:
     def scope_queryset(self, request, queryset):
         return queryset
 
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index saying the object "doesn't exist"; a row outside the user's
+        # scope must be indistinguishable from a missing one, and a 404 is what both should be.
+        raise Http404(_("Not found."))
+
 
 class ReadOnlyAdminMixin:
     def has_add_permission(self, request, obj=None):
@@ -28,6 +35,6 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class CrmModelAdmin(admin.ModelAdmin):
+class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 20
     list_max_show_all = 200

@@ -112,3 +112,9 @@ def test_the_index_lists_models_in_the_order_of_the_work(demo, client):
 def test_the_header_greets_staff_by_real_name(demo, client):
     client.force_login(UserProfile.objects.get(username="boss"))
     assert "王校长" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_change_url_of_a_missing_row_answers_404_instead_of_redirecting(boss_client):
+    response = boss_client.get("/admin/crm/customer/999999/change/")
+
+    assert response.status_code == 404

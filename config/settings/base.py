@@ -136,5 +136,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+# --- imports ---
+# The uploaded file waits between the preview and the confirmation in storage that every gunicorn
+# worker sees (a worker's own temp folder would lose it). Default: a folder outside MEDIA_ROOT, so
+# that customer lists are never reachable from a public URL; share it between servers, or use
+# "import_export.tmp_storages.CacheStorage" with a shared cache.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = os.environ.get(
+    "IMPORT_EXPORT_TMP_STORAGE_CLASS", "import_export.tmp_storages.MediaStorage"
+)
+IMPORT_TMP_ROOT = Path(os.environ.get("IMPORT_TMP_ROOT", PRIVATE_MEDIA_ROOT / "imports"))
+STORAGES["import_export"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": IMPORT_TMP_ROOT},
+}
+# Largest file accepted by the import page, in megabytes.
+IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "50"))
+
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")

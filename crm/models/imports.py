@@ -24,6 +24,14 @@ class CustomerImport(models.Model):
     created_ids = models.JSONField(_("created customers"), default=list, blank=True)
     filled_fields = models.JSONField(_("filled fields"), default=dict, blank=True)
     reverted_on = models.DateTimeField(_("reverted on"), null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reverted by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     revert_report = models.TextField(_("revert report"), blank=True)
 
     class Meta:
@@ -32,4 +40,4 @@ class CustomerImport(models.Model):
         ordering = ["-date", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.file_name} ({self.date:%Y-%m-%d %H:%M})"
+        return f"{self.file_name} ({timezone.localtime(self.date):%Y-%m-%d %H:%M})"

@@ -1,0 +1,477 @@
+"""django-import-export resource of customer lists: headers, values, deduplication, history.
+
+Fast by design (100,000 rows at well over 10,000 rows/s): bulk writes, no diff, no per-row
+queries. Existing customers (by QQ, then phone), staff users and each consultant's customer count
+are read up front in a few queries; every row is then checked in Python.
+"""
+
+import datetime
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import tablib
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Count, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from import_export import resources
+from import_export.results import RowResult
+
+from crm.models import ClassType, Course, Customer, CustomerImport, CustomerTransfer
+from crm.models.customer import mobile_validator, qq_validator
+
+# The columns an import understands, in the order of the template file.
+IMPORT_FIELDS = [
+    "name",
+    "qq",
+    "qq_name",
+    "sex",
+    "birthday",
+    "phone",
+    "source",
+    "course",
+    "class_type",
+    "customer_note",
+    "network_consult_note",
+    "consultant",
+]
+REQUIRED_COLUMNS = ["name", "qq"]
+# Fields an import may fill on an existing customer. Never the owner, never the QQ that matched.
+FILLABLE_FIELDS = [name for name in IMPORT_FIELDS if name not in ("qq", "consultant")]
+# Headers people write besides the field names and the verbose names (Chinese and English).
+EXTRA_HEADERS = {
+    "name": ["客户姓名", "客户名称", "名字"],
+    "qq": ["qq号", "qq号码"],
+    "qq_name": ["昵称", "qq名称"],
+    "phone": ["手机号", "手机号码", "电话", "联系电话", "mobile", "phone number"],
+    "birthday": ["生日"],
+    "course": ["课程", "意向课程", "course"],
+    "customer_note": ["备注", "note"],
+    "consultant": ["consultant", "咨询师", "课程顾问", "销售顾问", "所属销售"],
+}
+COURSE_SEPARATORS = re.compile(r"[,，、;；/|\n]+")
+DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d", "%m/%d/%Y"]
+
+
+def normalize_header(header) -> str:
+    text = "" if header is None else str(header)
+    # Templates mark required columns with *; Excel sometimes leaves full-width or zero-width spaces.
+    return re.sub(r"[\s\u3000\u200b*＊]+", "", text).lower()
+
+
+def header_aliases() -> dict[str, str]:
+    """Normalized header -> field name, from field names, verbose names and the usual variants."""
+    aliases = {}
+    for name in IMPORT_FIELDS:
+        model_field = Customer._meta.get_field(name)
+        names = [name, *EXTRA_HEADERS.get(name, [])]
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                names.append(str(model_field.verbose_name))
+        for alias in names:
+            aliases.setdefault(normalize_header(alias), name)
+    return aliases
+
+
+def choice_lookup(choices) -> dict[str, str]:
+    """Code or label (Chinese or English, any case) -> stored code."""
+    lookup = {}
+    for code, label in choices:
+        lookup[normalize_header(code)] = code
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                lookup.setdefault(normalize_header(label), code)
+    return lookup
+
+
+def query_chunk_size(per_query: int = 1) -> int:
+    # Unlimited on PostgreSQL (one query); SQLite caps the parameters of one statement.
+    limit = connection.features.max_query_params
+    return max(limit // per_query - 10, 1) if limit else 10**9
+
+
+def query_chunks(values: list) -> list[list]:
+    size = query_chunk_size()
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def cell_text(value) -> str:
+    if value is None:
+        return ""
+    # xlsx gives numbers for QQ and phone cells typed as numbers: 123456.0 must read "123456".
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+@dataclass
+class ImportRow:
+    """What the resource learnt about one row of the file."""
+
+    line: int
+    values: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+    blank: bool = False
+    duplicate_of: int | None = None
+    existing: bool = False
+    filled: dict = field(default_factory=dict)
+    note: str = ""
+    instance: Customer | None = None
+
+
+class CustomerResource(resources.ModelResource):
+    """Customer lists into the public pool (or to a named consultant), all-or-nothing."""
+
+    class Meta:
+        model = Customer
+        fields = IMPORT_FIELDS
+        import_order = IMPORT_FIELDS
+        export_order = IMPORT_FIELDS
+        import_id_fields = ["qq"]
+        # Speed: bulk writes, no per-row lookup of instances (deduplication reads everything up
+        # front), no diff of each row, no full_clean (which would query uniqueness per row).
+        use_bulk = True
+        batch_size = 1000
+        force_init_instance = True
+        skip_diff = True
+        clean_model_instances = False
+        use_transactions = True
+        report_skipped = True
+
+    def __init__(self, *, user=None, file_name: str = "", progress=None, **kwargs):
+        super().__init__(**kwargs)
+        self.user = user
+        self.file_name = file_name
+        self.progress = progress
+        self.rows: dict[int, ImportRow] = {}
+        self.customer_import = None
+
+    # --- the file's columns ---
+
+    @classmethod
+    def get_display_name(cls):
+        return gettext_lazy("Customers")
+
+    @staticmethod
+    def prepare_dataset(dataset: tablib.Dataset) -> tuple[tablib.Dataset, dict[str, str], list[str]]:
+        """Rename the file's columns to field names.
+
+        Returns the dataset of recognized columns, field name -> the file's header, and the
+        headers that are ignored. A file without a name or a QQ column raises ValidationError.
+        """
+        aliases = header_aliases()
+        columns, ignored = {}, []
+        for index, header in enumerate(dataset.headers or []):
+            name = aliases.get(normalize_header(header))
+            if name is None or name in columns:
+                if normalize_header(header):
+                    ignored.append(str(header))
+                continue
+            columns[name] = index
+        missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+        if missing:
+            labels = "、".join(str(Customer._meta.get_field(name).verbose_name) for name in missing)
+            raise ValidationError(
+                _("The file has no %(columns)s column. Use the template: the first row must be the headers.")
+                % {"columns": labels},
+                code="missing_columns",
+            )
+        prepared = tablib.Dataset(headers=list(columns))
+        indexes = list(columns.values())
+        prepared.extend([row[index] for index in indexes] for row in dataset)
+        headers = {name: str(dataset.headers[index]) for name, index in columns.items()}
+        return prepared, headers, ignored
+
+    def get_export_headers(self, selected_fields=None):
+        return [str(Customer._meta.get_field(name).verbose_name) for name in IMPORT_FIELDS]
+
+    # --- up front: one query for the existing customers, one for staff, one for their counts ---
+
+    def before_import(self, dataset, **kwargs):
+        self.parsers = {
+            "name": self.parse_text,
+            "qq": self.parse_qq,
+            "qq_name": self.parse_text,
+            "sex": self.parse_choice(Customer.Sex.choices),
+            "birthday": self.parse_date,
+            "phone": self.parse_phone,
+            "source": self.parse_choice(Customer.Source.choices),
+            "course": self.parse_courses,
+            "class_type": self.parse_choice(ClassType.choices),
+            "customer_note": self.parse_text,
+            "network_consult_note": self.parse_text,
+            "consultant": self.parse_text,
+        }
+        self.columns = [name for name in IMPORT_FIELDS if name in dataset.headers]
+        self.course_lookup = choice_lookup(Course.choices)
+        self.max_lengths = {
+            name: Customer._meta.get_field(name).max_length
+            for name in ("name", "qq_name")
+            if name in self.columns
+        }
+        qq_column = dataset.headers.index("qq")
+        phone_column = dataset.headers.index("phone") if "phone" in dataset.headers else None
+        qqs = {cell_text(row[qq_column]) for row in dataset} - {""}
+        phones = set() if phone_column is None else {cell_text(row[phone_column]) for row in dataset} - {""}
+        self.by_qq, self.by_phone = {}, {}
+        for customer in self.existing_customers(qqs, phones):
+            self.by_qq[customer.qq] = customer
+            if customer.phone:
+                self.by_phone[customer.phone] = customer
+        self.seen_qq, self.seen_phone, self.seen_pk = {}, {}, {}
+        if "consultant" in self.columns:
+            self.load_consultants()
+        self.assigned = Counter()
+
+    @staticmethod
+    def existing_customers(qqs: set[str], phones: set[str]):
+        qqs, phones = sorted(qqs), sorted(phones)
+        size = max(len(qqs), len(phones), 1)
+        chunk = min(size, query_chunk_size(per_query=2))
+        for start in range(0, size, chunk):
+            condition = Q(qq__in=qqs[start : start + chunk]) | Q(phone__in=phones[start : start + chunk])
+            yield from Customer.objects.filter(condition)
+
+    def load_consultants(self):
+        staff = get_user_model().objects.filter(is_staff=True, is_active=True).only("id", "username", "name")
+        self.staff_by_username, self.staff_by_name = {}, {}
+        for user in staff:
+            self.staff_by_username[user.username.lower()] = user
+            if user.name.strip():
+                self.staff_by_name.setdefault(user.name.strip().lower(), []).append(user)
+        counts = (
+            Customer.objects.filter(consultant__isnull=False).values_list("consultant").annotate(Count("id"))
+        )
+        self.owned_counts = dict(counts)
+
+    # --- each row: parse, find the customer it is, fill ---
+
+    def parse_text(self, value):
+        return cell_text(value)
+
+    def parse_qq(self, value):
+        text = cell_text(value)
+        if text:
+            qq_validator(text)
+        return text
+
+    def parse_phone(self, value):
+        text = re.sub(r"[\s-]", "", cell_text(value))
+        if text.startswith("+86"):
+            text = text[3:]
+        if text:
+            mobile_validator(text)
+        return text or None
+
+    def parse_choice(self, choices):
+        lookup = choice_lookup(choices)
+        labels = "、".join(str(label) for _code, label in choices)
+
+        def parse(value):
+            text = cell_text(value)
+            if not text:
+                return ""
+            try:
+                return lookup[normalize_header(text)]
+            except KeyError:
+                raise ValidationError(
+                    _("“%(value)s” is not one of: %(choices)s.") % {"value": text, "choices": labels}
+                ) from None
+
+        return parse
+
+    def parse_courses(self, value):
+        codes = []
+        for part in COURSE_SEPARATORS.split(cell_text(value)):
+            if not part.strip():
+                continue
+            code = self.course_lookup.get(normalize_header(part))
+            if code is None:
+                labels = "、".join(str(label) for _code, label in Course.choices)
+                raise ValidationError(
+                    _("“%(value)s” is not one of: %(choices)s.") % {"value": part.strip(), "choices": labels}
+                )
+            if code not in codes:
+                codes.append(code)
+        return codes
+
+    def parse_date(self, value):
+        if isinstance(value, datetime.datetime):
+            return value.date()
+        if isinstance(value, datetime.date):
+            return value
+        text = cell_text(value)
+        if not text:
+            return None
+        for date_format in DATE_FORMATS:
+            try:
+                return datetime.datetime.strptime(text, date_format).date()
+            except ValueError:
+                continue
+        raise ValidationError(_("“%(value)s” is not a date such as 2001-09-30.") % {"value": text})
+
+    def before_import_row(self, row, **kwargs):
+        state = ImportRow(line=kwargs["row_number"] + 1)
+        self.rows[kwargs["row_number"]] = state
+        self.current = state
+        if not any(cell_text(value) for value in row.values()):
+            state.blank = True
+            return
+        for name in self.columns:
+            try:
+                state.values[name] = self.parsers[name](row[name])
+            except ValidationError as error:
+                state.errors[name] = error.messages
+        for name, limit in self.max_lengths.items():
+            if len(state.values.get(name, "")) > limit:
+                state.errors[name] = [
+                    _("At most %(limit)d characters (it has %(count)d).")
+                    % {"limit": limit, "count": len(state.values[name])}
+                ]
+        if not state.values.get("qq") and "qq" not in state.errors:
+            state.errors["qq"] = [_("A QQ number is required.")]
+
+    def get_or_init_instance(self, instance_loader, row):
+        state = self.current
+        qq, phone = state.values.get("qq"), state.values.get("phone")
+        if state.blank or state.errors.get("qq"):
+            return self.init_instance(row), True
+        state.duplicate_of = self.seen_qq.get(qq) or (self.seen_phone.get(phone) if phone else None)
+        if state.duplicate_of:
+            return self.init_instance(row), True
+        existing = self.by_qq.get(qq) or (self.by_phone.get(phone) if phone else None)
+        if existing is not None:
+            state.duplicate_of = self.seen_pk.get(existing.pk)
+            self.seen_pk.setdefault(existing.pk, state.line)
+        self.seen_qq[qq] = state.line
+        if phone:
+            self.seen_phone.setdefault(phone, state.line)
+        if existing is not None:
+            state.existing = True
+            return existing, False
+        return self.init_instance(row), True
+
+    def import_instance(self, instance, row, **kwargs):
+        state = self.current
+        if state.blank or state.duplicate_of:
+            return
+        if state.existing:
+            self.fill_empty_fields(instance, state)
+            return
+        for name, value in state.values.items():
+            # A blank source or class type keeps the model's default.
+            if name != "consultant" and not (value == "" and name in ("source", "class_type")):
+                setattr(instance, name, value)
+        if state.values.get("consultant"):
+            instance.consultant = self.consultant_for(state)
+
+    def fill_empty_fields(self, instance, state):
+        # An existing customer keeps what it has, and its owner: the file only fills the blanks.
+        for name in FILLABLE_FIELDS:
+            value = state.values.get(name)
+            if name not in state.values or value in ("", None, []) or name in state.errors:
+                continue
+            if getattr(instance, name) not in ("", None, []):
+                continue
+            if name == "phone" and (
+                self.by_phone.get(value, instance) != instance or self.seen_phone.get(value) != state.line
+            ):
+                continue  # that number already belongs to another customer
+            setattr(instance, name, value)
+            state.filled[name] = value.isoformat() if isinstance(value, datetime.date) else value
+
+    def consultant_for(self, state):
+        """The staff user a consultant cell names (username, or real name when unique)."""
+        written = state.values["consultant"]
+        user = self.staff_by_username.get(written.lower())
+        namesakes = self.staff_by_name.get(written.lower(), [])
+        if user is None and len(namesakes) == 1:
+            user = namesakes[0]
+        if user is None:
+            message = (
+                _("Several staff users are called “%(name)s”: write the username.")
+                if namesakes
+                else _("No staff user is called “%(name)s”.")
+            )
+            state.errors["consultant"] = [message % {"name": written}]
+            return None
+        owned = self.owned_counts.get(user.pk, 0) + self.assigned[user.pk]
+        if owned >= settings.MAX_CUSTOMER_NUM:
+            state.errors["consultant"] = [
+                _("%(user)s already has %(count)d customers, the most allowed is %(max)d.")
+                % {"user": user, "count": owned, "max": settings.MAX_CUSTOMER_NUM}
+            ]
+            return None
+        self.assigned[user.pk] += 1
+        return user
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        state = self.current
+        if state.blank:
+            state.note = _("Empty row.")
+            return True
+        if state.duplicate_of:
+            state.note = _("Same customer as row %(line)d of this file.") % {"line": state.duplicate_of}
+            return True
+        if state.errors:
+            return False
+        if state.existing and not state.filled:
+            state.note = _("Already in the system as %(customer)s; nothing to fill.") % {"customer": instance}
+            return True
+        return False
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        if self.current.errors:
+            raise ValidationError(self.current.errors)
+
+    def get_bulk_update_fields(self):
+        return FILLABLE_FIELDS
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        super().save_instance(instance, is_create, row, **kwargs)
+        # bulk_create sets the primary keys later; keep the instance to read them then.
+        self.current.instance = instance
+
+    def after_import_row(self, row, row_result, **kwargs):
+        if self.progress and kwargs["row_number"] % 1000 == 0:
+            self.progress(kwargs["row_number"])
+
+    # --- after the last row: the history entry, in the same transaction ---
+
+    def after_import(self, dataset, result, **kwargs):
+        if self.progress:
+            self.progress(len(dataset))
+        if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors():
+            return
+        saved = [state for state in self.rows.values() if state.instance is not None]
+        created = [state.instance for state in saved if not state.existing]
+        updated = [state for state in saved if state.existing]
+        self.customer_import = CustomerImport.objects.create(
+            user=self.user,
+            file_name=self.file_name[:255],
+            new_count=len(created),
+            updated_count=len(updated),
+            skipped_count=result.totals[RowResult.IMPORT_TYPE_SKIP],
+            created_ids=[customer.pk for customer in created],
+            filled_fields={str(state.instance.pk): state.filled for state in updated},
+        )
+        now = timezone.now()
+        CustomerTransfer.objects.bulk_create(
+            [
+                CustomerTransfer(
+                    customer=customer,
+                    to_consultant_id=customer.consultant_id,
+                    by=self.user,
+                    reason=CustomerTransfer.Reason.IMPORT,
+                    date=now,
+                )
+                for customer in created
+                if customer.consultant_id
+            ],
+            batch_size=1000,
+        )

@@ -1,0 +1,329 @@
+"""Importing customer lists: read a CSV or xlsx file, import it all-or-nothing, keep it, revert it.
+
+The admin's Import page and the ``import_customers`` command both go through ``customers_import``.
+"""
+
+import codecs
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+import tablib
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.models import Customer, CustomerImport, CustomerTransfer
+from crm.resources.customers import CustomerResource, query_chunks
+
+ENCODING_CHOICES = [
+    ("auto", gettext_lazy("Detect automatically")),
+    ("utf-8", "UTF-8"),
+    ("gb18030", "GBK / GB18030"),
+]
+ENCODING_LABELS = {
+    "utf-8-sig": "UTF-8 (BOM)",
+    "utf-8": "UTF-8",
+    "gb18030": "GBK / GB18030",
+    "utf-16": "UTF-16",
+}
+
+
+@dataclass
+class CustomerFile:
+    """A file as the user gave it: its rows, and how it was written."""
+
+    dataset: tablib.Dataset
+    file_format: str  # "csv" or "xlsx"
+    encoding: str | None  # of a CSV file: "utf-8-sig", "utf-8", "gb18030" or "utf-16"
+
+    @property
+    def encoding_label(self) -> str:
+        return ENCODING_LABELS.get(self.encoding or "", "")
+
+
+@dataclass
+class RowProblem:
+    line: int  # row number in the spreadsheet, the header being row 1; 0 for the whole file
+    reasons: list[str]
+
+
+@dataclass
+class ImportOutcome:
+    file_name: str
+    source: CustomerFile
+    dry_run: bool
+    total: int = 0
+    new: int = 0
+    updated: int = 0
+    skipped: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    skipped_rows: list[RowProblem] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    customer_import: CustomerImport | None = None
+
+    @property
+    def error_count(self) -> int:
+        return len(self.problems)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def not_a_table() -> ValidationError:
+    return ValidationError(
+        _("This file is not a table that can be imported: save it as CSV or Excel (.xlsx)."),
+        code="not_a_table",
+    )
+
+
+def decode_text(data: bytes, encoding: str) -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was in. ``auto``: UTF-8 (with or without BOM) when
+    the bytes are valid UTF-8, else GB18030, the superset of GBK that Excel in China writes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]  # Excel's "Unicode text"
+    elif encoding == "auto":
+        candidates = ["utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8", "gb18030"]
+    else:
+        candidates = ["utf-8-sig" if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8) else encoding]
+    for candidate in candidates:
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    raise ValidationError(
+        _("The file cannot be read as %(encoding)s text. Choose another encoding, or save it as CSV UTF-8.")
+        % {"encoding": ENCODING_LABELS.get(candidates[-1], candidates[-1])},
+        code="encoding",
+    )
+
+
+def table_dataset(rows) -> tablib.Dataset:
+    """A dataset from rows whose first row is the header; trailing blank rows dropped, short rows padded."""
+    rows = list(rows)
+    while rows and not any(cell not in (None, "") for cell in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise ValidationError(_("The file is empty."), code="empty")
+    headers = ["" if cell is None else str(cell).strip() for cell in rows[0]]
+    while headers and not headers[-1]:
+        headers.pop()
+    width = len(headers)
+    if not width:
+        raise ValidationError(_("The first row of the file must hold the column headers."), code="no_headers")
+    dataset = tablib.Dataset(headers=headers)
+    dataset.extend(tuple(row[:width]) + (None,) * (width - len(row)) for row in rows[1:])
+    if not dataset.height:
+        raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
+    return dataset
+
+
+def customer_files_read(*, data: bytes, encoding: str = "auto") -> CustomerFile:
+    """Read an uploaded file; one clear ValidationError when it cannot be imported at all."""
+    if not data.strip():
+        raise ValidationError(_("The file is empty."), code="empty")
+    if data.startswith(b"PK\x03\x04"):
+        return CustomerFile(dataset=xlsx_dataset(data), file_format="xlsx", encoding=None)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ValidationError(
+            _("Old Excel .xls files cannot be read: save the file as .xlsx or CSV."), code="xls"
+        )
+    text, used = decode_text(data, encoding)
+    if "\x00" in text:
+        raise not_a_table()
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    try:
+        dataset = table_dataset(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as error:
+        raise not_a_table() from error
+    return CustomerFile(dataset=dataset, file_format="csv", encoding=used)
+
+
+def xlsx_dataset(data: bytes) -> tablib.Dataset:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise not_a_table() from error
+    try:
+        return table_dataset(workbook.active.iter_rows(values_only=True))
+    finally:
+        workbook.close()
+
+
+def customers_import(
+    *,
+    data: bytes,
+    file_name: str,
+    user,
+    encoding: str = "auto",
+    dry_run: bool = False,
+    keep_rejected: bool = True,
+    progress=None,
+) -> ImportOutcome:
+    """Import a customer list all-or-nothing (one transaction; ``dry_run`` writes nothing).
+
+    Raises ValidationError when the file is not an importable table. A file with bad rows writes
+    no customer; unless ``keep_rejected`` is off, the attempt is kept in the history with its
+    error count.
+    """
+    source = customer_files_read(data=data, encoding=encoding)
+    prepared, headers, ignored = CustomerResource.prepare_dataset(source.dataset)
+    resource = CustomerResource(user=user, file_name=file_name, progress=progress)
+    result = resource.import_data(
+        prepared,
+        dry_run=dry_run,
+        raise_errors=False,
+        use_transactions=True,
+        # Without it django-import-export keeps the valid rows of a file with invalid ones.
+        rollback_on_validation_errors=True,
+    )
+    outcome = ImportOutcome(
+        file_name=file_name,
+        source=source,
+        dry_run=dry_run,
+        total=prepared.height,
+        new=result.totals["new"],
+        updated=result.totals["update"],
+        skipped=result.totals["skip"],
+        ignored_columns=ignored,
+        customer_import=resource.customer_import,
+    )
+    for invalid in result.invalid_rows:
+        reasons = [
+            f"{headers.get(name, name)}: {message}"
+            for name, messages in invalid.error_dict.items()
+            for message in messages
+        ]
+        outcome.problems.append(RowProblem(line=invalid.number + 1, reasons=reasons))
+    for error_row in result.error_rows:
+        outcome.problems.append(
+            RowProblem(line=error_row.number + 1, reasons=[str(error.error) for error in error_row.errors])
+        )
+    for error in result.base_errors:
+        outcome.problems.append(
+            RowProblem(
+                line=0, reasons=[_("The database refused the import: %(error)s") % {"error": error.error}]
+            )
+        )
+    outcome.problems.sort(key=lambda problem: problem.line)
+    outcome.skipped_rows = [
+        RowProblem(line=state.line, reasons=[state.note]) for state in resource.rows.values() if state.note
+    ]
+    if outcome.problems and keep_rejected:
+        outcome.customer_import = CustomerImport.objects.create(
+            user=user, file_name=file_name[:255], error_count=outcome.error_count
+        )
+    return outcome
+
+
+def customer_imports_rejected_file(*, outcome: ImportOutcome) -> tuple[bytes, str, str]:
+    """The rejected rows in the file's own format and columns, plus a reason column.
+
+    Returns (content, file name, content type).
+    """
+    original = outcome.source.dataset
+    rejected = tablib.Dataset(headers=[*original.headers, _("Reason of rejection")])
+    for problem in outcome.problems:
+        if problem.line >= 2:
+            rejected.append([*original[problem.line - 2], "；".join(problem.reasons)])
+    stem = PurePath(outcome.file_name).stem or "customers"
+    if outcome.source.file_format == "xlsx":
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return rejected.export("xlsx"), f"{stem}-rejected.xlsx", content_type
+    # The same encoding as the file, so that Excel opens it as it opened the original.
+    encoding = "gb18030" if outcome.source.encoding == "gb18030" else "utf-8-sig"
+    return rejected.export("csv").encode(encoding), f"{stem}-rejected.csv", f"text/csv; charset={encoding}"
+
+
+@dataclass
+class RevertOutcome:
+    deleted: int = 0
+    emptied: int = 0
+    kept: list[str] = field(default_factory=list)
+
+
+def referenced_customer_ids(ids: list[int]) -> set[int]:
+    """Those of ``ids`` that something else refers to: follow-ups, enrollments, payments, classes…"""
+    referenced = set()
+    for chunk in query_chunks(ids):
+        for relation in Customer._meta.related_objects:
+            rows = relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": chunk})
+            if relation.related_model is CustomerTransfer:
+                rows = rows.exclude(reason=CustomerTransfer.Reason.IMPORT)
+            referenced.update(rows.values_list(relation.field.attname, flat=True))
+        forward = Q(user__isnull=False) | Q(class_list__isnull=False) | Q(introduce_from__isnull=False)
+        referenced.update(Customer.objects.filter(forward, pk__in=chunk).values_list("pk", flat=True))
+    return referenced
+
+
+def empty_value(name: str):
+    if name == "course":
+        return []
+    return None if Customer._meta.get_field(name).null else ""
+
+
+@transaction.atomic
+def customer_imports_revert(*, customer_import: CustomerImport, user) -> RevertOutcome:
+    """Undo an import: delete the customers it created that nothing refers to yet, empty the fields
+    it filled that nobody changed since. What cannot be undone is listed in the report."""
+    # Lock the history entry: two admins reverting at once must not both undo it.
+    entry = CustomerImport.objects.select_for_update().get(pk=customer_import.pk)
+    if entry.reverted_on:
+        raise ValidationError(_("%(import)s was already reverted.") % {"import": entry})
+    if not entry.created_ids and not entry.filled_fields:
+        raise ValidationError(
+            _("%(import)s wrote nothing, so there is nothing to revert.") % {"import": entry}
+        )
+    outcome = RevertOutcome()
+    created = list(entry.created_ids)
+    referenced = referenced_customer_ids(created)
+    for chunk in query_chunks(sorted(referenced)):
+        for customer in Customer.objects.filter(pk__in=chunk):
+            outcome.kept.append(_("%(customer)s: kept, other records refer to it.") % {"customer": customer})
+    deletable = [pk for pk in created if pk not in referenced]
+    for chunk in query_chunks(deletable):
+        outcome.deleted += Customer.objects.filter(pk__in=chunk).delete()[1].get(Customer._meta.label, 0)
+
+    filled = {int(pk): fields for pk, fields in entry.filled_fields.items()}
+    changed, changed_fields = [], set()
+    for chunk in query_chunks(sorted(filled)):
+        for customer in Customer.objects.filter(pk__in=chunk):
+            emptied = []
+            for name, value in filled[customer.pk].items():
+                current = getattr(customer, name)
+                current = current.isoformat() if hasattr(current, "isoformat") else current
+                if current == value or (isinstance(value, list) and list(current or []) == value):
+                    setattr(customer, name, empty_value(name))
+                    emptied.append(name)
+                else:
+                    outcome.kept.append(
+                        _("%(customer)s: %(field)s was changed after the import, kept.")
+                        % {"customer": customer, "field": Customer._meta.get_field(name).verbose_name}
+                    )
+            if emptied:
+                changed.append(customer)
+                changed_fields.update(emptied)
+    if changed:
+        Customer.objects.bulk_update(changed, sorted(changed_fields), batch_size=1000)
+    outcome.emptied = len(changed)
+
+    entry.reverted_on = timezone.now()
+    entry.reverted_by = user
+    entry.revert_report = "\n".join(
+        [
+            _("%(deleted)d customers deleted, %(emptied)d customers' filled fields emptied.")
+            % {"deleted": outcome.deleted, "emptied": outcome.emptied},
+            *outcome.kept,
+        ]
+    )
+    entry.save(update_fields=["reverted_on", "reverted_by", "revert_report"])
+    return outcome

@@ -94,3 +94,30 @@ def boss_client(client_for, boss_user):
 @pytest.fixture
 def finance_client(client_for, finance_user):
     return client_for(finance_user)
+
+
+# --- imports ---
+IMPORT_DATA_DIR = settings.BASE_DIR / "tests" / "data"
+
+
+@pytest.fixture
+def import_file():
+    """import_file("customers_gbk.csv") -> the bytes of a file under tests/data/."""
+
+    def read(name: str) -> bytes:
+        return (IMPORT_DATA_DIR / name).read_bytes()
+
+    return read
+
+
+@pytest.fixture
+def import_tmp_storage(settings, tmp_path):
+    """The shared storage of files between the two import steps, in a folder of this test."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "import_export": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
+    return tmp_path

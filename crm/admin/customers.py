@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin
+from crm.admin.imports import CustomerImportAdminMixin
 from crm.models import Campus, Customer, CustomerTransfer, PrivateCustomer, PublicCustomer
 
 
@@ -21,7 +22,7 @@ class CustomerAdminBase(CrmModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CustomerAdminBase):
+class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
     pass
 
 

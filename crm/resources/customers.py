@@ -187,12 +187,21 @@ class CustomerResource(resources.ModelResource):
         headers = {name: str(dataset.headers[index]) for name, index in columns.items()}
         return prepared, headers, ignored
 
+    @staticmethod
+    def template_headers() -> list[tuple[str, bool]]:
+        """(header, required) of each column, in the language of the request."""
+        return [
+            (str(Customer._meta.get_field(name).verbose_name), name in REQUIRED_COLUMNS)
+            for name in IMPORT_FIELDS
+        ]
+
     def get_export_headers(self, selected_fields=None):
         return [str(Customer._meta.get_field(name).verbose_name) for name in IMPORT_FIELDS]
 
     # --- up front: one query for the existing customers, one for staff, one for their counts ---
 
     def before_import(self, dataset, **kwargs):
+        self.total = len(dataset)
         self.parsers = {
             "name": self.parse_text,
             "qq": self.parse_qq,
@@ -439,13 +448,13 @@ class CustomerResource(resources.ModelResource):
 
     def after_import_row(self, row, row_result, **kwargs):
         if self.progress and kwargs["row_number"] % 1000 == 0:
-            self.progress(kwargs["row_number"])
+            self.progress(kwargs["row_number"], self.total)
 
     # --- after the last row: the history entry, in the same transaction ---
 
     def after_import(self, dataset, result, **kwargs):
         if self.progress:
-            self.progress(len(dataset))
+            self.progress(len(dataset), len(dataset))
         if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors():
             return
         saved = [state for state in self.rows.values() if state.instance is not None]

@@ -97,6 +97,8 @@ def decode_text(data: bytes, encoding: str) -> tuple[str, str]:
             return data.decode(candidate), candidate
         except UnicodeDecodeError:
             continue
+    if encoding == "auto":
+        raise not_a_table()
     raise ValidationError(
         _("The file cannot be read as %(encoding)s text. Choose another encoding, or save it as CSV UTF-8.")
         % {"encoding": ENCODING_LABELS.get(candidates[-1], candidates[-1])},
@@ -198,10 +200,11 @@ def customers_import(
         customer_import=resource.customer_import,
     )
     for invalid in result.invalid_rows:
+        # In the order of the file's columns.
         reasons = [
-            f"{headers.get(name, name)}: {message}"
-            for name, messages in invalid.error_dict.items()
-            for message in messages
+            f"{header}: {message}"
+            for name, header in headers.items()
+            for message in invalid.error_dict.get(name, [])
         ]
         outcome.problems.append(RowProblem(line=invalid.number + 1, reasons=reasons))
     for error_row in result.error_rows:

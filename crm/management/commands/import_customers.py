@@ -1,0 +1,81 @@
+"""manage.py import_customers FILE: the admin's import, from the command line, with a progress bar."""
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from crm.services.imports import ENCODING_CHOICES, customer_imports_rejected_file, customers_import
+
+
+class ProgressBar:
+    """``[#####-----] 5000/10000`` on one line of the terminal."""
+
+    def __init__(self, stream, label: str, width: int = 40):
+        self.stream, self.label, self.width = stream, label, width
+
+    def __call__(self, done: int, total: int) -> None:
+        total = max(total, 1)
+        filled = self.width * min(done, total) // total
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'-' * (self.width - filled)}] {done}/{total}", ending=""
+        )
+        if done >= total:
+            self.stream.write("")
+        self.stream.flush()
+
+
+class Command(BaseCommand):
+    help = "Import a customer list (CSV in GBK or UTF-8, or xlsx) like the admin Import page: all or nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="CSV or xlsx file")
+        parser.add_argument("--encoding", choices=[code for code, _label in ENCODING_CHOICES], default="auto")
+        parser.add_argument("--user", help="username recorded as the importer in the import history")
+        parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+        parser.add_argument("--rejected", help="write the rejected rows, with the reasons, to this file")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, **options):
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"No user called {options['user']!r}.")
+        label = "check" if options["dry_run"] else "import"
+        try:
+            outcome = customers_import(
+                data=path.read_bytes(),
+                file_name=path.name,
+                user=user,
+                encoding=options["encoding"],
+                dry_run=options["dry_run"],
+                keep_rejected=not options["dry_run"],
+                progress=None if options["no_progress"] else ProgressBar(self.stderr, label),
+            )
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from error
+
+        self.stdout.write(
+            f"{path.name}: {outcome.total} rows — new {outcome.new}, updated {outcome.updated}, "
+            f"skipped {outcome.skipped}, errors {outcome.error_count}"
+        )
+        if outcome.ignored_columns:
+            self.stdout.write(f"ignored columns: {', '.join(outcome.ignored_columns)}")
+        for skipped in outcome.skipped_rows:
+            self.stdout.write(f"row {skipped.line} skipped: {'; '.join(skipped.reasons)}")
+        if outcome.ok:
+            verb = "would be imported (dry run)" if options["dry_run"] else "imported"
+            self.stdout.write(self.style.SUCCESS(f"{outcome.new + outcome.updated} customers {verb}."))
+            return
+        for problem in outcome.problems:
+            self.stderr.write(f"row {problem.line}: {'; '.join(problem.reasons)}")
+        if options["rejected"]:
+            content, _name, _content_type = customer_imports_rejected_file(outcome=outcome)
+            Path(options["rejected"]).write_bytes(content)
+            self.stderr.write(f"rejected rows written to {options['rejected']}")
+        raise CommandError(f"{outcome.error_count} rows have errors: nothing was imported.")

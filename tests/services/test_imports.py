@@ -1,0 +1,352 @@
+import csv
+import datetime
+import io
+
+import openpyxl
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import translation
+
+from crm.models import ConsultRecord, Customer, CustomerImport, CustomerTransfer
+from crm.services.imports import (
+    customer_files_read,
+    customer_imports_rejected_file,
+    customer_imports_revert,
+    customers_import,
+)
+from tests.factories import ConsultRecordFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def csv_bytes(rows, encoding="utf-8-sig") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+def run(data: bytes, user=None, **kwargs):
+    return customers_import(data=data, file_name="list.csv", user=user, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding"),
+    [
+        ("customers_gbk.csv", "gb18030"),
+        ("customers_utf8.csv", "utf-8"),
+        ("customers_utf8_bom.csv", "utf-8-sig"),
+    ],
+)
+def test_csv_in_gbk_utf8_and_utf8_with_bom_imports_chinese_text(import_file, boss_user, name, encoding):
+    outcome = run(import_file(name), user=boss_user)
+
+    assert outcome.source.encoding == encoding
+    assert (outcome.new, outcome.updated, outcome.skipped, outcome.error_count) == (3, 0, 0, 0)
+    zhang = Customer.objects.get(qq="10001001")
+    assert (zhang.name, zhang.phone, zhang.sex, zhang.source) == ("张三", "13800000001", "male", "qq")
+    assert zhang.customer_note == "想学爬虫"
+    li = Customer.objects.get(qq="10001002")
+    assert (li.source, li.class_type, list(li.course)) == ("baidu_ads", "weekend", ["LinuxL", "Go"])
+    assert Customer.objects.get(qq="10001003").phone is None
+    assert Customer.objects.filter(consultant__isnull=True).count() == 3
+
+
+def test_xlsx_with_chinese_text_numbers_and_dates_imports(import_file, boss_user):
+    outcome = run(import_file("customers.xlsx"), user=boss_user)
+
+    assert outcome.source.file_format == "xlsx"
+    assert (outcome.new, outcome.error_count) == (3, 0)
+    zhang = Customer.objects.get(qq="10001001")
+    assert (zhang.name, zhang.phone, zhang.birthday) == ("张三", "13800000001", datetime.date(1999, 1, 2))
+    assert Customer.objects.get(qq="10001002").birthday == datetime.date(2001, 2, 3)
+
+
+def test_english_field_names_and_choice_codes_are_accepted(import_file):
+    outcome = run(import_file("customers_english_headers.csv"))
+
+    assert (outcome.new, outcome.error_count) == (3, 0)
+    li = Customer.objects.get(qq="10001002")
+    assert (li.sex, li.source, list(li.course)) == ("female", "baidu_ads", ["LinuxL", "Go"])
+
+
+def test_encoding_chosen_in_the_form_is_used_and_a_wrong_one_says_so(import_file):
+    with pytest.raises(ValidationError) as error:
+        customer_files_read(data=import_file("customers_gbk.csv"), encoding="utf-8")
+    assert error.value.code == "encoding"
+
+    assert (
+        customer_files_read(data=import_file("customers_gbk.csv"), encoding="gb18030").encoding == "gb18030"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("empty.csv", "empty"), ("garbage.bin", "not_a_table"), ("no_qq_column.csv", "missing_columns")],
+)
+def test_an_empty_garbage_or_incomplete_file_gets_one_clear_error(import_file, name, code):
+    with pytest.raises(ValidationError) as error:
+        run(import_file(name))
+
+    assert error.value.code == code
+    assert len(error.value.messages) == 1
+    assert not Customer.objects.exists()
+
+
+def test_headers_only_and_a_broken_xlsx_get_one_clear_error():
+    with pytest.raises(ValidationError) as error:
+        run(csv_bytes([["姓名", "QQ"]]))
+    assert error.value.code == "no_rows"
+
+    with pytest.raises(ValidationError) as error:
+        run(b"PK\x03\x04 not really a zip")
+    assert error.value.code == "not_a_table"
+
+
+def test_one_bad_row_among_many_imports_nothing_and_names_the_row(import_file, boss_user):
+    outcome = run(import_file("customers_one_bad_row.csv"), user=boss_user)
+
+    assert not Customer.objects.exists()
+    assert outcome.error_count == 1
+    [problem] = outcome.problems
+    # The header is row 1 of the spreadsheet, so the 13th customer is row 14.
+    assert problem.line == 14
+    assert problem.reasons == ["QQ: QQ号必须是5到12位数字。"]
+    assert outcome.new == 19
+    # The rejected attempt is in the history, with its error count and nothing to revert.
+    entry = CustomerImport.objects.get()
+    assert (entry.user, entry.error_count, entry.new_count, entry.created_ids) == (boss_user, 1, 0, [])
+
+
+def test_reasons_are_translated_in_the_users_language(import_file):
+    with translation.override("en"):
+        outcome = run(import_file("customers_one_bad_row.csv"), keep_rejected=False)
+
+    assert outcome.problems[0].reasons == ["QQ: A QQ number has 5 to 12 digits."]
+    assert not CustomerImport.objects.exists()
+
+
+def test_every_kind_of_bad_value_is_reported_per_column():
+    rows = [
+        ["姓名", "QQ", "手机", "性别", "来源", "咨询课程", "班级类型", "出生日期", "销售"],
+        ["甲", "", "", "", "", "", "", "", ""],
+        ["乙", "10001", "12345", "未知", "报纸", "烹饪", "夜班", "昨天", "nobody"],
+        ["丙" * 40, "10002", "", "", "", "", "", "", ""],
+    ]
+    with translation.override("en"):
+        outcome = run(csv_bytes(rows))
+
+    by_line = {problem.line: problem.reasons for problem in outcome.problems}
+    assert by_line[2] == ["QQ: A QQ number is required."]
+    assert [reason.split(":")[0] for reason in by_line[3]] == [
+        "手机",
+        "性别",
+        "来源",
+        "咨询课程",
+        "班级类型",
+        "出生日期",
+        "销售",
+    ]
+    assert "“未知” is not one of: Male、Female." in by_line[3][1]
+    assert by_line[4] == ["姓名: At most 32 characters (it has 40)."]
+    assert not Customer.objects.exists()
+
+
+def test_extra_columns_are_ignored_with_a_note_and_blank_rows_skipped():
+    outcome = run(
+        csv_bytes([["姓名", "QQ", "微信"], ["甲", "10001", "wx1"], ["", "", ""], ["乙", "10002", ""]])
+    )
+
+    assert outcome.ignored_columns == ["微信"]
+    assert (outcome.new, outcome.skipped) == (2, 1)
+
+
+def test_existing_customer_gets_only_its_empty_fields_filled_and_keeps_its_owner(sales_user, boss_user):
+    owned = CustomerFactory(qq="10001", name="老客户", phone=None, customer_note="", consultant=sales_user)
+    by_phone = CustomerFactory(qq="20002", name="", phone="13900000002", customer_note="原备注")
+    rows = [
+        ["姓名", "QQ", "手机", "客户备注", "销售"],
+        ["新名字", "10001", "13900000001", "新备注", boss_user.username],
+        ["乙", "99999", "13900000002", "新备注", ""],
+    ]
+    outcome = run(csv_bytes(rows), user=boss_user)
+
+    assert (outcome.new, outcome.updated, outcome.skipped) == (0, 2, 0)
+    owned.refresh_from_db()
+    assert (owned.name, owned.phone, owned.customer_note, owned.consultant) == (
+        "老客户",
+        "13900000001",
+        "新备注",
+        sales_user,
+    )
+    by_phone.refresh_from_db()
+    assert (by_phone.qq, by_phone.name, by_phone.customer_note) == ("20002", "乙", "原备注")
+    entry = outcome.customer_import
+    assert entry.filled_fields == {
+        str(owned.pk): {"phone": "13900000001", "customer_note": "新备注"},
+        str(by_phone.pk): {"name": "乙"},
+    }
+
+
+def test_existing_customer_with_nothing_to_fill_is_skipped_with_a_note():
+    CustomerFactory(qq="10001", name="老客户")
+    outcome = run(csv_bytes([["姓名", "QQ"], ["别名", "10001"]]))
+
+    assert (outcome.new, outcome.updated, outcome.skipped) == (0, 0, 1)
+    assert outcome.skipped_rows[0].reasons == ["系统中已有该客户 老客户 (10001)，没有可补充的字段。"]
+
+
+def test_a_phone_of_another_customer_is_not_copied_onto_the_matched_one():
+    CustomerFactory(qq="10001", phone=None)
+    CustomerFactory(qq="20002", phone="13900000002")
+    outcome = run(csv_bytes([["姓名", "QQ", "手机"], ["甲", "10001", "13900000002"]]))
+
+    assert outcome.error_count == 0
+    assert Customer.objects.get(qq="10001").phone is None
+
+
+def test_duplicates_inside_the_file_are_reported_and_imported_once():
+    rows = [
+        ["姓名", "QQ", "手机"],
+        ["甲", "10001", "13900000001"],
+        ["甲again", "10001", ""],
+        ["乙", "10002", "13900000001"],
+    ]
+    with translation.override("en"):
+        outcome = run(csv_bytes(rows))
+
+    assert (outcome.new, outcome.skipped) == (1, 2)
+    assert [(row.line, row.reasons) for row in outcome.skipped_rows] == [
+        (3, ["Same customer as row 2 of this file."]),
+        (4, ["Same customer as row 2 of this file."]),
+    ]
+    assert Customer.objects.get().name == "甲"
+
+
+def test_deduplication_reads_the_database_in_a_fixed_number_of_queries(django_assert_max_num_queries):
+    CustomerFactory.create_batch(5)
+    rows = [["姓名", "QQ", "手机"]] + [[f"客户{i}", str(300000 + i), f"137{i:08d}"] for i in range(300)]
+    # Savepoints, the existing customers, the inserts (one per batch of SQLite's parameter limit; a
+    # single one on PostgreSQL) and the history entry: 300 rows, far fewer queries.
+    with django_assert_max_num_queries(16):
+        outcome = run(csv_bytes(rows), keep_rejected=False)
+    assert outcome.new == 300
+
+
+def test_a_consultant_column_assigns_new_customers_to_that_staff_user(sales_user, boss_user):
+    rows = [
+        ["姓名", "QQ", "销售"],
+        ["甲", "10001", "sales_a"],
+        ["乙", "10002", "销售甲"],
+        ["丙", "10003", ""],
+    ]
+    outcome = run(csv_bytes(rows), user=boss_user)
+
+    assert outcome.error_count == 0
+    assert set(Customer.objects.filter(consultant=sales_user).values_list("qq", flat=True)) == {
+        "10001",
+        "10002",
+    }
+    assert Customer.objects.get(qq="10003").consultant is None
+    transfers = CustomerTransfer.objects.filter(reason=CustomerTransfer.Reason.IMPORT)
+    assert set(transfers.values_list("to_consultant", "by")) == {(sales_user.pk, boss_user.pk)}
+    assert transfers.count() == 2
+
+
+def test_a_consultant_over_the_customer_cap_rejects_the_file(settings, sales_user):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory(consultant=sales_user)
+    rows = [["姓名", "QQ", "销售"], ["甲", "10001", "sales_a"], ["乙", "10002", "sales_a"]]
+    with translation.override("en"):
+        outcome = run(csv_bytes(rows))
+
+    assert [problem.line for problem in outcome.problems] == [3]
+    assert "already has 2 customers, the most allowed is 2" in outcome.problems[0].reasons[0]
+    assert Customer.objects.count() == 1
+
+
+def test_rejected_rows_file_is_in_the_same_format_with_a_reason_column(import_file):
+    outcome = run(import_file("customers_one_bad_row.csv"), keep_rejected=False)
+    content, name, content_type = customer_imports_rejected_file(outcome=outcome)
+
+    assert (name, content_type) == ("list-rejected.csv", "text/csv; charset=gb18030")
+    rows = list(csv.reader(io.StringIO(content.decode("gb18030"))))
+    assert rows[0] == ["姓名", "QQ", "手机", "性别", "来源", "咨询课程", "班级类型", "客户备注", "拒绝原因"]
+    assert rows[1] == [
+        "坏行",
+        "12ab",
+        "13900000012",
+        "男",
+        "官方网站",
+        "数据分析",
+        "网络班",
+        "",
+        "QQ: QQ号必须是5到12位数字。",
+    ]
+    assert len(rows) == 2
+
+
+def test_rejected_rows_of_an_xlsx_file_come_back_as_xlsx():
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["姓名", "QQ"])
+    workbook.active.append(["甲", "bad"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    outcome = customers_import(data=buffer.getvalue(), file_name="名单.xlsx", user=None, keep_rejected=False)
+
+    content, name, _content_type = customer_imports_rejected_file(outcome=outcome)
+    assert name == "名单-rejected.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert [cell.value for cell in sheet[2]][:2] == ["甲", "bad"]
+
+
+def test_the_fixture_templates_import_cleanly(settings):
+    for name in ("customer_import_template.csv", "customer_import_template.xlsx"):
+        data = (settings.BASE_DIR / "fixtures" / name).read_bytes()
+        outcome = customers_import(data=data, file_name=name, user=None, dry_run=True)
+        assert (outcome.new, outcome.error_count, outcome.ignored_columns) == (2, 0, [])
+    assert not Customer.objects.exists()
+
+
+def test_dry_run_writes_nothing(import_file):
+    outcome = run(import_file("customers_gbk.csv"), dry_run=True)
+
+    assert outcome.new == 3
+    assert not Customer.objects.exists()
+    assert not CustomerImport.objects.exists()
+
+
+def test_revert_deletes_unreferenced_new_customers_and_empties_filled_fields(boss_user, sales_user):
+    existing = CustomerFactory(qq="10001", phone=None, customer_note="")
+    rows = [
+        ["姓名", "QQ", "手机", "客户备注"],
+        ["甲", "10001", "13900000001", "补充"],
+        ["乙", "10002", "", ""],
+        ["丙", "10003", "", ""],
+        ["丁", "10004", "", ""],
+    ]
+    entry = run(csv_bytes(rows), user=boss_user).customer_import
+    followed = Customer.objects.get(qq="10003")
+    ConsultRecordFactory(customer=followed, consultant=sales_user)
+    edited = Customer.objects.get(qq="10001")
+    edited.customer_note = "销售改过"
+    edited.save()
+
+    outcome = customer_imports_revert(customer_import=entry, user=boss_user)
+
+    assert (outcome.deleted, outcome.emptied) == (2, 1)
+    assert set(Customer.objects.values_list("qq", flat=True)) == {"10001", "10003"}
+    existing.refresh_from_db()
+    assert (existing.phone, existing.customer_note) == (None, "销售改过")
+    assert len(outcome.kept) == 2
+    entry.refresh_from_db()
+    assert entry.reverted_by == boss_user and entry.reverted_on
+    assert ConsultRecord.objects.count() == 1
+    with pytest.raises(ValidationError):
+        customer_imports_revert(customer_import=entry, user=boss_user)
+
+
+def test_a_rejected_import_has_nothing_to_revert(import_file):
+    run(import_file("customers_one_bad_row.csv"))
+
+    with pytest.raises(ValidationError):
+        customer_imports_revert(customer_import=CustomerImport.objects.get(), user=None)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 TRANSLATIONS = {
     "Not found.": "未找到。",
     "Encoding of a CSV file": "CSV 文件编码",

@@ -7,7 +7,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from crm.models import Customer, CustomerImport
-from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_tmp_storage")]
 

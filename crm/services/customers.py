@@ -30,8 +30,8 @@ def customers_check_capacity(*, user, adding: int) -> None:
     if current + adding > cap:
         raise ValidationError(
             _(
-                "You may own at most %(cap)d customers: you own %(current)d and selected %(adding)d. "
-                "Nothing was claimed."
+                "You may own at most %(cap)d customers: you own %(current)d, and %(adding)d more "
+                "would exceed the cap. Nothing was changed."
             )
             % {"cap": cap, "current": current, "adding": adding},
             code="cap",

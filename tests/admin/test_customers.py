@@ -337,3 +337,28 @@ def test_follow_ups_can_be_added_inline_on_my_customers(sales_client, sales_user
     assert record.consultant == sales_user
     customer.refresh_from_db()
     assert str(customer.last_consult_date) == "2026-11-20"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("column", ["name", "qq", "qq_name", "phone"])
+def test_the_search_uses_the_upper_trigram_index_on_postgresql(rf, sales_user, column):
+    from django.contrib import admin
+    from django.db import connection
+
+    from crm.models import PublicCustomer
+
+    model_admin = admin.site._registry[PublicCustomer]
+    model_admin.search_fields = [column]  # one column at a time: each has its index
+    try:
+        request = rf.get("/")
+        request.user = sales_user
+        queryset, _duplicates = model_admin.get_search_results(request, Customer.objects.all(), "abc")
+    finally:
+        del model_admin.search_fields
+    sql, params = queryset.only("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        # On a near-empty table the planner prefers a sequential scan; forbid it to see the index is usable.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"crm_customer_{column}_upper_trgm" in plan, plan

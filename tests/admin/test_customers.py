@@ -66,19 +66,30 @@ def test_a_missing_customer_answers_404_like_another_users(sales_client):
 # --- Columns without a query per row ---
 
 
-def fill_private_list(user, count):
+def fill_list(owner, count):
     classes = ClassListFactory.create_batch(2)
-    for customer in CustomerFactory.create_batch(count, consultant=user, class_list=classes):
-        ConsultRecordFactory(customer=customer, consultant=user)
+    for customer in CustomerFactory.create_batch(count, consultant=owner, class_list=classes):
+        ConsultRecordFactory.create_batch(2, customer=customer, consultant=owner or customer_owner())
+
+
+def customer_owner():
+    from tests.factories import UserFactory
+
+    return UserFactory()
 
 
 @pytest.mark.parametrize("count", [10, 100])
+@pytest.mark.parametrize(
+    ("url_name", "who", "owner", "queries"),
+    [(PRIVATE, "sales", "sales", 7), (PUBLIC, "sales", None, 7), (ALL, "boss", "sales", 7)],
+)
 def test_the_changelist_needs_the_same_queries_at_10_and_100_rows(
-    sales_client, sales_user, count, django_assert_max_num_queries
+    client_for, sales_user, boss_user, count, url_name, who, owner, queries, django_assert_max_num_queries
 ):
-    fill_private_list(sales_user, count)
-    with django_assert_max_num_queries(7):
-        response = sales_client.get(reverse(PRIVATE), {"per_page": 100})
+    fill_list(sales_user if owner else None, count)
+    client = client_for(boss_user if who == "boss" else sales_user)
+    with django_assert_max_num_queries(queries):
+        response = client.get(reverse(url_name), {"per_page": 100})
     assert len(rows(response)) == count
 
 
@@ -105,7 +116,7 @@ def test_the_follow_up_count_leaves_the_list_count_a_plain_count(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    fill_private_list(sales_user, 3)
+    fill_list(sales_user, 3)
     with CaptureQueriesContext(connection) as queries:
         sales_client.get(reverse(PRIVATE))
     counts = [

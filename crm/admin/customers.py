@@ -6,7 +6,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquer
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
@@ -155,7 +155,7 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
         "classes_joined",
         "last_follow_up",
         "follow_ups_link",
-        "date",
+        "created",
     ]
     list_display_links = ["name", "qq"]
     list_filter = [
@@ -170,7 +170,6 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     list_select_related = ["consultant"]
     readonly_fields = ["date", "last_consult_date"]
     raw_id_fields = ["user"]
-    filter_horizontal = ["class_list"]
     # The full count is a second COUNT over the whole table on every page; the filtered count is enough.
     show_full_result_count = False
     ownership_fields: tuple[str, ...] = ()
@@ -242,7 +241,9 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "class_list":
+            # A plain list box: the classes are few, and Django's two-box widget speaks English in 5.2.
             kwargs["queryset"] = ClassList.objects.select_related("campus")
+            kwargs["widget"] = forms.SelectMultiple(attrs={"size": 8})
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -271,18 +272,24 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
 
     @admin.display(description=_("courses of interest"))
     def courses(self, obj):
-        return ", ".join(str(Course(code).label) for code in obj.course if code in Course.values)
+        labels = [(Course(code).label,) for code in obj.course if code in Course.values]
+        return format_html_join(format_html("<br>"), '<span class="crm-nowrap">{}</span>', labels) or "-"
 
     @admin.display(description=_("classes joined"))
     def classes_joined(self, obj):
-        return ", ".join(str(class_list) for class_list in obj.class_list.all())
+        names = [(str(class_list),) for class_list in obj.class_list.all()]
+        return format_html_join(format_html("<br>"), "{}", names) or "-"
 
     @admin.display(description=_("last follow-up"), ordering="last_consult_date")
     def last_follow_up(self, obj):
         if obj.last_consult_date is None:
             return "-"
         days = (timezone.localdate() - obj.last_consult_date).days
-        return format_html("{} ({})", obj.last_consult_date.isoformat(), days_ago(days))
+        return format_html("{}<br><small>{}</small>", obj.last_consult_date.isoformat(), days_ago(days))
+
+    @admin.display(description=_("created"), ordering="date")
+    def created(self, obj):
+        return timezone.localdate(obj.date).isoformat()
 
     @admin.display(description=_("follow-up records"))
     def follow_ups_link(self, obj):

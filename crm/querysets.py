@@ -27,3 +27,16 @@ class ConsultRecordQuerySet(models.QuerySet):
         if user.has_perm("crm.view_all_customers"):
             return self
         return self.filter(consultant=user)
+
+
+class CustomerTransferQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The history of the user's own customers and every change the user took part in."""
+        if user.has_perm("crm.view_all_customers"):
+            return self
+        return self.filter(
+            models.Q(customer__consultant=user)
+            | models.Q(from_consultant=user)
+            | models.Q(to_consultant=user)
+            | models.Q(by=user)
+        )

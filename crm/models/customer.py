@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from multiselectfield import MultiSelectField
 
 from crm.models.choices import ClassType, Course
-from crm.querysets import ConsultRecordQuerySet, CustomerQuerySet
+from crm.querysets import ConsultRecordQuerySet, CustomerQuerySet, CustomerTransferQuerySet
 
 qq_validator = RegexValidator(r"^[1-9][0-9]{4,11}$", _("A QQ number has 5 to 12 digits."))
 mobile_validator = RegexValidator(r"^1[3-9][0-9]{9}$", _("Enter an 11-digit mainland mobile number."))
@@ -196,6 +196,8 @@ class CustomerTransfer(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
     date = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+
+    objects = CustomerTransferQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("ownership change")

@@ -1,0 +1,149 @@
+"""Every change of a customer's owner: claiming from the public pool, releasing, creating, reassigning.
+
+Each change of owner is written to ``CustomerTransfer`` in the same transaction as the change.
+"""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from crm.models import Customer, CustomerTransfer, UserProfile
+
+
+def _names(customers: Iterable[Customer]) -> str:
+    return ", ".join(str(customer) for customer in customers)
+
+
+def _lock_owner(user) -> None:
+    # One user claiming from several browser tabs at once: the claims serialize on the user's row,
+    # so the count of their private customers cannot go stale before the claim commits.
+    UserProfile.objects.select_for_update().filter(pk=user.pk).exists()
+
+
+def customers_check_capacity(*, user, adding: int) -> None:
+    """Raise ValidationError when ``adding`` more private customers would put ``user`` over the cap."""
+    current = Customer.objects.owned_by(user).count()
+    cap = settings.MAX_CUSTOMER_NUM
+    if current + adding > cap:
+        raise ValidationError(
+            _(
+                "You may own at most %(cap)d customers: you own %(current)d, and %(adding)d more "
+                "would exceed the cap. Nothing was changed."
+            )
+            % {"cap": cap, "current": current, "adding": adding},
+            code="cap",
+        )
+
+
+def _record_transfers(customers, *, from_ids: dict[int, int | None], to, by, reason) -> None:
+    CustomerTransfer.objects.bulk_create(
+        CustomerTransfer(
+            customer=customer,
+            from_consultant_id=from_ids[customer.pk],
+            to_consultant=to,
+            by=by,
+            reason=reason,
+        )
+        for customer in customers
+    )
+
+
+@transaction.atomic
+def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
+    """Move the customers from the public pool to ``user``: all of them, or none."""
+    ids = sorted(set(customer_ids))
+    _lock_owner(user)
+    # Many users claiming the same customers: the row locks make the second claimer wait and then
+    # read the committed owner, so each customer is claimed exactly once. The pk order of the locks
+    # keeps two overlapping claims from deadlocking.
+    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if len(customers) != len(ids):
+        raise ValidationError(
+            _("Some selected customers no longer exist. Nothing was claimed."), code="missing"
+        )
+    taken = [customer for customer in customers if customer.consultant_id is not None]
+    if taken:
+        raise ValidationError(
+            _("These customers were already taken: %(names)s. Nothing was claimed.")
+            % {"names": _names(taken)},
+            code="taken",
+        )
+    customers_check_capacity(user=user, adding=len(customers))
+    Customer.objects.filter(pk__in=ids).update(consultant=user)
+    _record_transfers(
+        customers,
+        from_ids={customer.pk: None for customer in customers},
+        to=user,
+        by=user,
+        reason=CustomerTransfer.Reason.CLAIM,
+    )
+    for customer in customers:
+        customer.consultant = user
+    return customers
+
+
+@transaction.atomic
+def customers_release(*, user, customer_ids: Iterable[int]) -> list[Customer]:
+    """Put ``user``'s own customers back in the public pool: all of them, or none."""
+    ids = sorted(set(customer_ids))
+    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    not_own = len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers)
+    if not_own:
+        raise ValidationError(
+            _("Only your own customers can be released. Nothing was released."), code="not_own"
+        )
+    Customer.objects.filter(pk__in=ids).update(consultant=None)
+    _record_transfers(
+        customers,
+        from_ids={customer.pk: user.pk for customer in customers},
+        to=None,
+        by=user,
+        reason=CustomerTransfer.Reason.RELEASE,
+    )
+    for customer in customers:
+        customer.consultant = None
+    return customers
+
+
+@transaction.atomic
+def customer_create(*, customer: Customer, by) -> Customer:
+    """Save a new customer; a customer created with an owner counts against that owner's cap."""
+    if customer.consultant_id is not None:
+        _lock_owner(customer.consultant)
+        customers_check_capacity(user=customer.consultant, adding=1)
+    customer.save()
+    if customer.consultant_id is not None:
+        CustomerTransfer.objects.create(
+            customer=customer,
+            to_consultant_id=customer.consultant_id,
+            by=by,
+            reason=CustomerTransfer.Reason.CREATE,
+        )
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Customer:
+    """Save the changed ``fields`` of an existing customer; a new consultant is recorded as a reassignment.
+
+    Only the changed fields are written, so an edit never undoes a claim or a release made meanwhile.
+    """
+    concrete = {field.name for field in Customer._meta.concrete_fields if not field.primary_key}
+    fields = [name for name in fields if name in concrete]
+    if "consultant" in fields:
+        locked = Customer.objects.select_for_update().filter(pk=customer.pk)
+        previous = locked.values_list("consultant_id", flat=True).get()
+        if previous != customer.consultant_id:
+            CustomerTransfer.objects.create(
+                customer=customer,
+                from_consultant_id=previous,
+                to_consultant_id=customer.consultant_id,
+                by=by,
+                reason=CustomerTransfer.Reason.REASSIGN,
+            )
+    if fields:
+        customer.save(update_fields=fields)
+    return customer

@@ -1,0 +1,375 @@
+"""The three customer lists as a salesperson and the boss use them."""
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from crm.models import ConsultRecord, Customer, CustomerTransfer
+from tests.factories import ClassListFactory, ConsultRecordFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = "admin:crm_publiccustomer_changelist"
+PRIVATE = "admin:crm_privatecustomer_changelist"
+ALL = "admin:crm_customer_changelist"
+
+
+def rows(response):
+    return list(response.context["cl"].result_list)
+
+
+def post_action(client, url_name, action, customers, **extra):
+    data = {"action": action, ACTION_CHECKBOX_NAME: [c.pk for c in customers], "index": 0, **extra}
+    return client.post(reverse(url_name), data, follow=True)
+
+
+def page_messages(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+# --- Who sees which list ---
+
+
+def test_each_list_shows_exactly_its_customers(sales_client, sales_user, other_sales_user):
+    public = CustomerFactory()
+    mine = CustomerFactory(consultant=sales_user)
+    CustomerFactory(consultant=other_sales_user)
+
+    assert rows(sales_client.get(reverse(PUBLIC))) == [public]
+    assert rows(sales_client.get(reverse(PRIVATE))) == [mine]
+    assert sales_client.get(reverse(ALL)).status_code == 403
+
+
+def test_the_boss_sees_all_customers(boss_client, sales_user):
+    customers = [CustomerFactory(), CustomerFactory(consultant=sales_user)]
+    assert set(rows(boss_client.get(reverse(ALL)))) == set(customers)
+
+
+@pytest.mark.parametrize("view", ["change", "history", "delete"])
+def test_another_users_customer_answers_404_everywhere(sales_client, other_sales_user, view):
+    theirs = CustomerFactory(consultant=other_sales_user)
+    for model in ["privatecustomer", "publiccustomer", "customer"]:
+        response = sales_client.get(reverse(f"admin:crm_{model}_{view}", args=[theirs.pk]))
+        assert response.status_code in (403, 404), (model, response.status_code)
+    for model in ["privatecustomer", "publiccustomer"]:
+        response = sales_client.get(reverse(f"admin:crm_{model}_{view}", args=[theirs.pk]))
+        if view == "delete":
+            continue  # sales may not delete at all: 403 before the lookup
+        assert response.status_code == 404, model
+
+
+def test_a_missing_customer_answers_404_like_another_users(sales_client):
+    response = sales_client.get(reverse("admin:crm_privatecustomer_change", args=[999999]))
+    assert response.status_code == 404
+
+
+# --- Columns without a query per row ---
+
+
+def fill_list(owner, count):
+    classes = ClassListFactory.create_batch(2)
+    for customer in CustomerFactory.create_batch(count, consultant=owner, class_list=classes):
+        ConsultRecordFactory.create_batch(2, customer=customer, consultant=owner or customer_owner())
+
+
+def customer_owner():
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.mark.parametrize("count", [10, 100])
+@pytest.mark.parametrize(
+    ("url_name", "who", "owner", "queries"),
+    [(PRIVATE, "sales", "sales", 7), (PUBLIC, "sales", None, 7), (ALL, "boss", "sales", 7)],
+)
+def test_the_changelist_needs_the_same_queries_at_10_and_100_rows(
+    client_for, sales_user, boss_user, count, url_name, who, owner, queries, django_assert_max_num_queries
+):
+    fill_list(sales_user if owner else None, count)
+    client = client_for(boss_user if who == "boss" else sales_user)
+    with django_assert_max_num_queries(queries):
+        response = client.get(reverse(url_name), {"per_page": 100})
+    assert len(rows(response)) == count
+
+
+def test_the_columns_show_labels_classes_and_the_follow_up_link(sales_client, sales_user):
+    python = ClassListFactory(semester=15)
+    customer = CustomerFactory(
+        consultant=sales_user, course=["PythonFullStack", "Go"], status="studying", class_list=[python]
+    )
+    ConsultRecordFactory.create_batch(2, customer=customer, consultant=sales_user)
+    ConsultRecordFactory(customer=customer, consultant=sales_user, delete_status=True)
+
+    page = sales_client.get(reverse(PRIVATE)).content.decode()
+
+    assert "Python高级全栈开发, Go语言开发" in page
+    assert "学习中" in page
+    assert str(python) in page
+    assert f"?customer={customer.pk}" in page
+    assert "跟进记录 (2)" in page
+
+
+def test_the_follow_up_count_leaves_the_list_count_a_plain_count(
+    sales_client, sales_user, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fill_list(sales_user, 3)
+    with CaptureQueriesContext(connection) as queries:
+        sales_client.get(reverse(PRIVATE))
+    counts = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(*)") and "crm_customer" in q["sql"]
+    ]
+    assert counts and all("crm_consultrecord" not in sql for sql in counts)
+
+
+# --- Search, filters, page size ---
+
+
+@pytest.mark.parametrize("q", ["张三", "123456", "sunny", "SUNNY", "13912345678", "9123"])
+def test_search_finds_by_name_qq_qq_name_and_phone_ignoring_case(sales_client, q):
+    wanted = CustomerFactory(name="张三丰", qq="123456789", qq_name="Sunny Day", phone="13912345678")
+    CustomerFactory(name="李四", qq="555666", qq_name="rain", phone="13800000000")
+    assert rows(sales_client.get(reverse(PUBLIC), {"q": q})) == [wanted]
+
+
+def test_the_course_filter_matches_one_course_among_several(sales_client):
+    wanted = CustomerFactory(course=["LinuxL", "Go"])
+    CustomerFactory(course=["PythonFullStack"])
+    assert rows(sales_client.get(reverse(PUBLIC), {"course": "Go"})) == [wanted]
+
+
+def test_the_date_range_filters_work(sales_client, sales_user):
+    import datetime
+
+    wanted = CustomerFactory(consultant=sales_user, last_consult_date=datetime.date(2026, 11, 10))
+    CustomerFactory(consultant=sales_user, last_consult_date=datetime.date(2026, 10, 1))
+    response = sales_client.get(
+        reverse(PRIVATE),
+        {"last_consult_date__range__gte": "2026-11-01", "last_consult_date__range__lte": "2026-11-30"},
+    )
+    assert rows(response) == [wanted]
+
+
+@pytest.mark.parametrize(("per_page", "shown"), [(None, 20), (50, 50), (100, 60), (7, 20)])
+def test_the_user_picks_20_50_or_100_per_page(sales_client, per_page, shown):
+    CustomerFactory.create_batch(60)
+    params = {"per_page": per_page} if per_page else {}
+    response = sales_client.get(reverse(PUBLIC), params)
+    assert response.status_code == 200
+    assert len(rows(response)) == shown
+
+
+# --- The form ---
+
+
+def customer_form(**fields):
+    data = {
+        "qq": "2233445566",
+        "name": "王五",
+        "source": "qq",
+        "class_type": "fulltime",
+        "status": "unregistered",
+    }
+    data.update(fields)
+    data.update({f"transfers-{k}": v for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()})
+    return data
+
+
+def test_adding_from_my_customers_makes_it_mine(sales_client, sales_user):
+    response = sales_client.post(reverse("admin:crm_privatecustomer_add"), customer_form())
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer = Customer.objects.get(qq="2233445566")
+    assert customer.consultant == sales_user
+    assert CustomerTransfer.objects.get(customer=customer).reason == "create"
+
+
+def test_adding_from_the_public_pool_keeps_it_in_the_pool(sales_client):
+    response = sales_client.post(reverse("admin:crm_publiccustomer_add"), customer_form())
+    assert response.status_code == 302
+    assert Customer.objects.get(qq="2233445566").consultant is None
+
+
+def test_adding_over_the_cap_is_a_form_error(sales_client, sales_user, settings):
+    settings.MAX_CUSTOMER_NUM = 1
+    CustomerFactory(consultant=sales_user)
+    response = sales_client.post(reverse("admin:crm_privatecustomer_add"), customer_form())
+    assert response.status_code == 200
+    assert not Customer.objects.filter(qq="2233445566").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("qq", "1234"), ("qq", "1234567890123"), ("qq", "12a456"), ("phone", "1381234567")]
+)
+def test_qq_and_phone_must_be_well_formed(sales_client, field, value):
+    response = sales_client.post(reverse("admin:crm_publiccustomer_add"), customer_form(**{field: value}))
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize("field", ["qq", "phone"])
+def test_a_duplicate_is_a_field_error_that_does_not_reveal_the_owner(sales_client, other_sales_user, field):
+    existing = CustomerFactory(consultant=other_sales_user, qq="99887766", phone="13912340000")
+    response = sales_client.post(
+        reverse("admin:crm_publiccustomer_add"), customer_form(**{field: getattr(existing, field)})
+    )
+    errors = response.context["adminform"].form.errors
+    assert field in errors
+    assert other_sales_user.name not in str(errors)
+    assert other_sales_user.username not in str(errors)
+    assert existing.name not in response.content.decode()
+
+
+def test_editing_keeps_the_owner_and_writes_the_change(sales_client, sales_user):
+    customer = CustomerFactory(consultant=sales_user)
+    data = customer_form(qq=customer.qq, name="改过的名字")
+    data.update({"consult_records-TOTAL_FORMS": 0, "consult_records-INITIAL_FORMS": 0})
+    response = sales_client.post(reverse("admin:crm_privatecustomer_change", args=[customer.pk]), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer.refresh_from_db()
+    assert customer.name == "改过的名字"
+    assert customer.consultant == sales_user
+
+
+def test_the_boss_reassigning_a_customer_is_recorded(boss_client, boss_user, sales_user, other_sales_user):
+    customer = CustomerFactory(consultant=sales_user)
+    data = customer_form(qq=customer.qq, consultant=other_sales_user.pk)
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    transfer = CustomerTransfer.objects.get(customer=customer)
+    assert (transfer.from_consultant, transfer.to_consultant, transfer.by, transfer.reason) == (
+        sales_user,
+        other_sales_user,
+        boss_user,
+        "reassign",
+    )
+
+
+def test_the_change_page_shows_the_ownership_history(sales_client, sales_user):
+    customer = CustomerFactory()
+    post_action(sales_client, PUBLIC, "claim_customers", [customer])
+    page = sales_client.get(reverse("admin:crm_privatecustomer_change", args=[customer.pk])).content.decode()
+    assert "从公户领取" in page or "Claimed from the public pool" in page
+
+
+def test_user_choices_are_staff_only_and_referrers_are_own_customers(sales_client, sales_user, make_user):
+    student = make_user(None, username="student_x")
+    mine = CustomerFactory(consultant=sales_user)
+    public = CustomerFactory()
+    form = sales_client.get(reverse("admin:crm_privatecustomer_add")).context["adminform"].form
+    assert student not in form.fields["network_consultant"].queryset
+    assert list(form.fields["introduce_from"].queryset) == [mine]
+    assert public not in form.fields["introduce_from"].queryset
+
+
+# --- Claiming and releasing ---
+
+
+def test_claiming_from_the_public_pool(sales_client, sales_user):
+    pool = CustomerFactory.create_batch(3)
+    response = post_action(sales_client, PUBLIC, "claim_customers", pool[:2])
+    assert Customer.objects.owned_by(sales_user).count() == 2
+    assert any("2" in message for message in page_messages(response))
+
+
+def test_claiming_a_customer_taken_meanwhile_claims_nothing_and_names_it(
+    sales_client, sales_user, other_sales_user
+):
+    free = CustomerFactory()
+    taken = CustomerFactory(name="被抢走的", consultant=other_sales_user)
+
+    response = post_action(sales_client, PUBLIC, "claim_customers", [free, taken])
+
+    assert Customer.objects.owned_by(sales_user).count() == 0
+    assert Customer.objects.get(pk=free.pk).consultant is None
+    assert any("被抢走的" in message for message in page_messages(response))
+
+
+def test_claiming_over_the_cap_claims_nothing_and_says_the_cap(sales_client, sales_user, settings):
+    settings.MAX_CUSTOMER_NUM = 3
+    CustomerFactory.create_batch(2, consultant=sales_user)
+    pool = CustomerFactory.create_batch(2)
+
+    response = post_action(sales_client, PUBLIC, "claim_customers", pool)
+
+    assert Customer.objects.owned_by(sales_user).count() == 2
+    assert not CustomerTransfer.objects.exists()
+    assert any("3" in message and "2" in message for message in page_messages(response))
+
+
+def test_a_user_without_the_claim_permission_has_no_claim_action(client_for, make_user):
+    from django.contrib.auth.models import Permission
+
+    user = make_user(None, username="viewer", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_publiccustomer"))
+    customer = CustomerFactory()
+    client = client_for(user)
+    response = post_action(client, PUBLIC, "claim_customers", [customer])
+    assert Customer.objects.get(pk=customer.pk).consultant is None
+    assert "claim_customers" not in dict(
+        response.context["cl"].model_admin.get_action_choices(response.wsgi_request)
+    )
+
+
+def test_releasing_own_customers(sales_client, sales_user):
+    own = CustomerFactory.create_batch(2, consultant=sales_user)
+    post_action(sales_client, PRIVATE, "release_customers", own)
+    assert Customer.objects.public().count() == 2
+
+
+def test_releasing_someone_elses_customer_by_a_forged_post_releases_nothing(
+    sales_client, sales_user, other_sales_user
+):
+    own = CustomerFactory(consultant=sales_user)
+    theirs = CustomerFactory(consultant=other_sales_user)
+    post_action(sales_client, PRIVATE, "release_customers", [own, theirs])
+    assert Customer.objects.get(pk=own.pk).consultant == sales_user
+    assert Customer.objects.get(pk=theirs.pk).consultant == other_sales_user
+
+
+def test_follow_ups_can_be_added_inline_on_my_customers(sales_client, sales_user):
+    customer = CustomerFactory(consultant=sales_user)
+    data = customer_form(qq=customer.qq, phone=customer.phone, name=customer.name)
+    data.update(
+        {
+            "consult_records-TOTAL_FORMS": 1,
+            "consult_records-INITIAL_FORMS": 0,
+            "consult_records-0-date_0": "2026-11-20",
+            "consult_records-0-date_1": "10:00:00",
+            "consult_records-0-status": "C",
+            "consult_records-0-note": "来访，准备报名",
+        }
+    )
+    response = sales_client.post(reverse("admin:crm_privatecustomer_change", args=[customer.pk]), data)
+    assert response.status_code == 302
+    record = ConsultRecord.objects.get(customer=customer)
+    assert record.consultant == sales_user
+    customer.refresh_from_db()
+    assert str(customer.last_consult_date) == "2026-11-20"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("column", ["name", "qq", "qq_name", "phone"])
+def test_the_search_uses_the_upper_trigram_index_on_postgresql(rf, sales_user, column):
+    from django.contrib import admin
+    from django.db import connection
+
+    from crm.models import PublicCustomer
+
+    model_admin = admin.site._registry[PublicCustomer]
+    model_admin.search_fields = [column]  # one column at a time: each has its index
+    try:
+        request = rf.get("/")
+        request.user = sales_user
+        queryset, _duplicates = model_admin.get_search_results(request, Customer.objects.all(), "abc")
+    finally:
+        del model_admin.search_fields
+    sql, params = queryset.only("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        # On a near-empty table the planner prefers a sequential scan; forbid it to see the index is usable.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"crm_customer_{column}_upper_trgm" in plan, plan

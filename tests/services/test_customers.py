@@ -1,0 +1,219 @@
+"""Claiming and releasing customers: all or nothing, under the cap, each customer owned once."""
+
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, connections
+
+from crm.models import Customer, CustomerTransfer
+from crm.services.customers import customer_create, customer_update, customers_claim, customers_release
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(customers):
+    return [customer.pk for customer in customers]
+
+
+def test_claim_moves_public_customers_to_the_user_and_records_it(sales_user):
+    pool = CustomerFactory.create_batch(3)
+
+    claimed = customers_claim(user=sales_user, customer_ids=ids(pool))
+
+    assert len(claimed) == 3
+    assert Customer.objects.owned_by(sales_user).count() == 3
+    transfers = CustomerTransfer.objects.filter(reason=CustomerTransfer.Reason.CLAIM)
+    assert transfers.count() == 3
+    assert {(t.from_consultant_id, t.to_consultant_id, t.by_id) for t in transfers} == {
+        (None, sales_user.pk, sales_user.pk)
+    }
+
+
+def test_claim_of_a_taken_customer_claims_nothing_and_names_it(sales_user, other_sales_user):
+    free = CustomerFactory.create_batch(2)
+    taken = CustomerFactory(consultant=other_sales_user, name="已占用客户")
+
+    with pytest.raises(ValidationError) as error:
+        customers_claim(user=sales_user, customer_ids=[*ids(free), taken.pk])
+
+    assert "已占用客户" in error.value.messages[0]
+    assert error.value.code == "taken"
+    assert Customer.objects.owned_by(sales_user).count() == 0
+    assert Customer.objects.public().count() == 2
+    assert not CustomerTransfer.objects.exists()
+
+
+def test_claim_of_a_customer_deleted_meanwhile_claims_nothing(sales_user):
+    free = CustomerFactory()
+
+    with pytest.raises(ValidationError):
+        customers_claim(user=sales_user, customer_ids=[free.pk, free.pk + 1000])
+
+    assert Customer.objects.owned_by(sales_user).count() == 0
+
+
+@pytest.fixture
+def cap(settings):
+    settings.MAX_CUSTOMER_NUM = 150
+    return 150
+
+
+def test_claim_at_149_takes_the_150th(sales_user, cap):
+    CustomerFactory.create_batch(cap - 1, consultant=sales_user)
+    free = CustomerFactory()
+
+    customers_claim(user=sales_user, customer_ids=[free.pk])
+
+    assert Customer.objects.owned_by(sales_user).count() == cap
+
+
+def test_claim_at_the_cap_claims_nothing_and_says_the_cap_and_count(sales_user, cap):
+    CustomerFactory.create_batch(cap, consultant=sales_user)
+    free = CustomerFactory()
+
+    with pytest.raises(ValidationError) as error:
+        customers_claim(user=sales_user, customer_ids=[free.pk])
+
+    assert error.value.code == "cap"
+    assert "150" in error.value.messages[0]
+    assert Customer.objects.get(pk=free.pk).consultant is None
+
+
+def test_a_batch_that_would_cross_the_cap_claims_nothing(sales_user, cap):
+    CustomerFactory.create_batch(cap - 2, consultant=sales_user)
+    free = CustomerFactory.create_batch(3)
+
+    with pytest.raises(ValidationError) as error:
+        customers_claim(user=sales_user, customer_ids=ids(free))
+
+    assert "148" in error.value.messages[0]
+    assert Customer.objects.owned_by(sales_user).count() == cap - 2
+    assert Customer.objects.public().count() == 3
+
+
+def test_release_puts_own_customers_back_in_the_pool(sales_user):
+    own = CustomerFactory.create_batch(2, consultant=sales_user)
+
+    customers_release(user=sales_user, customer_ids=ids(own))
+
+    assert Customer.objects.public().count() == 2
+    transfers = CustomerTransfer.objects.filter(reason=CustomerTransfer.Reason.RELEASE)
+    assert {(t.from_consultant_id, t.to_consultant_id) for t in transfers} == {(sales_user.pk, None)}
+
+
+def test_release_of_another_users_customer_releases_nothing(sales_user, other_sales_user):
+    own = CustomerFactory(consultant=sales_user)
+    theirs = CustomerFactory(consultant=other_sales_user)
+
+    with pytest.raises(ValidationError):
+        customers_release(user=sales_user, customer_ids=[own.pk, theirs.pk])
+
+    assert Customer.objects.get(pk=own.pk).consultant == sales_user
+    assert Customer.objects.get(pk=theirs.pk).consultant == other_sales_user
+    assert not CustomerTransfer.objects.exists()
+
+
+def test_creating_a_customer_with_an_owner_respects_the_cap(sales_user, settings):
+    settings.MAX_CUSTOMER_NUM = 1
+    customer_create(customer=CustomerFactory.build(consultant=sales_user), by=sales_user)
+
+    with pytest.raises(ValidationError):
+        customer_create(customer=CustomerFactory.build(consultant=sales_user), by=sales_user)
+
+    assert Customer.objects.owned_by(sales_user).count() == 1
+    assert CustomerTransfer.objects.get().reason == CustomerTransfer.Reason.CREATE
+
+
+def test_a_new_consultant_is_recorded_as_a_reassignment(sales_user, other_sales_user, boss_user):
+    customer = CustomerFactory(consultant=sales_user)
+    customer.consultant = other_sales_user
+    customer.name = "改名"
+
+    customer_update(customer=customer, by=boss_user, fields=["consultant", "name"])
+
+    customer.refresh_from_db()
+    assert customer.consultant == other_sales_user
+    assert customer.name == "改名"
+    transfer = CustomerTransfer.objects.get()
+    assert (transfer.from_consultant, transfer.to_consultant, transfer.by) == (
+        sales_user,
+        other_sales_user,
+        boss_user,
+    )
+    assert transfer.reason == CustomerTransfer.Reason.REASSIGN
+
+
+def test_an_edit_writes_only_the_changed_fields(sales_user, other_sales_user):
+    customer = CustomerFactory()
+    stale = Customer.objects.get(pk=customer.pk)
+    customers_claim(user=other_sales_user, customer_ids=[customer.pk])  # claimed meanwhile
+    stale.name = "新名字"
+
+    customer_update(customer=stale, by=sales_user, fields=["name"])
+
+    customer.refresh_from_db()
+    assert customer.name == "新名字"
+    assert customer.consultant == other_sales_user
+
+
+# --- Races: real threads with their own connections, real row locks (PostgreSQL only) ---
+
+
+def run_in_threads(functions):
+    """Start every function at once in its own thread (own database connection); return the outcomes."""
+    barrier = threading.Barrier(len(functions))
+    outcomes = [None] * len(functions)
+
+    def run(index, function):
+        try:
+            barrier.wait()
+            outcomes[index] = function()
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test inspects
+            outcomes[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_many_users_claiming_the_same_customers_claim_each_exactly_once(make_user):
+    assert connection.vendor == "postgresql"
+    users = [make_user("sales", username=f"racer{n}") for n in range(6)]
+    pool = ids(CustomerFactory.create_batch(10))
+
+    outcomes = run_in_threads(
+        [lambda user=user: customers_claim(user=user, customer_ids=pool) for user in users]
+    )
+
+    winners = [outcome for outcome in outcomes if isinstance(outcome, list)]
+    losers = [outcome for outcome in outcomes if isinstance(outcome, ValidationError)]
+    assert len(winners) == 1
+    assert len(losers) == len(users) - 1
+    assert Customer.objects.filter(pk__in=pool, consultant__isnull=True).count() == 0
+    assert Customer.objects.filter(pk__in=pool).values("consultant").distinct().count() == 1
+    assert CustomerTransfer.objects.count() == len(pool)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_user_claiming_from_many_tabs_never_ends_above_the_cap(make_user, settings):
+    settings.MAX_CUSTOMER_NUM = 5
+    user = make_user("sales", username="many_tabs")
+    CustomerFactory.create_batch(3, consultant=user)
+    batches = [ids(CustomerFactory.create_batch(2)) for _tab in range(5)]
+
+    outcomes = run_in_threads(
+        [lambda batch=batch: customers_claim(user=user, customer_ids=batch) for batch in batches]
+    )
+
+    assert sum(isinstance(outcome, list) for outcome in outcomes) == 1
+    assert Customer.objects.owned_by(user).count() == 5

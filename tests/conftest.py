@@ -94,3 +94,27 @@ def boss_client(client_for, boss_user):
 @pytest.fixture
 def finance_client(client_for, finance_user):
     return client_for(finance_user)
+
+
+# --- finance ---
+
+
+@pytest.fixture
+def class_teacher_client(client_for, class_teacher_user):
+    return client_for(class_teacher_user)
+
+
+@pytest.fixture
+def klass(db):
+    """A class of price 10000 at one campus."""
+    from tests.factories import ClassListFactory
+
+    return ClassListFactory(price=10000)
+
+
+@pytest.fixture
+def own_customer(sales_user):
+    """A private customer of ``sales_user``."""
+    from tests.factories import CustomerFactory
+
+    return CustomerFactory(consultant=sales_user, name="张同学")

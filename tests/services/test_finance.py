@@ -204,7 +204,9 @@ def test_rejection_records_the_reason_and_leaves_confirmed_rows_alone(finance_us
     pending = payment(own_customer, klass)
     confirmed = payment(own_customer, klass, status=PaymentRecord.Status.CONFIRMED)
 
-    count = services.payments_reject(payments=PaymentRecord.objects.all(), user=finance_user, reason="金额不符")
+    count = services.payments_reject(
+        payments=PaymentRecord.objects.all(), user=finance_user, reason="金额不符"
+    )
 
     pending.refresh_from_db()
     confirmed.refresh_from_db()

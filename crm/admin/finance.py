@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
@@ -171,20 +171,14 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
     @admin.action(permissions=["approve"], description=_("Approve the contracts of the selected enrollments"))
     def approve_contracts(self, request, queryset):
         result = services.enrollments_approve(enrollments=queryset, user=request.user)
+        level = messages.SUCCESS if result["approved"] else messages.INFO
         self.message_user(
-            request,
-            ngettext("%(count)d contract approved.", "%(count)d contracts approved.", result["approved"])
-            % {"count": result["approved"]},
-            messages.SUCCESS if result["approved"] else messages.INFO,
+            request, gettext("Contracts approved: %(count)d.") % {"count": result["approved"]}, level
         )
         if result["skipped"]:
             self.message_user(
                 request,
-                ngettext(
-                    "%(count)d enrollment skipped: the customer has not agreed to the contract.",
-                    "%(count)d enrollments skipped: the customer has not agreed to the contract.",
-                    result["skipped"],
-                )
+                gettext("Skipped, contract not agreed: %(count)d.")
                 % {"count": result["skipped"]},
                 messages.WARNING,
             )
@@ -246,8 +240,7 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         count = services.payments_confirm(payments=queryset, user=request.user)
         self.message_user(
             request,
-            ngettext("%(count)d payment confirmed.", "%(count)d payments confirmed.", count)
-            % {"count": count},
+            gettext("Payments confirmed: %(count)d.") % {"count": count},
             messages.SUCCESS if count else messages.INFO,
         )
 
@@ -260,8 +253,7 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
             )
             self.message_user(
                 request,
-                ngettext("%(count)d payment rejected.", "%(count)d payments rejected.", count)
-                % {"count": count},
+                gettext("Payments rejected: %(count)d.") % {"count": count},
                 messages.SUCCESS if count else messages.INFO,
             )
             return None
@@ -272,7 +264,8 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
             "title": gettext("Reject payments"),
             "opts": self.opts,
             "form": form,
-            "payments": pending,
+            "payments": pending[:50],
+            "count": pending.count(),
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

@@ -40,3 +40,65 @@ class CustomerTransferQuerySet(models.QuerySet):
             | models.Q(to_consultant=user)
             | models.Q(by=user)
         )
+
+
+class EnrollmentQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(delete_status=False)
+
+    def visible_to(self, user):
+        # Exporting enrollments is the school-wide view (finance, boss); others see their own
+        # enrollments and those of the classes they teach.
+        if user.has_perm("crm.view_all_customers") or user.has_perm("crm.export_enrollment"):
+            return self
+        return self.filter(
+            models.Q(consultant=user) | models.Q(enrolment_class__in=user.classes.values("pk"))
+        )
+
+
+class PaymentRecordQuerySet(models.QuerySet):
+    # Money going out of the school; subtracted from totals whatever the sign it was typed with.
+    OUTGOING_TYPES = ("refund", "dropout")
+
+    def alive(self):
+        return self.filter(delete_status=False)
+
+    def visible_to(self, user):
+        if (
+            user.has_perm("crm.view_all_customers")
+            or user.has_perm("crm.confirm_paymentrecord")
+            or user.has_perm("crm.export_paymentrecord")
+        ):
+            return self
+        return self.filter(consultant=user)
+
+    def confirmed(self):
+        return self.filter(status="confirmed")
+
+    def unconfirmed(self):
+        return self.filter(status="unconfirmed")
+
+    @classmethod
+    def net_amount(cls):
+        """The amount as it counts in totals: refunds and drop-outs negative, whatever their sign."""
+        from django.db.models.functions import Abs
+
+        return models.Case(
+            models.When(pay_type__in=cls.OUTGOING_TYPES, then=-Abs("paid_fee")),
+            default=models.F("paid_fee"),
+            output_field=models.IntegerField(),
+        )
+
+    def totals(self) -> dict[str, int]:
+        """Totals of these rows in one query: confirmed net, its income and refunds, and pending."""
+        net = self.net_amount()
+        confirmed = models.Q(status="confirmed")
+        outgoing = models.Q(pay_type__in=self.OUTGOING_TYPES)
+        sums = self.aggregate(
+            count=models.Count("pk"),
+            confirmed_net=models.Sum(net, filter=confirmed, default=0),
+            confirmed_income=models.Sum(net, filter=confirmed & ~outgoing, default=0),
+            confirmed_refunds=models.Sum(net, filter=confirmed & outgoing, default=0),
+            unconfirmed_net=models.Sum(net, filter=models.Q(status="unconfirmed"), default=0),
+        )
+        return sums

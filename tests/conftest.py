@@ -121,3 +121,27 @@ def import_tmp_storage(settings, tmp_path):
         },
     }
     return tmp_path
+
+
+# --- finance ---
+
+
+@pytest.fixture
+def class_teacher_client(client_for, class_teacher_user):
+    return client_for(class_teacher_user)
+
+
+@pytest.fixture
+def klass(db):
+    """A class of price 10000 at one campus."""
+    from tests.factories import ClassListFactory
+
+    return ClassListFactory(price=10000)
+
+
+@pytest.fixture
+def own_customer(sales_user):
+    """A private customer of ``sales_user``."""
+    from tests.factories import CustomerFactory
+
+    return CustomerFactory(consultant=sales_user, name="张同学")

@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.querysets import EnrollmentQuerySet, PaymentRecordQuerySet
+
 
 class Enrollment(models.Model):
     customer = models.ForeignKey(
@@ -30,6 +32,8 @@ class Enrollment(models.Model):
     enrolled_date = models.DateTimeField(_("enrolled on"), default=timezone.now, db_index=True)
     memo = models.TextField(_("memo"), blank=True)
     delete_status = models.BooleanField(_("deleted"), default=False)
+
+    objects = EnrollmentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("enrollment")
@@ -95,6 +99,8 @@ class PaymentRecord(models.Model):
     reject_reason = models.CharField(_("rejection reason"), max_length=255, blank=True)
     delete_status = models.BooleanField(_("deleted"), default=False)
 
+    objects = PaymentRecordQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("payment record")
         verbose_name_plural = _("payment records")
@@ -109,3 +115,10 @@ class PaymentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.get_pay_type_display()} {self.paid_fee}"
+
+    @property
+    def net_amount(self) -> int:
+        """The amount as it counts in totals (see ``PaymentRecordQuerySet.net_amount``)."""
+        if self.pay_type in PaymentRecordQuerySet.OUTGOING_TYPES:
+            return -abs(self.paid_fee)
+        return self.paid_fee

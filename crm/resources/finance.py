@@ -1,0 +1,214 @@
+"""Exports of enrollments and payments: Chinese headers, values people read, no internal ids."""
+
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from import_export import resources
+from import_export.fields import Field
+
+from crm.models import Enrollment, PaymentRecord
+
+
+class ReadableResource(resources.Resource):
+    """Shared readable renderings; labels are translated once per export, not once per cell."""
+
+    #: prefix of the reference number that stands in for the internal id
+    reference_prefix = ""
+    #: joins the export needs, added to whatever the changelist already selects
+    related = ()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._class_names = {}
+        self._yes_no = None
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related(*self.related)
+
+    def dehydrate_reference(self, obj) -> str:
+        return f"{self.reference_prefix}{obj.pk:06d}"
+
+    def class_name(self, klass) -> str:
+        if klass is None:
+            return ""
+        if klass.pk not in self._class_names:
+            self._class_names[klass.pk] = str(klass)
+        return self._class_names[klass.pk]
+
+    def yes_no(self, value: bool) -> str:
+        if self._yes_no is None:
+            self._yes_no = (gettext("No"), gettext("Yes"))
+        return self._yes_no[bool(value)]
+
+    @staticmethod
+    def local_date(value) -> str:
+        return timezone.localtime(value).strftime("%Y-%m-%d") if value else ""
+
+    @staticmethod
+    def local_datetime(value) -> str:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    @staticmethod
+    def person(user) -> str:
+        return str(user) if user is not None else ""
+
+    @staticmethod
+    def customer_name(customer) -> str:
+        return customer.name or customer.qq_name
+
+
+def _labels(choices) -> dict[str, str]:
+    return {code: str(label) for code, label in choices}
+
+
+class EnrollmentResource(ReadableResource):
+    reference_prefix = "BM"
+    related = ("customer", "enrolment_class__campus", "school", "consultant")
+
+    reference = Field(column_name=_("Reference number"))
+    customer_name = Field(column_name=_("Customer name"))
+    customer_qq = Field(column_name=_("QQ"))
+    enrolment_class = Field(column_name=_("Class"))
+    school = Field(column_name=_("Campus"))
+    consultant = Field(column_name=_("Consultant"))
+    enrolled_date = Field(column_name=_("Enrolled on"))
+    contract_agreed = Field(column_name=_("Contract agreed"))
+    contract_approved = Field(column_name=_("Contract approved"))
+    why_us = Field(attribute="why_us", column_name=_("Why us"))
+    your_expectation = Field(attribute="your_expectation", column_name=_("Expectations"))
+    memo = Field(attribute="memo", column_name=_("Memo"))
+
+    class Meta:
+        model = Enrollment
+        export_order = (
+            "reference",
+            "customer_name",
+            "customer_qq",
+            "enrolment_class",
+            "school",
+            "consultant",
+            "enrolled_date",
+            "contract_agreed",
+            "contract_approved",
+            "why_us",
+            "your_expectation",
+            "memo",
+        )
+
+    @classmethod
+    def get_display_name(cls):
+        return gettext("Enrollments")
+
+    def dehydrate_customer_name(self, obj):
+        return self.customer_name(obj.customer)
+
+    def dehydrate_customer_qq(self, obj):
+        return obj.customer.qq
+
+    def dehydrate_enrolment_class(self, obj):
+        return self.class_name(obj.enrolment_class)
+
+    def dehydrate_school(self, obj):
+        return obj.school.name
+
+    def dehydrate_consultant(self, obj):
+        return self.person(obj.consultant)
+
+    def dehydrate_enrolled_date(self, obj):
+        return self.local_date(obj.enrolled_date)
+
+    def dehydrate_contract_agreed(self, obj):
+        return self.yes_no(obj.contract_agreed)
+
+    def dehydrate_contract_approved(self, obj):
+        return self.yes_no(obj.contract_approved)
+
+
+class PaymentRecordResource(ReadableResource):
+    reference_prefix = "JF"
+    related = ("customer", "enrolment_class__campus", "consultant", "confirm_user")
+
+    reference = Field(column_name=_("Reference number"))
+    customer_name = Field(column_name=_("Customer name"))
+    customer_qq = Field(column_name=_("QQ"))
+    enrolment_class = Field(column_name=_("Class"))
+    campus = Field(column_name=_("Campus"))
+    pay_type = Field(column_name=_("Payment type"))
+    paid_fee = Field(column_name=_("Amount"))
+    net_amount = Field(column_name=_("Amount in totals"))
+    status = Field(column_name=_("Status"))
+    date = Field(column_name=_("Paid on"))
+    consultant = Field(column_name=_("Consultant"))
+    confirm_user = Field(column_name=_("Confirmed by"))
+    confirm_date = Field(column_name=_("Confirmed on"))
+    reject_reason = Field(attribute="reject_reason", column_name=_("Rejection reason"))
+    note = Field(attribute="note", column_name=_("Note"))
+
+    class Meta:
+        model = PaymentRecord
+        export_order = (
+            "reference",
+            "customer_name",
+            "customer_qq",
+            "enrolment_class",
+            "campus",
+            "pay_type",
+            "paid_fee",
+            "net_amount",
+            "status",
+            "date",
+            "consultant",
+            "confirm_user",
+            "confirm_date",
+            "reject_reason",
+            "note",
+        )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._pay_types = None
+        self._statuses = None
+
+    @classmethod
+    def get_display_name(cls):
+        return gettext("Payment records")
+
+    def dehydrate_customer_name(self, obj):
+        return self.customer_name(obj.customer)
+
+    def dehydrate_customer_qq(self, obj):
+        return obj.customer.qq
+
+    def dehydrate_enrolment_class(self, obj):
+        return self.class_name(obj.enrolment_class)
+
+    def dehydrate_campus(self, obj):
+        return obj.enrolment_class.campus.name if obj.enrolment_class else ""
+
+    def dehydrate_pay_type(self, obj):
+        if self._pay_types is None:
+            self._pay_types = _labels(PaymentRecord.PayType.choices)
+        return self._pay_types.get(obj.pay_type, obj.pay_type)
+
+    def dehydrate_paid_fee(self, obj):
+        return obj.paid_fee
+
+    def dehydrate_net_amount(self, obj):
+        return obj.net_amount
+
+    def dehydrate_status(self, obj):
+        if self._statuses is None:
+            self._statuses = _labels(PaymentRecord.Status.choices)
+        return self._statuses.get(obj.status, obj.status)
+
+    def dehydrate_date(self, obj):
+        return self.local_datetime(obj.date)
+
+    def dehydrate_consultant(self, obj):
+        return self.person(obj.consultant)
+
+    def dehydrate_confirm_user(self, obj):
+        return self.person(obj.confirm_user)
+
+    def dehydrate_confirm_date(self, obj):
+        return self.local_datetime(obj.confirm_date)

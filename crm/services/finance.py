@@ -1,0 +1,173 @@
+"""Enrollments and payments: every write that has a rule."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import ClassList, Customer, Enrollment, PaymentRecord, UserProfile
+
+# A customer's status only moves forward along the school's funnel.
+STATUS_ORDER = [
+    Customer.Status.UNREGISTERED,
+    Customer.Status.SIGNED,
+    Customer.Status.STUDYING,
+    Customer.Status.PAID_IN_FULL,
+]
+
+
+def _advance_status(customer: Customer, status: str) -> bool:
+    if STATUS_ORDER.index(status) <= STATUS_ORDER.index(customer.status):
+        return False
+    customer.status = status
+    customer.save(update_fields=["status"])
+    return True
+
+
+def enrollment_check(
+    *,
+    user: UserProfile,
+    customer: Customer,
+    enrolment_class: ClassList,
+    enrollment: Enrollment | None = None,
+) -> None:
+    """Raise ValidationError unless ``user`` may enrol ``customer`` in ``enrolment_class``.
+
+    A new enrollment is only for the user's own customer; no customer is enrolled twice in a class.
+    """
+    if enrollment is None and not Customer.objects.owned_by(user).filter(pk=customer.pk).exists():
+        raise ValidationError({"customer": _("You can only enrol your own customers.")}, code="not_owner")
+    duplicates = Enrollment.objects.filter(customer=customer, enrolment_class=enrolment_class)
+    if enrollment is not None:
+        duplicates = duplicates.exclude(pk=enrollment.pk)
+    if duplicates.exists():
+        raise ValidationError(
+            {"enrolment_class": _("This customer is already enrolled in this class.")}, code="duplicate"
+        )
+
+
+@transaction.atomic
+def enrollments_approve(*, enrollments: QuerySet, user: UserProfile) -> dict[str, int]:
+    """Approve the contracts of ``enrollments``: the customer joins the class and is signed up.
+
+    Already approved rows are left alone (approving twice changes nothing more); rows whose contract
+    the customer has not agreed to are skipped. Returns the counts of approved and skipped rows.
+    """
+    # Lock the rows so that two approvers do not both count (and both process) the same enrollment.
+    pending = list(
+        Enrollment.objects.select_for_update()
+        .filter(pk__in=enrollments.values("pk"), contract_approved=False)
+        .order_by("pk")
+    )
+    approvable = [enrollment for enrollment in pending if enrollment.contract_agreed]
+    customers = {
+        customer.pk: customer
+        for customer in Customer.objects.select_for_update()
+        .filter(pk__in=[enrollment.customer_id for enrollment in approvable])
+        .order_by("pk")
+    }
+    for enrollment in approvable:
+        enrollment.contract_approved = True
+        enrollment.save(update_fields=["contract_approved"])
+        customer = customers[enrollment.customer_id]
+        customer.class_list.add(enrollment.enrolment_class_id)
+        _advance_status(customer, Customer.Status.SIGNED)
+    return {"approved": len(approvable), "skipped": len(pending) - len(approvable)}
+
+
+def payment_check(
+    *,
+    user: UserProfile,
+    customer: Customer,
+    enrolment_class: ClassList | None,
+    payment: PaymentRecord | None = None,
+) -> None:
+    """Raise ValidationError unless ``user`` may record this payment.
+
+    A new payment is only of the user's own customer, and a class paid for is one the customer enrolled in.
+    """
+    if payment is None and not Customer.objects.owned_by(user).filter(pk=customer.pk).exists():
+        raise ValidationError(
+            {"customer": _("You can only record payments of your own customers.")}, code="not_owner"
+        )
+    if (
+        enrolment_class is not None
+        and not Enrollment.objects.filter(customer=customer, enrolment_class=enrolment_class).exists()
+    ):
+        raise ValidationError(
+            {"enrolment_class": _("This customer has no enrollment in this class.")}, code="not_enrolled"
+        )
+
+
+def _lock_unconfirmed(payments: QuerySet) -> list[PaymentRecord]:
+    # Lock, then re-check the status on the locked rows: two finance users acting on the same rows
+    # at once must not both confirm (or reject) them.
+    return list(
+        PaymentRecord.objects.select_for_update()
+        .filter(pk__in=payments.values("pk"), status=PaymentRecord.Status.UNCONFIRMED)
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def payments_confirm(*, payments: QuerySet, user: UserProfile) -> int:
+    """Confirm the unconfirmed rows of ``payments``; returns how many were confirmed.
+
+    The first confirmed tuition makes the customer a student (studying); once the confirmed payments
+    of a class (deposit and tuition, less refunds) reach its price, the customer has paid in full.
+    """
+    locked = _lock_unconfirmed(payments)
+    PaymentRecord.objects.filter(pk__in=[payment.pk for payment in locked]).update(
+        status=PaymentRecord.Status.CONFIRMED, confirm_user=user, confirm_date=timezone.now()
+    )
+    tuition_of = {
+        (payment.customer_id, payment.enrolment_class_id)
+        for payment in locked
+        if payment.pay_type == PaymentRecord.PayType.TUITION
+    }
+    _update_customer_status(tuition_of)
+    return len(locked)
+
+
+def _update_customer_status(customer_classes: set[tuple[int, int | None]]) -> None:
+    if not customer_classes:
+        return
+    # Lock the customers: two confirmations of one customer's payments at once must both be
+    # counted when deciding whether the class is paid in full.
+    customers = {
+        customer.pk: customer
+        for customer in Customer.objects.select_for_update()
+        .filter(pk__in={customer_id for customer_id, _class_id in customer_classes})
+        .order_by("pk")
+    }
+    class_ids = {class_id for _customer_id, class_id in customer_classes}
+    prices = dict(ClassList.objects.filter(pk__in=class_ids).values_list("pk", "price"))
+    for customer_id, class_id in sorted(customer_classes, key=lambda pair: (pair[0], pair[1] or 0)):
+        customer = customers[customer_id]
+        _advance_status(customer, Customer.Status.STUDYING)
+        if class_id is None:
+            continue
+        paid = (
+            PaymentRecord.objects.alive()
+            .filter(customer_id=customer_id, enrolment_class_id=class_id)
+            .confirmed()
+            .totals()["confirmed_net"]
+        )
+        if paid >= prices[class_id]:
+            _advance_status(customer, Customer.Status.PAID_IN_FULL)
+
+
+@transaction.atomic
+def payments_reject(*, payments: QuerySet, user: UserProfile, reason: str) -> int:
+    """Reject the unconfirmed rows of ``payments`` with ``reason``; returns how many were rejected."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError(_("Give a reason for the rejection."), code="no_reason")
+    locked = _lock_unconfirmed(payments)
+    return PaymentRecord.objects.filter(pk__in=[payment.pk for payment in locked]).update(
+        status=PaymentRecord.Status.REJECTED,
+        confirm_user=user,
+        confirm_date=timezone.now(),
+        reject_reason=reason,
+    )

@@ -1,0 +1,444 @@
+import csv
+import datetime
+import io
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+from django.urls import reverse
+
+from crm.models import Customer, Enrollment, PaymentRecord
+from crm.resources.finance import EnrollmentResource, PaymentRecordResource
+from tests.factories import ClassListFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ENROLLMENTS = reverse("admin:crm_enrollment_changelist")
+PAYMENTS = reverse("admin:crm_paymentrecord_changelist")
+
+
+def enrollment_post(customer, klass, **extra):
+    return {
+        "customer": customer.pk,
+        "enrolment_class": klass.pk,
+        "school": "",
+        "why_us": "朋友推荐",
+        "your_expectation": "找到工作",
+        "contract_agreed": "on",
+        "enrolled_date_0": "2026-11-20",
+        "enrolled_date_1": "10:00:00",
+        "memo": "",
+        **extra,
+    }
+
+
+def action(client, url, name, rows, **extra):
+    return client.post(url, {"action": name, "_selected_action": [row.pk for row in rows], **extra})
+
+
+def export_post(resource, file_format="0", **extra):
+    fields = {f"{resource.__name__.lower()}_{name}": "on" for name in resource().get_export_order()}
+    return {"format": file_format, "resource": "0", **fields, **extra}
+
+
+def offered_actions(response) -> set[str]:
+    form = response.context["action_form"]
+    return set(dict(form.fields["action"].choices)) if form else set()
+
+
+def content(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def workbook_rows(response) -> list[tuple]:
+    sheet = openpyxl.load_workbook(io.BytesIO(content(response))).active
+    return list(sheet.iter_rows(values_only=True))
+
+
+def payment(customer, klass, **fields):
+    fields.setdefault("consultant", customer.consultant)
+    return PaymentRecordFactory(customer=customer, enrolment_class=klass, **fields)
+
+
+def at(day: int) -> datetime.datetime:
+    return datetime.datetime(2026, 11, day, 10, 30, tzinfo=SHANGHAI)
+
+
+# Enrollments
+
+
+def test_sales_enrol_their_own_customer_and_are_its_consultant(sales_client, sales_user, own_customer, klass):
+    response = sales_client.post(reverse("admin:crm_enrollment_add"), enrollment_post(own_customer, klass))
+
+    assert response.status_code == 302
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.customer, enrollment.consultant, enrollment.school) == (
+        own_customer,
+        sales_user,
+        klass.campus,
+    )
+    assert not enrollment.contract_approved
+
+
+def test_the_customer_choices_are_the_salespersons_own(sales_client, own_customer, other_sales_user):
+    other = CustomerFactory(consultant=other_sales_user)
+
+    form = sales_client.get(reverse("admin:crm_enrollment_add")).context["adminform"].form
+
+    assert list(form.fields["customer"].queryset) == [own_customer]
+    assert other not in form.fields["customer"].queryset
+
+
+def test_a_forged_post_of_another_salespersons_customer_is_a_form_error(
+    sales_client, other_sales_user, klass
+):
+    other = CustomerFactory(consultant=other_sales_user)
+
+    response = sales_client.post(reverse("admin:crm_enrollment_add"), enrollment_post(other, klass))
+
+    assert response.status_code == 200
+    assert "customer" in response.context["adminform"].form.errors
+    assert not Enrollment.objects.exists()
+
+
+def test_enrolling_a_customer_twice_in_a_class_is_a_form_error(sales_client, sales_user, own_customer, klass):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+
+    response = sales_client.post(reverse("admin:crm_enrollment_add"), enrollment_post(own_customer, klass))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["enrolment_class"] == ["该客户已报名此班级。"]
+    assert Enrollment.objects.count() == 1
+
+
+def test_each_role_sees_its_enrollments(client_for, sales_user, class_teacher_user, finance_user, klass):
+    taught = ClassListFactory(teachers=[class_teacher_user])
+    own = EnrollmentFactory(consultant=sales_user, enrolment_class=klass)
+    of_taught_class = EnrollmentFactory(enrolment_class=taught)
+    other = EnrollmentFactory()
+
+    def listed(user):
+        return set(client_for(user).get(ENROLLMENTS).context["cl"].queryset)
+
+    assert listed(sales_user) == {own}
+    assert listed(class_teacher_user) == {of_taught_class}
+    assert listed(finance_user) == {own, of_taught_class, other}
+
+
+def test_an_enrollment_outside_the_scope_answers_404(sales_client):
+    other = EnrollmentFactory()
+
+    assert sales_client.get(reverse("admin:crm_enrollment_change", args=[other.pk])).status_code == 404
+
+
+def test_the_class_teacher_approves_contracts_with_the_action(
+    class_teacher_client, class_teacher_user, own_customer, klass
+):
+    klass.teachers.add(class_teacher_user)
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+
+    response = action(class_teacher_client, ENROLLMENTS, "approve_contracts", [enrollment])
+    action(class_teacher_client, ENROLLMENTS, "approve_contracts", [enrollment])
+
+    assert response.status_code == 302
+    enrollment.refresh_from_db()
+    own_customer.refresh_from_db()
+    assert enrollment.contract_approved
+    assert own_customer.status == Customer.Status.SIGNED
+    assert list(own_customer.class_list.all()) == [klass]
+
+
+def test_sales_cannot_approve_contracts(sales_client, sales_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+
+    actions = offered_actions(sales_client.get(ENROLLMENTS))
+    action(sales_client, ENROLLMENTS, "approve_contracts", [enrollment])
+
+    assert "approve_contracts" not in actions
+    enrollment.refresh_from_db()
+    assert not enrollment.contract_approved
+
+
+def test_an_approved_enrollment_is_read_only_for_sales(sales_client, sales_user, own_customer, klass):
+    enrollment = EnrollmentFactory(
+        customer=own_customer, enrolment_class=klass, consultant=sales_user, contract_approved=True
+    )
+    url = reverse("admin:crm_enrollment_change", args=[enrollment.pk])
+
+    assert sales_client.get(url).status_code == 200
+    response = sales_client.post(url, enrollment_post(own_customer, klass, memo="改"))
+
+    assert response.status_code == 403
+
+
+# Payments
+
+
+def test_sales_record_a_payment_of_their_customer(sales_client, sales_user, own_customer, klass):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_add"),
+        {
+            "customer": own_customer.pk,
+            "enrolment_class": klass.pk,
+            "pay_type": "deposit",
+            "paid_fee": "500",
+            "date_0": "2026-11-20",
+            "date_1": "10:00:00",
+            "note": "",
+        },
+    )
+
+    assert response.status_code == 302
+    recorded = PaymentRecord.objects.get()
+    assert (recorded.consultant, recorded.status, recorded.paid_fee) == (sales_user, "unconfirmed", 500)
+
+
+def test_finance_confirms_payments_with_the_action(finance_client, finance_user, own_customer, klass):
+    tuition = payment(own_customer, klass, pay_type="tuition", paid_fee=10000)
+
+    response = action(finance_client, PAYMENTS, "confirm_payments", [tuition])
+
+    assert response.status_code == 302
+    tuition.refresh_from_db()
+    own_customer.refresh_from_db()
+    assert (tuition.status, tuition.confirm_user) == ("confirmed", finance_user)
+    assert own_customer.status == Customer.Status.PAID_IN_FULL
+
+
+def test_sales_cannot_confirm_payments(sales_client, own_customer, klass):
+    pending = payment(own_customer, klass)
+
+    action(sales_client, PAYMENTS, "confirm_payments", [pending])
+
+    pending.refresh_from_db()
+    assert pending.status == "unconfirmed"
+
+
+def test_rejection_asks_for_a_reason_then_rejects(finance_client, own_customer, klass):
+    pending = payment(own_customer, klass)
+
+    page = action(finance_client, PAYMENTS, "reject_payments", [pending])
+    assert page.status_code == 200
+    assert "reason" in page.context["form"].fields
+    pending.refresh_from_db()
+    assert pending.status == "unconfirmed"
+
+    response = action(finance_client, PAYMENTS, "reject_payments", [pending], reason="金额不符")
+
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert (pending.status, pending.reject_reason) == ("rejected", "金额不符")
+
+
+def test_a_confirmed_payment_can_no_longer_be_edited_by_sales(sales_client, own_customer, klass):
+    confirmed = payment(own_customer, klass, status="confirmed", paid_fee=500)
+    url = reverse("admin:crm_paymentrecord_change", args=[confirmed.pk])
+
+    assert sales_client.get(url).status_code == 200
+    response = sales_client.post(url, {"enrolment_class": klass.pk, "pay_type": "tuition", "paid_fee": "9"})
+
+    assert response.status_code == 403
+    confirmed.refresh_from_db()
+    assert confirmed.paid_fee == 500
+
+
+def test_sales_see_only_their_payments(sales_client, own_customer, klass):
+    own = payment(own_customer, klass)
+    PaymentRecordFactory()
+
+    assert list(sales_client.get(PAYMENTS).context["cl"].queryset) == [own]
+
+
+def test_the_list_shows_totals_of_the_filtered_rows(finance_client, own_customer, klass):
+    payment(own_customer, klass, pay_type="tuition", paid_fee=8000, status="confirmed")
+    payment(own_customer, klass, pay_type="refund", paid_fee=1000, status="confirmed")
+    payment(own_customer, klass, pay_type="deposit", paid_fee=500)
+    other = CustomerFactory(consultant=own_customer.consultant)
+    payment(other, ClassListFactory(), pay_type="tuition", paid_fee=7, status="confirmed")
+
+    response = finance_client.get(PAYMENTS, {"enrolment_class__id__exact": klass.pk})
+
+    totals = response.context["payment_totals"]
+    assert (totals["confirmed_net"], totals["confirmed_refunds"], totals["unconfirmed_net"]) == (
+        7000,
+        -1000,
+        500,
+    )
+    assert "7000" in response.content.decode()
+
+
+def test_the_totals_cost_no_query_per_row(finance_client, own_customer, klass, django_assert_max_num_queries):
+    for _ in range(5):
+        payment(own_customer, klass, status="confirmed")
+    finance_client.get(PAYMENTS)
+    with django_assert_max_num_queries(12) as few:
+        finance_client.get(PAYMENTS)
+    for _ in range(30):
+        payment(own_customer, klass, status="confirmed")
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = finance_client.get(PAYMENTS)
+
+    assert response.context["payment_totals"]["count"] == 35
+
+
+# Export
+
+
+def test_sales_cannot_export(sales_client, own_customer, klass):
+    payment(own_customer, klass)
+
+    assert sales_client.get(reverse("admin:crm_paymentrecord_export")).status_code == 403
+    assert (
+        sales_client.post(reverse("admin:crm_enrollment_export"), export_post(EnrollmentResource)).status_code
+        == 403
+    )
+    assert "export_admin_action" not in offered_actions(sales_client.get(PAYMENTS))
+
+
+def test_the_export_has_the_changelists_rows_with_chinese_headers_and_labels(
+    finance_client, sales_user, klass
+):
+    zhang = CustomerFactory(consultant=sales_user, name="张三", qq="123456")
+    li = CustomerFactory(consultant=sales_user, name="李四")
+    payment(zhang, klass, pay_type="tuition", paid_fee=9000, status="confirmed", date=at(10))
+    payment(zhang, klass, pay_type="refund", paid_fee=1000, date=at(12))
+    payment(zhang, klass, pay_type="deposit", paid_fee=500, date=at(25))
+    payment(li, klass, pay_type="tuition", paid_fee=4000, date=at(11))
+    query = "?q=张三&date__range__gte=2026-11-01&date__range__lte=2026-11-20"
+
+    response = finance_client.post(
+        reverse("admin:crm_paymentrecord_export") + query, export_post(PaymentRecordResource)
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    header, *rows = workbook_rows(response)
+    assert header[:10] == (
+        "编号",
+        "客户姓名",
+        "QQ",
+        "班级",
+        "校区",
+        "缴费类型",
+        "金额",
+        "计入合计金额",
+        "状态",
+        "缴费日期",
+    )
+    assert [row[1:10] for row in rows] == [
+        ("张三", "123456", str(klass), klass.campus.name, "退款", 1000, -1000, "未确认", "2026-11-12 10:30"),
+        ("张三", "123456", str(klass), klass.campus.name, "学费", 9000, 9000, "已确认", "2026-11-10 10:30"),
+    ]
+    assert rows[0][10] == "销售甲"
+    assert all(row[0].startswith("JF") for row in rows)
+
+
+def test_the_enrollment_export_reads_like_the_list(finance_client, sales_user, klass):
+    customer = CustomerFactory(consultant=sales_user, name="王五", qq="888888")
+    EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=sales_user, enrolled_date=at(3))
+    EnrollmentFactory(enrolment_class=klass, contract_approved=True)
+
+    response = finance_client.post(
+        reverse("admin:crm_enrollment_export") + "?contract_approved__exact=0",
+        export_post(EnrollmentResource),
+    )
+
+    header, *rows = workbook_rows(response)
+    assert header[:9] == (
+        "编号",
+        "客户姓名",
+        "QQ",
+        "班级",
+        "校区",
+        "咨询顾问",
+        "报名日期",
+        "同意合同",
+        "合同已审核",
+    )
+    assert [row[1:9] for row in rows] == [
+        ("王五", "888888", str(klass), klass.campus.name, "销售甲", "2026-11-03", "是", "否")
+    ]
+
+
+FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def test_no_exported_cell_becomes_a_formula_in_xlsx(finance_client, sales_user, klass):
+    for index, name in enumerate(FORMULAS):
+        payment(CustomerFactory(consultant=sales_user, name=name), klass, note=name, date=at(index + 1))
+
+    response = finance_client.post(
+        reverse("admin:crm_paymentrecord_export"), export_post(PaymentRecordResource)
+    )
+
+    sheet = openpyxl.load_workbook(io.BytesIO(content(response))).active
+    names = [row[1] for row in sheet.iter_rows(min_row=2)]
+    # XML parsers read a carriage return back as a line feed; the cell is text either way.
+    assert sorted(cell.value for cell in names) == sorted(name.replace("\r", "\n") for name in FORMULAS)
+    assert {cell.data_type for cell in names} == {"s"}
+    assert all(cell.quotePrefix for cell in names)
+
+
+def test_no_exported_cell_becomes_a_formula_in_csv(finance_client, sales_user, klass):
+    for index, name in enumerate(FORMULAS):
+        payment(CustomerFactory(consultant=sales_user, name=name), klass, date=at(index + 1))
+
+    response = finance_client.post(
+        reverse("admin:crm_paymentrecord_export"), export_post(PaymentRecordResource, file_format="1")
+    )
+
+    text = content(response).decode("utf-8")
+    assert text.startswith("\ufeff")
+    header, *rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert header[1] == "客户姓名"
+    assert sorted(row[1] for row in rows) == sorted("'" + name for name in FORMULAS)
+    assert sorted(row[7] for row in rows) == ["5000"] * len(FORMULAS)
+
+
+def test_the_export_action_exports_exactly_the_selected_rows(finance_client, own_customer, klass):
+    chosen, other, also_chosen = (payment(own_customer, klass, date=at(day)) for day in (1, 2, 3))
+
+    page = action(finance_client, PAYMENTS, "export_admin_action", [chosen, also_chosen])
+    assert page.status_code == 200
+    response = finance_client.post(
+        reverse("admin:crm_paymentrecord_export"),
+        export_post(PaymentRecordResource, export_items=[chosen.pk, also_chosen.pk]),
+    )
+
+    rows = workbook_rows(response)[1:]
+    assert [row[0] for row in rows] == [f"JF{also_chosen.pk:06d}", f"JF{chosen.pk:06d}"]
+    assert other.pk not in {int(row[0][2:]) for row in rows}
+
+
+def test_selected_ids_are_checked_against_the_posted_ones_only(finance_user, own_customer, klass):
+    kept = payment(own_customer, klass)
+    deleted = payment(own_customer, klass, delete_status=True)
+    payment(own_customer, klass)
+    request = RequestFactory().post("/", {"export_items": [kept.pk, deleted.pk, "x"]})
+    request.user = finance_user
+
+    valid = admin.site._registry[PaymentRecord].get_valid_export_item_pks(request)
+
+    assert list(valid) == [kept.pk]
+    assert "IN" in str(valid.query)
+
+
+def test_exporting_all_rows_selected_across_exports_the_filtered_changelist(
+    finance_client, own_customer, klass
+):
+    pending = payment(own_customer, klass)
+
+    response = finance_client.post(
+        PAYMENTS + "?status__exact=unconfirmed",
+        {"action": "export_admin_action", "_selected_action": [pending.pk], "select_across": "1"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:crm_paymentrecord_export") + "?status__exact=unconfirmed"

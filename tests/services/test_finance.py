@@ -1,0 +1,283 @@
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from crm.models import Customer, Enrollment, PaymentRecord
+from crm.services import finance as services
+from tests.factories import CustomerFactory, EnrollmentFactory, PaymentRecordFactory
+
+pytestmark = pytest.mark.django_db
+
+Status = Customer.Status
+PayType = PaymentRecord.PayType
+
+
+def payment(customer, klass, pay_type=PayType.TUITION, paid_fee=5000, **fields):
+    return PaymentRecordFactory(
+        customer=customer,
+        enrolment_class=klass,
+        consultant=customer.consultant,
+        pay_type=pay_type,
+        paid_fee=paid_fee,
+        **fields,
+    )
+
+
+def confirm(*payments, user):
+    pks = [item.pk for item in payments]
+    return services.payments_confirm(payments=PaymentRecord.objects.filter(pk__in=pks), user=user)
+
+
+# Enrollments
+
+
+def test_enrolling_another_salespersons_customer_is_refused(sales_user, other_sales_user, klass):
+    customer = CustomerFactory(consultant=other_sales_user)
+
+    with pytest.raises(ValidationError) as error:
+        services.enrollment_check(user=sales_user, customer=customer, enrolment_class=klass)
+
+    assert "customer" in error.value.message_dict
+
+
+def test_enrolling_a_public_pool_customer_is_refused(sales_user, klass):
+    with pytest.raises(ValidationError):
+        services.enrollment_check(user=sales_user, customer=CustomerFactory(), enrolment_class=klass)
+
+
+def test_enrolling_a_customer_twice_in_a_class_is_refused(sales_user, own_customer, klass):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+
+    with pytest.raises(ValidationError) as error:
+        services.enrollment_check(user=sales_user, customer=own_customer, enrolment_class=klass)
+
+    assert "enrolment_class" in error.value.message_dict
+
+
+def test_an_own_customer_may_be_enrolled(sales_user, own_customer, klass):
+    services.enrollment_check(user=sales_user, customer=own_customer, enrolment_class=klass)
+
+
+def test_approval_joins_the_class_and_signs_the_customer_up(class_teacher_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+
+    result = services.enrollments_approve(
+        enrollments=Enrollment.objects.filter(pk=enrollment.pk), user=class_teacher_user
+    )
+
+    enrollment.refresh_from_db()
+    own_customer.refresh_from_db()
+    assert result == {"approved": 1, "skipped": 0}
+    assert enrollment.contract_approved
+    assert list(own_customer.class_list.all()) == [klass]
+    assert own_customer.status == Status.SIGNED
+
+
+def test_approving_twice_changes_nothing_more(class_teacher_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+    enrollments = Enrollment.objects.filter(pk=enrollment.pk)
+    services.enrollments_approve(enrollments=enrollments, user=class_teacher_user)
+    Customer.objects.filter(pk=own_customer.pk).update(status=Status.STUDYING)
+
+    result = services.enrollments_approve(enrollments=enrollments, user=class_teacher_user)
+
+    own_customer.refresh_from_db()
+    assert result == {"approved": 0, "skipped": 0}
+    assert own_customer.status == Status.STUDYING
+    assert own_customer.class_list.count() == 1
+
+
+def test_a_contract_the_customer_has_not_agreed_to_is_not_approved(class_teacher_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, contract_agreed=False)
+
+    result = services.enrollments_approve(
+        enrollments=Enrollment.objects.filter(pk=enrollment.pk), user=class_teacher_user
+    )
+
+    enrollment.refresh_from_db()
+    assert result == {"approved": 0, "skipped": 1}
+    assert not enrollment.contract_approved
+    assert not own_customer.class_list.exists()
+
+
+# Payments
+
+
+def test_a_payment_for_a_class_the_customer_is_not_enrolled_in_is_refused(sales_user, own_customer, klass):
+    with pytest.raises(ValidationError) as error:
+        services.payment_check(user=sales_user, customer=own_customer, enrolment_class=klass)
+
+    assert "enrolment_class" in error.value.message_dict
+
+
+def test_a_payment_of_another_salespersons_customer_is_refused(sales_user, other_sales_user, klass):
+    with pytest.raises(ValidationError):
+        services.payment_check(
+            user=sales_user, customer=CustomerFactory(consultant=other_sales_user), enrolment_class=None
+        )
+
+
+def test_confirmation_records_who_and_when_and_skips_settled_rows(finance_user, own_customer, klass):
+    pending = payment(own_customer, klass, PayType.DEPOSIT, 500)
+    rejected = payment(own_customer, klass, PayType.DEPOSIT, 800, status=PaymentRecord.Status.REJECTED)
+
+    count = confirm(pending, rejected, user=finance_user)
+
+    pending.refresh_from_db()
+    rejected.refresh_from_db()
+    assert count == 1
+    assert pending.status == PaymentRecord.Status.CONFIRMED
+    assert pending.confirm_user == finance_user
+    assert pending.confirm_date is not None
+    assert rejected.status == PaymentRecord.Status.REJECTED
+    assert confirm(pending, user=finance_user) == 0
+
+
+def test_the_first_confirmed_tuition_makes_the_customer_a_student(finance_user, own_customer, klass):
+    own_customer.status = Status.SIGNED
+    own_customer.save()
+    deposit = payment(own_customer, klass, PayType.DEPOSIT, 500)
+    confirm(deposit, user=finance_user)
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.SIGNED
+
+    confirm(payment(own_customer, klass, PayType.TUITION, 4000), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.STUDYING
+
+
+def test_tuition_reaching_the_class_price_means_paid_in_full(finance_user, own_customer, klass):
+    confirm(payment(own_customer, klass, PayType.DEPOSIT, 500), user=finance_user)
+    confirm(payment(own_customer, klass, PayType.TUITION, 5000), user=finance_user)
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.STUDYING
+
+    confirm(payment(own_customer, klass, PayType.TUITION, 4500), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.PAID_IN_FULL
+
+
+@pytest.mark.parametrize("refund_fee", [-2000, 2000])
+def test_a_refund_keeps_the_class_from_being_paid_in_full(finance_user, own_customer, klass, refund_fee):
+    confirm(payment(own_customer, klass, PayType.REFUND, refund_fee), user=finance_user)
+
+    confirm(payment(own_customer, klass, PayType.TUITION, 10000), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.STUDYING
+
+
+def test_unconfirmed_payments_do_not_count_towards_the_price(finance_user, own_customer, klass):
+    payment(own_customer, klass, PayType.TUITION, 9000)
+
+    confirm(payment(own_customer, klass, PayType.TUITION, 1000), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.STUDYING
+
+
+def test_confirmation_never_moves_a_customer_back(finance_user, own_customer, klass):
+    own_customer.status = Status.PAID_IN_FULL
+    own_customer.save()
+
+    confirm(payment(own_customer, klass, PayType.TUITION, 100), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.PAID_IN_FULL
+
+
+def test_rejection_needs_a_reason(finance_user, own_customer, klass):
+    pending = payment(own_customer, klass)
+
+    with pytest.raises(ValidationError):
+        services.payments_reject(payments=PaymentRecord.objects.all(), user=finance_user, reason="  ")
+
+    pending.refresh_from_db()
+    assert pending.status == PaymentRecord.Status.UNCONFIRMED
+
+
+def test_rejection_records_the_reason_and_leaves_confirmed_rows_alone(finance_user, own_customer, klass):
+    pending = payment(own_customer, klass)
+    confirmed = payment(own_customer, klass, status=PaymentRecord.Status.CONFIRMED)
+
+    count = services.payments_reject(
+        payments=PaymentRecord.objects.all(), user=finance_user, reason="金额不符"
+    )
+
+    pending.refresh_from_db()
+    confirmed.refresh_from_db()
+    assert count == 1
+    assert (pending.status, pending.reject_reason, pending.confirm_user) == (
+        PaymentRecord.Status.REJECTED,
+        "金额不符",
+        finance_user,
+    )
+    assert confirmed.status == PaymentRecord.Status.CONFIRMED
+
+
+# Totals
+
+
+def test_totals_subtract_refunds_whatever_their_sign(own_customer, klass):
+    confirmed = {"status": PaymentRecord.Status.CONFIRMED}
+    payment(own_customer, klass, PayType.DEPOSIT, 500, **confirmed)
+    payment(own_customer, klass, PayType.TUITION, 9500, **confirmed)
+    payment(own_customer, klass, PayType.REFUND, -1000, **confirmed)
+    payment(own_customer, klass, PayType.REFUND, 2000, **confirmed)
+    payment(own_customer, klass, PayType.TUITION, 3000)
+    payment(own_customer, klass, PayType.TUITION, 7000, status=PaymentRecord.Status.REJECTED)
+
+    totals = PaymentRecord.objects.totals()
+
+    assert totals == {
+        "count": 6,
+        "confirmed_net": 7000,
+        "confirmed_income": 10000,
+        "confirmed_refunds": -3000,
+        "unconfirmed_net": 3000,
+    }
+
+
+def test_totals_of_no_rows_are_zero(db):
+    assert PaymentRecord.objects.totals()["confirmed_net"] == 0
+
+
+def test_net_amount_of_a_row_agrees_with_the_totals(own_customer, klass):
+    assert payment(own_customer, klass, PayType.REFUND, 2000).net_amount == -2000
+    assert payment(own_customer, klass, PayType.TUITION, 2000).net_amount == 2000
+
+
+# Races
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_finance_users_confirming_the_same_payments_confirm_each_once(make_user, klass):
+    sales = make_user("sales", username="race_sales")
+    customer = CustomerFactory(consultant=sales)
+    EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=sales)
+    payments = [payment(customer, klass, PayType.TUITION, 5000) for _ in range(2)]
+    users = [make_user("finance", username=f"race_finance{index}") for index in range(2)]
+    counts = []
+    barrier = threading.Barrier(2)
+
+    def run(user):
+        try:
+            barrier.wait()
+            counts.append(confirm(*payments, user=user))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    customer.refresh_from_db()
+    assert sorted(counts) == [0, 2]
+    assert customer.status == Status.PAID_IN_FULL

@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin
@@ -130,7 +130,7 @@ class ClassListAdmin(CrmModelAdmin):
 
         @admin.display(description=_("students"), ordering="student_count")
         def students(klass):
-            label = _gettext("Students (%(count)s)") % {"count": klass.student_count}
+            label = gettext("Students (%(count)s)") % {"count": klass.student_count}
             if user.has_perm("crm.view_all_customers") or user in klass.teachers.all():
                 url = reverse("admin:crm_classlist_students", args=[klass.pk])
                 return format_html('<a href="{}">{}</a>', url, label)
@@ -138,7 +138,7 @@ class ClassListAdmin(CrmModelAdmin):
 
         @admin.display(description=_("course records"), ordering="course_record_count")
         def course_records(klass):
-            label = _gettext("Course records (%(count)s)") % {"count": klass.course_record_count}
+            label = gettext("Course records (%(count)s)") % {"count": klass.course_record_count}
             if user.has_perm("crm.view_courserecord"):
                 url = changelist_url(CourseRecord, re_class__id__exact=klass.pk)
                 return format_html('<a href="{}">{}</a>', url, label)
@@ -178,7 +178,7 @@ class ClassListAdmin(CrmModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": klass,
-            "title": _gettext("Students of %(class)s") % {"class": klass},
+            "title": gettext("Students of %(class)s") % {"class": klass},
             "students": students,
             "may_view_study_records": request.user.has_perm("crm.view_studyrecord"),
             "study_records_url": changelist_url(StudyRecord, course_record__re_class__id__exact=klass.pk),
@@ -208,7 +208,7 @@ class CourseRecordAdmin(CrmModelAdmin):
         @admin.display(description=_("study records"), ordering="study_record_count")
         def study_records(record):
             url = changelist_url(StudyRecord, course_record__id__exact=record.pk, next=back)
-            label = _gettext("Study records (%(count)s)") % {"count": record.study_record_count}
+            label = gettext("Study records (%(count)s)") % {"count": record.study_record_count}
             return format_html('<a href="{}">{}</a>', url, label)
 
         return [*self.list_display[:-1], study_records]
@@ -233,13 +233,13 @@ class CourseRecordAdmin(CrmModelAdmin):
     @admin.action(permissions=["study_records"], description=_("Create study records for the students"))
     def create_study_records(self, request, queryset):
         for result in study_records_create_for(course_records=queryset):
-            message = _gettext("%(record)s: %(created)d study records created, %(skipped)d skipped.") % {
+            message = gettext("%(record)s: %(created)d study records created, %(skipped)d skipped.") % {
                 "record": result.course_record,
                 "created": result.created,
                 "skipped": result.skipped,
             }
             if result.created + result.skipped == 0:
-                message = _gettext("%(record)s: the class has no studying students.") % {
+                message = gettext("%(record)s: the class has no studying students.") % {
                     "record": result.course_record
                 }
             level = messages.SUCCESS if result.created else messages.WARNING

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
@@ -75,6 +76,18 @@ class LessonOfClassFilter(admin.RelatedFieldListFilter):
         return bool(self.lookup_choices) or self.lookup_val is not None
 
 
+class TeachingMedia:
+    css = {"all": ["crm/admin/teaching.css"]}
+
+
+class StudyRecordListForm(forms.ModelForm):
+    class Meta:
+        model = StudyRecord
+        fields = ["attendance", "score", "homework_note"]
+        # A narrow comment box, so that a row of the list fits the screen.
+        widgets = {"homework_note": forms.TextInput(attrs={"size": 24})}
+
+
 class NextKeepingChangeList(ChangeList):
     # ``next`` rides along every link of the list (filters, pages, sorting) but filters nothing.
     def get_filters_params(self, params=None):
@@ -91,6 +104,7 @@ class ContractTemplateAdmin(CrmModelAdmin):
 
 @admin.register(ClassList)
 class ClassListAdmin(CrmModelAdmin):
+    Media = TeachingMedia
     list_display = [
         "course",
         "semester",
@@ -188,6 +202,7 @@ class ClassListAdmin(CrmModelAdmin):
 
 @admin.register(CourseRecord)
 class CourseRecordAdmin(CrmModelAdmin):
+    Media = TeachingMedia
     list_display = ["re_class", "day_num", "course_title", "teacher", "date", "has_homework", "study_records"]
     list_filter = [("re_class", ManagedClassFilter), "has_homework", "date"]
     search_fields = ["course_title", "homework_title"]
@@ -221,7 +236,11 @@ class CourseRecordAdmin(CrmModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
-        return {"teacher": request.user.pk, **super().get_changeform_initial_data(request)}
+        initial = {"teacher": request.user.pk}
+        own_classes = list(ClassList.objects.managed_by(request.user).values_list("pk", flat=True)[:2])
+        if len(own_classes) == 1:
+            initial["re_class"] = own_classes[0]
+        return {**initial, **super().get_changeform_initial_data(request)}
 
     @admin.display(description=_("study records"))
     def study_records(self, record):
@@ -248,7 +267,8 @@ class CourseRecordAdmin(CrmModelAdmin):
 
 @admin.register(StudyRecord)
 class StudyRecordAdmin(CrmModelAdmin):
-    list_display = ["student", "course_record", "attendance", "score", "homework_note"]
+    Media = TeachingMedia
+    list_display = ["student", "lesson", "attendance", "score", "homework_note"]
     list_editable = ["attendance", "score", "homework_note"]
     list_filter = [
         ("course_record__re_class", ManagedClassFilter),
@@ -266,6 +286,9 @@ class StudyRecordAdmin(CrmModelAdmin):
     def get_changelist(self, request, **kwargs):
         return NextKeepingChangeList
 
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=StudyRecordListForm, **kwargs)
+
     def get_readonly_fields(self, request, obj=None):
         # A record belongs to one student at one lesson for good; only its marks change.
         return ["course_record", "student"] if obj else []
@@ -278,6 +301,11 @@ class StudyRecordAdmin(CrmModelAdmin):
             classes = ClassList.objects.managed_by(request.user)
             kwargs["queryset"] = Customer.objects.students().filter(class_list__in=classes).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("course record"), ordering="course_record")
+    def lesson(self, study_record):
+        # Not the raw foreign key column, which the admin keeps on one (too wide) line.
+        return str(study_record.course_record)
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

@@ -151,6 +151,7 @@ def test_the_course_record_form_offers_own_classes_and_defaults_the_teacher(
     form = response.context["adminform"].form
     assert list(form.fields["re_class"].queryset) == [teaching_class]
     assert form.initial["teacher"] == lecturer_user.pk
+    assert form.initial["re_class"] == teaching_class.pk
 
 
 def test_a_course_record_cannot_be_added_to_another_class(client_for, lecturer_user, other_class):

@@ -6,8 +6,10 @@ from django.db.models import Func, IntegerField, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -110,8 +112,7 @@ class ClassListAdmin(CrmModelAdmin):
         "semester",
         "campus",
         "class_type",
-        "start_date",
-        "graduate_date",
+        "dates",
         "teacher_names",
         "students",
         "course_records",
@@ -170,7 +171,15 @@ class ClassListAdmin(CrmModelAdmin):
 
     @admin.display(description=_("teachers"))
     def teacher_names(self, klass):
-        return ", ".join(str(teacher) for teacher in klass.teachers.all())
+        return format_html_join(mark_safe("<br>"), "{}", ((teacher,) for teacher in klass.teachers.all()))
+
+    @admin.display(description=_("start and graduation dates"), ordering="start_date")
+    def dates(self, klass):
+        return format_html(
+            "{}<br>{}",
+            date_format(klass.start_date),
+            date_format(klass.graduate_date) if klass.graduate_date else "-",
+        )
 
     @admin.display(description=_("students"))
     def students(self, klass):
@@ -203,7 +212,15 @@ class ClassListAdmin(CrmModelAdmin):
 @admin.register(CourseRecord)
 class CourseRecordAdmin(CrmModelAdmin):
     Media = TeachingMedia
-    list_display = ["re_class", "day_num", "course_title", "teacher", "date", "has_homework", "study_records"]
+    list_display = [
+        "lesson_class",
+        "day_num",
+        "course_title",
+        "teacher",
+        "date",
+        "has_homework",
+        "study_records",
+    ]
     list_filter = [("re_class", ManagedClassFilter), "has_homework", "date"]
     search_fields = ["course_title", "homework_title"]
     list_select_related = ["re_class__campus", "teacher"]
@@ -241,6 +258,11 @@ class CourseRecordAdmin(CrmModelAdmin):
         if len(own_classes) == 1:
             initial["re_class"] = own_classes[0]
         return {**initial, **super().get_changeform_initial_data(request)}
+
+    @admin.display(description=_("class"), ordering="re_class")
+    def lesson_class(self, record):
+        # Not the raw foreign key column, which the admin keeps on one (too wide) line.
+        return str(record.re_class)
 
     @admin.display(description=_("study records"))
     def study_records(self, record):

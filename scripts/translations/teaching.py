@@ -14,5 +14,6 @@ TRANSLATIONS = {
     "%(record)s: the class has no studying students.": "%(record)s: 该班级没有在读学生。",
     "This class has no studying students.": "该班级没有在读学生。",
     "Home": "首页",
+    "start and graduation dates": "开班 / 结业日期",
     "Not found.": "未找到。",
 }

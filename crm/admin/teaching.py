@@ -1,3 +1,5 @@
+from pathlib import PurePosixPath
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -88,6 +90,19 @@ class StudyRecordListForm(forms.ModelForm):
         fields = ["attendance", "score", "homework_note"]
         # A narrow comment box, so that a row of the list fits the screen.
         widgets = {"homework_note": forms.TextInput(attrs={"size": 24})}
+
+
+class StudyRecordForm(forms.ModelForm):
+    def clean(self):
+        cleaned_data = super().clean()
+        lesson, student = cleaned_data.get("course_record"), cleaned_data.get("student")
+        if lesson and student and not lesson.re_class.customers.filter(pk=student.pk).exists():
+            raise forms.ValidationError(
+                _("%(student)s is not a student of %(class)s."),
+                code="not_in_class",
+                params={"student": student, "class": lesson.re_class},
+            )
+        return cleaned_data
 
 
 class NextKeepingChangeList(ChangeList):
@@ -301,6 +316,19 @@ class StudyRecordAdmin(CrmModelAdmin):
     search_fields = ["student__name", "student__qq"]
     list_select_related = ["student", "course_record__re_class__campus"]
     list_per_page = 50
+    form = StudyRecordForm
+    # The homework file is uploaded by the student on their own pages and served by a view that
+    # checks access; the storage has no public URL, so the admin shows only its name.
+    fields = [
+        "course_record",
+        "student",
+        "attendance",
+        "score",
+        "homework_note",
+        "note",
+        "date",
+        "homework_file",
+    ]
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
@@ -313,7 +341,7 @@ class StudyRecordAdmin(CrmModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # A record belongs to one student at one lesson for good; only its marks change.
-        return ["course_record", "student"] if obj else []
+        return ["course_record", "student", "homework_file"] if obj else ["homework_file"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "course_record":
@@ -323,6 +351,10 @@ class StudyRecordAdmin(CrmModelAdmin):
             classes = ClassList.objects.managed_by(request.user)
             kwargs["queryset"] = Customer.objects.students().filter(class_list__in=classes).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("homework file"))
+    def homework_file(self, study_record):
+        return PurePosixPath(study_record.homework.name).name if study_record.homework else "-"
 
     @admin.display(description=_("course record"), ordering="course_record")
     def lesson(self, study_record):

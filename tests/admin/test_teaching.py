@@ -452,3 +452,32 @@ def test_the_study_record_list_query_count_does_not_grow_with_the_page_size(
         assert len(page_records(client.get(url))) == 43
 
     assert len(many) == len(few)
+
+
+def test_a_study_record_is_added_only_for_a_student_of_the_lesson_s_class(
+    client_for, lecturer_user, teaching_class, enroll_students
+):
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    [student] = enroll_students(teaching_class, 1)
+    stranger = CustomerFactory(status="studying", class_list=[ClassListFactory(teachers=[lecturer_user])])
+    client = client_for(lecturer_user)
+    form = {"course_record": lesson.pk, "attendance": "checked", "score": -1, "date_0": "2026-09-01"}
+    form["date_1"] = "10:00:00"
+
+    refused = client.post(reverse("admin:crm_studyrecord_add"), {**form, "student": stranger.pk})
+    added = client.post(reverse("admin:crm_studyrecord_add"), {**form, "student": student.pk})
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.non_field_errors()
+    assert added.status_code == 302
+    assert StudyRecord.objects.get().student == student
+
+
+def test_the_change_form_names_the_homework_file_without_a_public_link(client_for, ta_user, teaching_class):
+    record = lesson_with_records(teaching_class, 1).study_records.get()
+    StudyRecord.objects.filter(pk=record.pk).update(homework="homework/1/abc123.zip")
+
+    page = client_for(ta_user).get(study_record_url(record)).content.decode()
+
+    assert "abc123.zip" in page
+    assert 'href="/media' not in page

@@ -145,3 +145,32 @@ def own_customer(sales_user):
     from tests.factories import CustomerFactory
 
     return CustomerFactory(consultant=sales_user, name="张同学")
+
+
+# --- teaching ---
+@pytest.fixture
+def teaching_class(class_teacher_user, lecturer_user, ta_user):
+    """A class staffed by the class teacher, the lecturer and the TA of the fixtures above."""
+    from tests.factories import ClassListFactory
+
+    return ClassListFactory(teachers=[class_teacher_user, lecturer_user, ta_user])
+
+
+@pytest.fixture
+def other_class(make_user):
+    """A class taught by somebody else entirely."""
+    from tests.factories import ClassListFactory
+
+    return ClassListFactory(teachers=[make_user("lecturer", username="lecturer_z", name="讲师乙")])
+
+
+@pytest.fixture
+def enroll_students():
+    """enroll_students(klass, 3) -> that many studying customers who joined the class."""
+    from crm.models import Customer
+    from tests.factories import CustomerFactory
+
+    def enroll(klass, count, status=Customer.Status.STUDYING):
+        return CustomerFactory.create_batch(count, status=status, class_list=[klass])
+
+    return enroll

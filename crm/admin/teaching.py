@@ -1,7 +1,116 @@
-from django.contrib import admin
+from pathlib import PurePosixPath
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import Func, IntegerField, OuterRef, Subquery
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin
-from crm.models import ClassList, ContractTemplate, CourseRecord, StudyRecord
+from crm.models import ClassList, ContractTemplate, CourseRecord, Customer, StudyRecord, UserProfile
+from crm.services.teaching import study_records_create_for
+
+NEXT_VAR = "next"
+
+
+def row_count(queryset):
+    """A correlated ``SELECT COUNT(*)`` for each row of the page; unlike a joined ``Count`` it does
+    not group the whole table when the changelist counts its rows."""
+    counted = queryset.order_by().annotate(n=Func("pk", function="COUNT")).values("n")
+    return Subquery(counted, output_field=IntegerField())
+
+
+def safe_next_url(request) -> str | None:
+    """The ``next`` of the request when it stays on this site, else None (no open redirect)."""
+    url = request.POST.get(NEXT_VAR) or request.GET.get(NEXT_VAR)
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return None
+
+
+def changelist_url(model, **params) -> str:
+    url = reverse(f"admin:crm_{model._meta.model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+class ManagedClassFilter(admin.RelatedFieldListFilter):
+    """The classes the user teaches (all for the boss). Shown, and applied, even for one class."""
+
+    def field_choices(self, field, request, model_admin):
+        classes = ClassList.objects.managed_by(request.user).select_related("campus")
+        return [(klass.pk, str(klass)) for klass in classes]
+
+    def has_output(self):
+        return bool(self.lookup_choices) or self.lookup_val is not None
+
+
+class LessonOfClassFilter(admin.RelatedFieldListFilter):
+    """The lessons of the class chosen in the class filter (or of the chosen lesson's class):
+    a school has thousands of course records, a class a few dozen."""
+
+    class_param = "course_record__re_class__id__exact"
+
+    def field_choices(self, field, request, model_admin):
+        records = CourseRecord.objects.visible_to(request.user)
+        class_id = request.GET.get(self.class_param, "")
+        record_id = request.GET.get(self.lookup_kwarg, "")
+        if class_id.isdigit():
+            records = records.filter(re_class_id=class_id)
+        elif record_id.isdigit():
+            records = records.filter(re_class__course_records=record_id)
+        else:
+            return []
+        return [
+            (record.pk, _("Lesson %(day)s %(title)s") % {"day": record.day_num, "title": record.course_title})
+            for record in records.order_by("day_num")
+        ]
+
+    def has_output(self):
+        return bool(self.lookup_choices) or self.lookup_val is not None
+
+
+class TeachingMedia:
+    css = {"all": ["crm/admin/teaching.css"]}
+
+
+class StudyRecordListForm(forms.ModelForm):
+    class Meta:
+        model = StudyRecord
+        fields = ["attendance", "score", "homework_note"]
+        # A narrow comment box, so that a row of the list fits the screen.
+        widgets = {"homework_note": forms.TextInput(attrs={"size": 24})}
+
+
+class StudyRecordForm(forms.ModelForm):
+    def clean(self):
+        cleaned_data = super().clean()
+        lesson, student = cleaned_data.get("course_record"), cleaned_data.get("student")
+        if lesson and student and not lesson.re_class.customers.filter(pk=student.pk).exists():
+            raise forms.ValidationError(
+                _("%(student)s is not a student of %(class)s."),
+                code="not_in_class",
+                params={"student": student, "class": lesson.re_class},
+            )
+        return cleaned_data
+
+
+class NextKeepingChangeList(ChangeList):
+    # ``next`` rides along every link of the list (filters, pages, sorting) but filters nothing.
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(NEXT_VAR, None)
+        return lookup_params
 
 
 @admin.register(ContractTemplate)
@@ -12,25 +121,256 @@ class ContractTemplateAdmin(CrmModelAdmin):
 
 @admin.register(ClassList)
 class ClassListAdmin(CrmModelAdmin):
-    list_display = ["__str__", "class_type", "price", "start_date", "graduate_date"]
+    Media = TeachingMedia
+    list_display = [
+        "course",
+        "semester",
+        "campus",
+        "class_type",
+        "dates",
+        "teacher_names",
+        "students",
+        "course_records",
+    ]
     list_filter = ["course", "campus", "class_type"]
     search_fields = ["memo", "campus__name"]
     list_select_related = ["campus"]
     filter_horizontal = ["teachers"]
 
+    def scope_queryset(self, request, queryset):
+        return queryset.visible_to(request.user)
+
+    def get_queryset(self, request):
+        students = Customer.class_list.through.objects.filter(
+            classlist_id=OuterRef("pk"), customer__status=Customer.Status.STUDYING
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                student_count=row_count(students),
+                course_record_count=row_count(CourseRecord.objects.filter(re_class=OuterRef("pk"))),
+            )
+            .prefetch_related("teachers")
+        )
+
+    def get_list_display(self, request):
+        # The links depend on the user: sales see every class, but not its students or lessons.
+        user = request.user
+
+        @admin.display(description=_("students"), ordering="student_count")
+        def students(klass):
+            label = gettext("Students (%(count)s)") % {"count": klass.student_count}
+            if user.has_perm("crm.view_all_customers") or user in klass.teachers.all():
+                url = reverse("admin:crm_classlist_students", args=[klass.pk])
+                return format_html('<a href="{}">{}</a>', url, label)
+            return label
+
+        @admin.display(description=_("course records"), ordering="course_record_count")
+        def course_records(klass):
+            label = gettext("Course records (%(count)s)") % {"count": klass.course_record_count}
+            if user.has_perm("crm.view_courserecord"):
+                url = changelist_url(CourseRecord, re_class__id__exact=klass.pk)
+                return format_html('<a href="{}">{}</a>', url, label)
+            return label
+
+        return [*self.list_display[:-2], students, course_records]
+
+    def get_urls(self):
+        students = path(
+            "<path:object_id>/students/",
+            self.admin_site.admin_view(self.students_view),
+            name="crm_classlist_students",
+        )
+        return [students, *super().get_urls()]
+
+    @admin.display(description=_("teachers"))
+    def teacher_names(self, klass):
+        return format_html_join(mark_safe("<br>"), "{}", ((teacher,) for teacher in klass.teachers.all()))
+
+    @admin.display(description=_("start and graduation dates"), ordering="start_date")
+    def dates(self, klass):
+        return format_html(
+            "{}<br>{}",
+            date_format(klass.start_date),
+            date_format(klass.graduate_date) if klass.graduate_date else "-",
+        )
+
+    @admin.display(description=_("students"))
+    def students(self, klass):
+        return klass.student_count
+
+    @admin.display(description=_("course records"))
+    def course_records(self, klass):
+        return klass.course_record_count
+
+    def students_view(self, request, object_id):
+        klass = self.get_object(request, object_id)
+        if klass is None or not ClassList.objects.managed_by(request.user).filter(pk=klass.pk).exists():
+            # Outside the user's classes: as missing as a class that does not exist.
+            self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, klass):
+            raise PermissionDenied
+        students = Customer.objects.students().filter(class_list=klass).order_by("name", "qq")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": klass,
+            "title": gettext("Students of %(class)s") % {"class": klass},
+            "students": students,
+            "may_view_study_records": request.user.has_perm("crm.view_studyrecord"),
+            "study_records_url": changelist_url(StudyRecord, course_record__re_class__id__exact=klass.pk),
+        }
+        return TemplateResponse(request, "admin/crm/classlist/students.html", context)
+
 
 @admin.register(CourseRecord)
 class CourseRecordAdmin(CrmModelAdmin):
-    list_display = ["re_class", "day_num", "course_title", "teacher", "date", "has_homework"]
-    list_filter = ["re_class", "has_homework"]
+    Media = TeachingMedia
+    list_display = [
+        "lesson_class",
+        "day_num",
+        "course_title",
+        "teacher",
+        "date",
+        "has_homework",
+        "study_records",
+    ]
+    list_filter = [("re_class", ManagedClassFilter), "has_homework", "date"]
     search_fields = ["course_title", "homework_title"]
     list_select_related = ["re_class__campus", "teacher"]
+    actions = ["create_study_records"]
+
+    def scope_queryset(self, request, queryset):
+        return queryset.visible_to(request.user)
+
+    def get_queryset(self, request):
+        study_records = StudyRecord.objects.filter(course_record=OuterRef("pk"))
+        return super().get_queryset(request).annotate(study_record_count=row_count(study_records))
+
+    def get_list_display(self, request):
+        # The link carries this page as ``next``: saving the study records comes back here.
+        back = request.get_full_path()
+
+        @admin.display(description=_("study records"), ordering="study_record_count")
+        def study_records(record):
+            url = changelist_url(StudyRecord, course_record__id__exact=record.pk, next=back)
+            label = gettext("Study records (%(count)s)") % {"count": record.study_record_count}
+            return format_html('<a href="{}">{}</a>', url, label)
+
+        return [*self.list_display[:-1], study_records]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "re_class":
+            kwargs["queryset"] = ClassList.objects.managed_by(request.user).select_related("campus")
+        elif db_field.name == "teacher":
+            kwargs["queryset"] = UserProfile.objects.filter(is_staff=True, is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = {"teacher": request.user.pk}
+        own_classes = list(ClassList.objects.managed_by(request.user).values_list("pk", flat=True)[:2])
+        if len(own_classes) == 1:
+            initial["re_class"] = own_classes[0]
+        return {**initial, **super().get_changeform_initial_data(request)}
+
+    @admin.display(description=_("class"), ordering="re_class")
+    def lesson_class(self, record):
+        # Not the raw foreign key column, which the admin keeps on one (too wide) line.
+        return str(record.re_class)
+
+    @admin.display(description=_("study records"))
+    def study_records(self, record):
+        return record.study_record_count
+
+    def has_study_records_permission(self, request):
+        return request.user.has_perm("crm.add_studyrecord")
+
+    @admin.action(permissions=["study_records"], description=_("Create study records for the students"))
+    def create_study_records(self, request, queryset):
+        for result in study_records_create_for(course_records=queryset):
+            message = gettext("%(record)s: %(created)d study records created, %(skipped)d skipped.") % {
+                "record": result.course_record,
+                "created": result.created,
+                "skipped": result.skipped,
+            }
+            if result.created + result.skipped == 0:
+                message = gettext("%(record)s: the class has no studying students.") % {
+                    "record": result.course_record
+                }
+            level = messages.SUCCESS if result.created else messages.WARNING
+            self.message_user(request, message, level)
 
 
 @admin.register(StudyRecord)
 class StudyRecordAdmin(CrmModelAdmin):
-    list_display = ["student", "course_record", "attendance", "score", "homework_note"]
-    list_filter = ["attendance", "score"]
+    Media = TeachingMedia
+    list_display = ["student", "lesson", "attendance", "score", "homework_note"]
+    list_editable = ["attendance", "score", "homework_note"]
+    list_filter = [
+        ("course_record__re_class", ManagedClassFilter),
+        ("course_record", LessonOfClassFilter),
+        "attendance",
+        "score",
+    ]
     search_fields = ["student__name", "student__qq"]
     list_select_related = ["student", "course_record__re_class__campus"]
-    raw_id_fields = ["student", "course_record"]
+    list_per_page = 50
+    form = StudyRecordForm
+    # The homework file is uploaded by the student on their own pages and served by a view that
+    # checks access; the storage has no public URL, so the admin shows only its name.
+    fields = [
+        "course_record",
+        "student",
+        "attendance",
+        "score",
+        "homework_note",
+        "note",
+        "date",
+        "homework_file",
+    ]
+
+    def scope_queryset(self, request, queryset):
+        return queryset.visible_to(request.user)
+
+    def get_changelist(self, request, **kwargs):
+        return NextKeepingChangeList
+
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=StudyRecordListForm, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A record belongs to one student at one lesson for good; only its marks change.
+        return ["course_record", "student", "homework_file"] if obj else ["homework_file"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "course_record":
+            records = CourseRecord.objects.visible_to(request.user)
+            kwargs["queryset"] = records.select_related("re_class__campus")
+        elif db_field.name == "student":
+            classes = ClassList.objects.managed_by(request.user)
+            kwargs["queryset"] = Customer.objects.students().filter(class_list__in=classes).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("homework file"))
+    def homework_file(self, study_record):
+        return PurePosixPath(study_record.homework.name).name if study_record.homework else "-"
+
+    @admin.display(description=_("course record"), ordering="course_record")
+    def lesson(self, study_record):
+        # Not the raw foreign key column, which the admin keeps on one (too wide) line.
+        return str(study_record.course_record)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        saved = request.method == "POST" and "_save" in request.POST and response.status_code == 302
+        next_url = safe_next_url(request)
+        if saved and next_url:
+            return HttpResponseRedirect(next_url)
+        return response
+
+    def response_post_save_change(self, request, obj):
+        next_url = safe_next_url(request)
+        if next_url:
+            return HttpResponseRedirect(next_url)
+        return super().response_post_save_change(request, obj)

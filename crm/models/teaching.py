@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models.choices import ClassType, Course
+from crm.querysets import ClassListQuerySet, CourseRecordQuerySet, StudyRecordQuerySet
 from crm.storage import homework_upload_to, private_storage
 
 
@@ -45,6 +46,8 @@ class ClassList(models.Model):
     )
     memo = models.CharField(_("memo"), max_length=255, blank=True)
 
+    objects = ClassListQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("class")
         verbose_name_plural = _("classes")
@@ -81,6 +84,8 @@ class CourseRecord(models.Model):
         on_delete=models.PROTECT,
         related_name="course_records",
     )
+
+    objects = CourseRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("course record")
@@ -142,6 +147,8 @@ class StudyRecord(models.Model):
         blank=True,
         max_length=255,
     )
+
+    objects = StudyRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("study record")

@@ -1,0 +1,62 @@
+"""Writes of the teaching area: study records of course records."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from crm.models import CourseRecord, Customer, StudyRecord
+
+# Rows per INSERT. A class has a few dozen students, so one statement covers a whole batch of
+# lessons; the database backend may cap it lower (SQLite binds at most 999 parameters).
+STUDY_RECORDS_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class StudyRecordsCreated:
+    course_record: CourseRecord
+    created: int
+    skipped: int
+
+
+@transaction.atomic
+def study_records_create_for(*, course_records: Iterable[CourseRecord]) -> list[StudyRecordsCreated]:
+    """Create the study record of every studying student of each course record's class.
+
+    Idempotent: students who already have a record for that course record are skipped. The
+    number of queries does not depend on the number of students or of course records.
+    """
+    ids = [record.pk for record in course_records]
+    # Lock the course records: two teachers running this at once for the same lesson would
+    # both see no record yet and the second insert would break the unique constraint.
+    locked = list(
+        CourseRecord.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .select_related("re_class__campus")
+        .order_by("pk")
+    )
+    class_ids = {record.re_class_id for record in locked}
+
+    students_by_class: dict[int, list[int]] = defaultdict(list)
+    memberships = Customer.class_list.through.objects.filter(
+        classlist_id__in=class_ids, customer__status=Customer.Status.STUDYING
+    ).order_by("customer_id")
+    for class_id, student_id in memberships.values_list("classlist_id", "customer_id"):
+        students_by_class[class_id].append(student_id)
+
+    existing: dict[int, set[int]] = defaultdict(set)
+    for record_id, student_id in StudyRecord.objects.filter(course_record_id__in=ids).values_list(
+        "course_record_id", "student_id"
+    ):
+        existing[record_id].add(student_id)
+
+    new_records: list[StudyRecord] = []
+    results: list[StudyRecordsCreated] = []
+    for record in locked:
+        missing = [sid for sid in students_by_class[record.re_class_id] if sid not in existing[record.pk]]
+        new_records += [StudyRecord(course_record=record, student_id=sid) for sid in missing]
+        skipped = len(students_by_class[record.re_class_id]) - len(missing)
+        results.append(StudyRecordsCreated(course_record=record, created=len(missing), skipped=skipped))
+    StudyRecord.objects.bulk_create(new_records, batch_size=STUDY_RECORDS_BATCH_SIZE)
+    return results

@@ -1,0 +1,483 @@
+"""Teaching in the admin: classes, course records and the study records of each lesson."""
+
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm.models import CourseRecord, StudyRecord
+from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
+
+pytestmark = pytest.mark.django_db
+
+CLASSES = reverse("admin:crm_classlist_changelist")
+COURSE_RECORDS = reverse("admin:crm_courserecord_changelist")
+STUDY_RECORDS = reverse("admin:crm_studyrecord_changelist")
+
+
+def study_record_url(record) -> str:
+    return reverse("admin:crm_studyrecord_change", args=[record.pk])
+
+
+def lesson_with_records(klass, students: int, **fields):
+    record = CourseRecordFactory(re_class=klass, **fields)
+    for student in CustomerFactory.create_batch(students, status="studying", class_list=[klass]):
+        StudyRecordFactory(course_record=record, student=student)
+    return record
+
+
+def editable_list_post(records, **changes) -> dict:
+    """The POST of the study record changelist's form, with changes {index: {field: value}}."""
+    data = {
+        "form-TOTAL_FORMS": str(len(records)),
+        "form-INITIAL_FORMS": str(len(records)),
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+        "_save": "Save",
+    }
+    for index, record in enumerate(records):
+        row = {
+            "id": record.pk,
+            "attendance": record.attendance,
+            "score": record.score,
+            "homework_note": record.homework_note,
+        }
+        row.update(changes.get(f"row{index}", {}))
+        data.update({f"form-{index}-{field}": value for field, value in row.items()})
+    return data
+
+
+def page_records(response):
+    return list(response.context["cl"].result_list)
+
+
+# --- classes -------------------------------------------------------------------------------------
+
+
+def test_a_teacher_sees_only_the_classes_they_teach(client_for, lecturer_user, teaching_class, other_class):
+    response = client_for(lecturer_user).get(CLASSES)
+
+    assert page_records(response) == [teaching_class]
+
+
+def test_sales_see_every_class_to_enroll_customers_but_not_their_students(
+    client_for, sales_user, teaching_class, other_class, enroll_students
+):
+    enroll_students(teaching_class, 2)
+    client = client_for(sales_user)
+
+    response = client.get(CLASSES)
+
+    assert set(page_records(response)) == {teaching_class, other_class}
+    page = response.content.decode()
+    assert reverse("admin:crm_classlist_students", args=[teaching_class.pk]) not in page
+    assert client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk])).status_code == 404
+
+
+def test_the_class_list_shows_students_and_lessons_with_links(
+    client_for, class_teacher_user, teaching_class, enroll_students
+):
+    enroll_students(teaching_class, 3)
+    enroll_students(teaching_class, 1, status="signed")
+    CourseRecordFactory.create_batch(2, re_class=teaching_class)
+
+    page = client_for(class_teacher_user).get(CLASSES).content.decode()
+
+    assert "学生 (3)" in page
+    assert "课程记录 (2)" in page
+    assert reverse("admin:crm_classlist_students", args=[teaching_class.pk]) in page
+    assert f"{COURSE_RECORDS}?re_class__id__exact={teaching_class.pk}" in page
+    assert "班主任甲" in page
+
+
+def test_the_class_list_query_count_does_not_grow_with_the_classes(client_for, boss_user, enroll_students):
+    client = client_for(boss_user)
+
+    def queries_for_page():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(CLASSES).status_code == 200
+        return len(captured)
+
+    klass = ClassListFactory(teachers=[boss_user])
+    enroll_students(klass, 2)
+    few = queries_for_page()
+    for _ in range(8):
+        enroll_students(ClassListFactory(teachers=[boss_user]), 2)
+
+    assert queries_for_page() == few
+
+
+def test_the_students_page_lists_the_studying_students_of_the_class(
+    client_for, ta_user, teaching_class, enroll_students
+):
+    [student] = enroll_students(teaching_class, 1)
+    [former] = enroll_students(teaching_class, 1, status="signed")
+
+    response = client_for(ta_user).get(reverse("admin:crm_classlist_students", args=[teaching_class.pk]))
+
+    assert response.status_code == 200
+    assert list(response.context["students"]) == [student]
+
+
+def test_the_students_page_of_another_class_is_not_found(client_for, ta_user, other_class):
+    response = client_for(ta_user).get(reverse("admin:crm_classlist_students", args=[other_class.pk]))
+
+    assert response.status_code == 404
+
+
+# --- course records ------------------------------------------------------------------------------
+
+
+def test_a_teacher_sees_the_course_records_of_their_classes_only(
+    client_for, lecturer_user, teaching_class, other_class
+):
+    own = CourseRecordFactory(re_class=teaching_class)
+    foreign = CourseRecordFactory(re_class=other_class)
+    client = client_for(lecturer_user)
+
+    assert page_records(client.get(COURSE_RECORDS)) == [own]
+    change = reverse("admin:crm_courserecord_change", args=[foreign.pk])
+    assert client.get(change).status_code == 404
+
+
+def test_the_course_record_form_offers_own_classes_and_defaults_the_teacher(
+    client_for, lecturer_user, teaching_class, other_class
+):
+    response = client_for(lecturer_user).get(reverse("admin:crm_courserecord_add"))
+
+    form = response.context["adminform"].form
+    assert list(form.fields["re_class"].queryset) == [teaching_class]
+    assert form.initial["teacher"] == lecturer_user.pk
+    assert form.initial["re_class"] == teaching_class.pk
+
+
+def test_a_course_record_cannot_be_added_to_another_class(client_for, lecturer_user, other_class):
+    response = client_for(lecturer_user).post(
+        reverse("admin:crm_courserecord_add"),
+        {"re_class": other_class.pk, "day_num": 1, "date": "2026-09-01", "teacher": lecturer_user.pk},
+    )
+
+    assert response.status_code == 200
+    assert "re_class" in response.context["adminform"].form.errors
+    assert not CourseRecord.objects.exists()
+
+
+def test_a_lecturer_adds_a_course_record_of_their_class(client_for, lecturer_user, teaching_class):
+    response = client_for(lecturer_user).post(
+        reverse("admin:crm_courserecord_add"),
+        {
+            "re_class": teaching_class.pk,
+            "day_num": 1,
+            "date": "2026-09-01",
+            "course_title": "Python 基础",
+            "teacher": lecturer_user.pk,
+        },
+    )
+
+    assert response.status_code == 302
+    assert CourseRecord.objects.get().re_class == teaching_class
+
+
+def test_a_ta_may_not_add_course_records(client_for, ta_user, teaching_class):
+    assert client_for(ta_user).get(reverse("admin:crm_courserecord_add")).status_code == 403
+
+
+def test_each_course_record_links_to_its_study_records_with_their_count(
+    client_for, lecturer_user, teaching_class
+):
+    record = lesson_with_records(teaching_class, 3)
+
+    page = client_for(lecturer_user).get(COURSE_RECORDS).content.decode()
+
+    assert "学习记录 (3)" in page
+    assert f"{STUDY_RECORDS}?course_record__id__exact={record.pk}&amp;next=" in page
+
+
+def test_the_course_record_list_query_count_does_not_grow_with_the_rows(
+    client_for, lecturer_user, teaching_class
+):
+    client = client_for(lecturer_user)
+    lesson_with_records(teaching_class, 2)
+    with CaptureQueriesContext(connection) as few:
+        client.get(COURSE_RECORDS)
+    for _ in range(10):
+        lesson_with_records(teaching_class, 2)
+    with CaptureQueriesContext(connection) as many:
+        client.get(COURSE_RECORDS)
+
+    assert len(many) == len(few)
+
+
+# --- the create_study_records action -------------------------------------------------------------
+
+
+def run_create_study_records(client, records):
+    return client.post(
+        COURSE_RECORDS,
+        {"action": "create_study_records", "_selected_action": [record.pk for record in records]},
+        follow=True,
+    )
+
+
+def test_the_action_creates_the_records_and_says_how_many_per_lesson(
+    client_for, class_teacher_user, teaching_class, enroll_students
+):
+    enroll_students(teaching_class, 4)
+    record = CourseRecordFactory(re_class=teaching_class, day_num=7)
+    client = client_for(class_teacher_user)
+
+    first = [str(m) for m in get_messages(run_create_study_records(client, [record]).wsgi_request)]
+    second = [str(m) for m in get_messages(run_create_study_records(client, [record]).wsgi_request)]
+
+    assert record.study_records.count() == 4
+    assert first == [f"{record}: 已创建 4 条学习记录，跳过 0 条。"]
+    assert second == [f"{record}: 已创建 0 条学习记录，跳过 4 条。"]
+
+
+def test_the_action_on_a_class_without_students_says_so(client_for, lecturer_user, teaching_class):
+    record = CourseRecordFactory(re_class=teaching_class)
+
+    response = run_create_study_records(client_for(lecturer_user), [record])
+
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [f"{record}: 该班级没有在读学生。"]
+
+
+def test_the_action_ignores_lessons_of_other_classes(client_for, lecturer_user, other_class, enroll_students):
+    enroll_students(other_class, 2)
+    foreign = CourseRecordFactory(re_class=other_class)
+
+    run_create_study_records(client_for(lecturer_user), [foreign])
+
+    assert not StudyRecord.objects.exists()
+
+
+def test_a_ta_cannot_run_the_action(client_for, ta_user, teaching_class, enroll_students):
+    enroll_students(teaching_class, 2)
+    record = CourseRecordFactory(re_class=teaching_class)
+
+    run_create_study_records(client_for(ta_user), [record])
+
+    assert not StudyRecord.objects.exists()
+
+
+def test_the_action_query_count_does_not_grow_with_the_students(client_for, boss_user):
+    from tests.services.test_teaching import inserts_needed
+
+    client = client_for(boss_user)
+
+    def measure(students):
+        klass = ClassListFactory()
+        CustomerFactory.create_batch(students, status="studying", class_list=[klass])
+        record = CourseRecordFactory(re_class=klass)
+        with CaptureQueriesContext(connection) as captured:
+            client.post(COURSE_RECORDS, {"action": "create_study_records", "_selected_action": [record.pk]})
+        assert record.study_records.count() == students
+        return len(captured)
+
+    queries_5 = measure(5)
+    queries_300 = measure(300)
+
+    assert queries_300 == queries_5 + inserts_needed(300) - 1
+
+
+# --- study records -------------------------------------------------------------------------------
+
+
+def test_a_teacher_sees_and_edits_only_the_study_records_of_their_classes(
+    client_for, ta_user, teaching_class, other_class
+):
+    own = lesson_with_records(teaching_class, 2)
+    foreign = lesson_with_records(other_class, 2)
+    client = client_for(ta_user)
+
+    assert {r.course_record for r in page_records(client.get(STUDY_RECORDS))} == {own}
+    foreign_record = foreign.study_records.first()
+    assert client.get(study_record_url(foreign_record)).status_code == 404
+    assert client.post(study_record_url(foreign_record), {"score": 100}).status_code == 404
+    history = reverse("admin:crm_studyrecord_history", args=[foreign_record.pk])
+    assert client.get(history).status_code == 404
+
+
+def test_the_list_edits_many_rows_in_one_submit(client_for, ta_user, teaching_class):
+    lesson = lesson_with_records(teaching_class, 3)
+    client = client_for(ta_user)
+    url = f"{STUDY_RECORDS}?course_record__id__exact={lesson.pk}"
+    first, second, third = page_records(client.get(url))
+    data = editable_list_post(
+        [first, second, third],
+        row0={"attendance": "late", "score": 90},
+        row2={"score": 100, "homework_note": "很好"},
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    assert response["Location"] == url
+    saved = {r.pk: (r.attendance, r.score, r.homework_note) for r in StudyRecord.objects.all()}
+    assert saved == {
+        first.pk: ("late", 90, ""),
+        second.pk: ("checked", -1, ""),
+        third.pk: ("checked", 100, "很好"),
+    }
+
+
+def test_an_invalid_row_shows_its_error_keeps_the_input_and_saves_nothing(
+    client_for, ta_user, teaching_class
+):
+    lesson = lesson_with_records(teaching_class, 2)
+    client = client_for(ta_user)
+    records = page_records(client.get(STUDY_RECORDS))
+    data = editable_list_post(records, row0={"homework_note": "已交作业"}, row1={"score": "7"})
+
+    response = client.post(STUDY_RECORDS, data)
+
+    assert response.status_code == 200
+    formset = response.context["cl"].formset
+    assert formset.forms[1].errors["score"]
+    page = response.content.decode()
+    assert 'value="已交作业"' in page
+    assert set(StudyRecord.objects.filter(course_record=lesson).values_list("homework_note", "score")) == {
+        ("", -1)
+    }
+
+
+def test_a_study_record_of_another_class_cannot_be_slipped_into_the_list(
+    client_for, ta_user, teaching_class, other_class
+):
+    lesson_with_records(teaching_class, 1)
+    foreign = lesson_with_records(other_class, 1).study_records.get()
+    client = client_for(ta_user)
+    [own] = page_records(client.get(STUDY_RECORDS))
+    data = editable_list_post([own, foreign], row0={"score": 90}, row1={"score": 100})
+
+    client.post(STUDY_RECORDS, data)
+
+    foreign.refresh_from_db()
+    own.refresh_from_db()
+    assert (own.score, foreign.score) == (-1, -1)
+
+
+def test_after_saving_the_list_returns_to_a_safe_next(client_for, ta_user, teaching_class):
+    lesson = lesson_with_records(teaching_class, 1)
+    client = client_for(ta_user)
+    back = f"{COURSE_RECORDS}?re_class__id__exact={teaching_class.pk}"
+    url = f"{STUDY_RECORDS}?{urlencode({'course_record__id__exact': lesson.pk, 'next': back})}"
+    list_page = client.get(url)
+    assert page_records(list_page) == [lesson.study_records.get()]
+
+    response = client.post(url, editable_list_post(page_records(list_page), row0={"score": 85}))
+
+    assert response.status_code == 302
+    assert response["Location"] == back
+    assert lesson.study_records.get().score == 85
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example.com/phish", "//evil.example.com/", "javascript:alert(1)"]
+)
+def test_an_off_site_next_is_refused(client_for, ta_user, teaching_class, next_url):
+    lesson = lesson_with_records(teaching_class, 1)
+    client = client_for(ta_user)
+    url = f"{STUDY_RECORDS}?{urlencode({'course_record__id__exact': lesson.pk, 'next': next_url})}"
+    records = page_records(client.get(url))
+
+    response = client.post(url, editable_list_post(records, row0={"score": 90}))
+
+    assert response.status_code == 302
+    target = urlsplit(response["Location"])
+    assert (target.scheme, target.netloc, target.path) == ("", "", STUDY_RECORDS)
+    assert lesson.study_records.get().score == 90
+
+
+def test_the_change_form_returns_to_a_safe_next_and_refuses_an_off_site_one(
+    client_for, ta_user, teaching_class
+):
+    record = lesson_with_records(teaching_class, 1).study_records.get()
+    client = client_for(ta_user)
+    form = {
+        "attendance": "late",
+        "score": 80,
+        "homework_note": "",
+        "date_0": "2026-09-01",
+        "date_1": "10:00:00",
+    }
+    form["note"] = ""
+
+    safe = client.post(f"{study_record_url(record)}?next={COURSE_RECORDS}", form)
+    off_site = client.post(f"{study_record_url(record)}?next=https://evil.example.com/", form)
+
+    assert safe["Location"] == COURSE_RECORDS
+    assert off_site["Location"].startswith(STUDY_RECORDS)
+
+
+def test_the_lesson_filter_offers_the_lessons_of_the_chosen_class(client_for, lecturer_user, teaching_class):
+    first = lesson_with_records(teaching_class, 1, day_num=1, course_title="变量")
+    lesson_with_records(teaching_class, 1, day_num=2, course_title="函数")
+    client = client_for(lecturer_user)
+
+    response = client.get(f"{STUDY_RECORDS}?course_record__re_class__id__exact={teaching_class.pk}")
+    page = response.content.decode()
+
+    assert "第1节 变量" in page and "第2节 函数" in page
+    filtered = client.get(f"{STUDY_RECORDS}?course_record__id__exact={first.pk}")
+    assert [r.course_record for r in page_records(filtered)] == [first]
+
+
+@pytest.mark.parametrize("query", ["attendance__exact=late", "score__exact=90"])
+def test_the_list_filters_by_attendance_and_score(client_for, lecturer_user, teaching_class, query):
+    lesson = lesson_with_records(teaching_class, 2)
+    marked = lesson.study_records.first()
+    marked.attendance, marked.score = "late", 90
+    marked.save()
+
+    response = client_for(lecturer_user).get(f"{STUDY_RECORDS}?{query}")
+
+    assert page_records(response) == [marked]
+
+
+def test_the_study_record_list_query_count_does_not_grow_with_the_page_size(
+    client_for, lecturer_user, teaching_class
+):
+    client = client_for(lecturer_user)
+    lesson = lesson_with_records(teaching_class, 3)
+    url = f"{STUDY_RECORDS}?course_record__re_class__id__exact={teaching_class.pk}"
+    with CaptureQueriesContext(connection) as few:
+        assert len(page_records(client.get(url))) == 3
+    for _ in range(40):
+        StudyRecordFactory(course_record=lesson, student__class_list=[teaching_class])
+    with CaptureQueriesContext(connection) as many:
+        assert len(page_records(client.get(url))) == 43
+
+    assert len(many) == len(few)
+
+
+def test_a_study_record_is_added_only_for_a_student_of_the_lesson_s_class(
+    client_for, lecturer_user, teaching_class, enroll_students
+):
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    [student] = enroll_students(teaching_class, 1)
+    stranger = CustomerFactory(status="studying", class_list=[ClassListFactory(teachers=[lecturer_user])])
+    client = client_for(lecturer_user)
+    form = {"course_record": lesson.pk, "attendance": "checked", "score": -1, "date_0": "2026-09-01"}
+    form["date_1"] = "10:00:00"
+
+    refused = client.post(reverse("admin:crm_studyrecord_add"), {**form, "student": stranger.pk})
+    added = client.post(reverse("admin:crm_studyrecord_add"), {**form, "student": student.pk})
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.non_field_errors()
+    assert added.status_code == 302
+    assert StudyRecord.objects.get().student == student
+
+
+def test_the_change_form_names_the_homework_file_without_a_public_link(client_for, ta_user, teaching_class):
+    record = lesson_with_records(teaching_class, 1).study_records.get()
+    StudyRecord.objects.filter(pk=record.pk).update(homework="homework/1/abc123.zip")
+
+    page = client_for(ta_user).get(study_record_url(record)).content.decode()
+
+    assert "abc123.zip" in page
+    assert 'href="/media' not in page

@@ -1,0 +1,130 @@
+"""study_records_create_for: one study record per studying student, idempotent, constant queries."""
+
+import math
+import threading
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.models import Customer, StudyRecord
+from crm.services.teaching import STUDY_RECORDS_BATCH_SIZE, study_records_create_for
+from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def inserts_needed(students: int) -> int:
+    """INSERT statements for that many rows: one, unless the backend caps a statement lower than
+    our batch size (SQLite binds at most 999 parameters, so 124 study records)."""
+    fields = [field for field in StudyRecord._meta.concrete_fields if not field.primary_key]
+    backend_cap = connection.ops.bulk_batch_size(fields, [None] * students)
+    return math.ceil(students / min(STUDY_RECORDS_BATCH_SIZE, backend_cap))
+
+
+def test_creates_the_record_of_every_studying_student_of_the_class(
+    teaching_class, other_class, enroll_students
+):
+    students = enroll_students(teaching_class, 4)
+    enroll_students(teaching_class, 2, status=Customer.Status.SIGNED)
+    enroll_students(other_class, 3)
+    record = CourseRecordFactory(re_class=teaching_class)
+
+    [result] = study_records_create_for(course_records=[record])
+
+    assert (result.course_record, result.created, result.skipped) == (record, 4, 0)
+    assert set(record.study_records.values_list("student_id", flat=True)) == {s.pk for s in students}
+
+
+def test_running_twice_creates_nothing_the_second_time(teaching_class, enroll_students):
+    enroll_students(teaching_class, 3)
+    record = CourseRecordFactory(re_class=teaching_class)
+    study_records_create_for(course_records=[record])
+
+    [again] = study_records_create_for(course_records=[record])
+
+    assert (again.created, again.skipped) == (0, 3)
+    assert record.study_records.count() == 3
+
+
+def test_only_the_missing_students_are_added(teaching_class, enroll_students):
+    first, second, third = enroll_students(teaching_class, 3)
+    record = CourseRecordFactory(re_class=teaching_class)
+    kept = StudyRecordFactory(course_record=record, student=first, score=StudyRecord.Score.A)
+
+    [result] = study_records_create_for(course_records=[record])
+
+    assert (result.created, result.skipped) == (2, 1)
+    kept.refresh_from_db()
+    assert kept.score == StudyRecord.Score.A
+
+
+def test_a_class_without_students_gets_no_records(teaching_class):
+    record = CourseRecordFactory(re_class=teaching_class)
+
+    [result] = study_records_create_for(course_records=[record])
+
+    assert (result.created, result.skipped) == (0, 0)
+    assert not StudyRecord.objects.exists()
+
+
+def test_several_course_records_of_several_classes_at_once(teaching_class, other_class, enroll_students):
+    enroll_students(teaching_class, 2)
+    enroll_students(other_class, 5)
+    records = [CourseRecordFactory(re_class=teaching_class), CourseRecordFactory(re_class=other_class)]
+
+    results = study_records_create_for(course_records=records)
+
+    assert sorted((r.course_record.pk, r.created) for r in results) == sorted(
+        [(records[0].pk, 2), (records[1].pk, 5)]
+    )
+
+
+def measure_creation(students: int) -> tuple[int, int]:
+    """(queries, of which INSERTs) of creating the records of a fresh class of that many students."""
+    klass = ClassListFactory()
+    CustomerFactory.create_batch(students, status=Customer.Status.STUDYING, class_list=[klass])
+    record = CourseRecordFactory(re_class=klass)
+    with CaptureQueriesContext(connection) as captured:
+        [result] = study_records_create_for(course_records=[record])
+    assert result.created == students
+    inserts = [query for query in captured.captured_queries if query["sql"].startswith("INSERT")]
+    return len(captured), len(inserts)
+
+
+def test_the_query_count_does_not_grow_with_the_students():
+    queries_5, inserts_5 = measure_creation(5)
+    queries_300, inserts_300 = measure_creation(300)
+
+    assert (inserts_5, inserts_300) == (1, inserts_needed(300))
+    assert queries_300 - inserts_300 == queries_5 - inserts_5
+    if connection.vendor == "postgresql":
+        assert queries_300 == queries_5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_teachers_creating_at_once_create_each_record_once(teaching_class, enroll_students):
+    enroll_students(teaching_class, 20)
+    record = CourseRecordFactory(re_class=teaching_class)
+    results, errors = [], []
+    start = threading.Barrier(2)
+
+    def run():
+        try:
+            start.wait()
+            results.extend(study_records_create_for(course_records=[record]))
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(result.created for result in results) == [0, 20]
+    assert StudyRecord.objects.filter(course_record=record).count() == 20

@@ -13,7 +13,7 @@ from crm.services.students import validate_homework_file
 class RegisterForm(forms.ModelForm):
     """A new login account: no role and no admin access until a boss gives it one."""
 
-    password2 = forms.CharField(label=_("password again"), strip=False, widget=forms.PasswordInput)
+    password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput)
 
     class Meta:
         model = UserProfile

@@ -61,4 +61,5 @@ class UserProfileAdmin(UserAdmin):
 
     @admin.display(description=_("roles"))
     def roles(self, user):
-        return "、".join(group.name for group in user.groups.all()) or _("Waiting for a role")
+        names = "、".join(group.name for group in user.groups.all())
+        return names or (_("Superuser") if user.is_superuser else _("Waiting for a role"))

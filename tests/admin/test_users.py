@@ -33,7 +33,7 @@ def test_the_role_filter_shows_only_the_waiting_accounts(boss_client, accounts):
 
 def test_the_list_says_which_accounts_wait_for_a_role(boss_client, accounts):
     html = boss_client.get(reverse("admin:crm_userprofile_changelist")).content.decode()
-    assert "等待分配角色" in html and "销售" in html
+    assert "等待分配角色" in html and "销售" in html and "超级用户" in html
 
 
 def test_user_choices_elsewhere_in_the_admin_still_work(boss_client, accounts):

@@ -174,3 +174,41 @@ def enroll_students():
         return CustomerFactory.create_batch(count, status=status, class_list=[klass])
 
     return enroll
+
+
+# --- pages ---
+
+
+@pytest.fixture
+def private_media(settings, tmp_path):
+    """Homework uploads go to a temporary directory."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
+
+
+@pytest.fixture
+def student_user(make_user):
+    return make_user("student", username="student_a", name="学生甲")
+
+
+@pytest.fixture
+def student_class(lecturer_user):
+    from tests.factories import ClassListFactory
+
+    return ClassListFactory(teachers=[lecturer_user])
+
+
+@pytest.fixture
+def student_customer(student_user, student_class):
+    """The customer linked to ``student_user``, studying in ``student_class``."""
+    from crm.models import Customer
+    from tests.factories import CustomerFactory
+
+    return CustomerFactory(
+        name="张同学", user=student_user, status=Customer.Status.STUDYING, class_list=[student_class]
+    )
+
+
+@pytest.fixture
+def student_client(client_for, student_user, student_customer):
+    return client_for(student_user)

@@ -152,5 +152,18 @@ STORAGES["import_export"] = {
 # Largest file accepted by the import page, in megabytes.
 IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "50"))
 
+
+# --- pages ---
+# The login middleware lets these through without a login: URL names, or "namespace:" for a whole
+# namespace (the admin has its own login). Static files pass by their URL prefix.
+MIDDLEWARE.append("crm.middleware.LoginRequiredMiddleware")
+LOGIN_EXEMPT_URL_NAMES = env_list("LOGIN_EXEMPT_URL_NAMES", "login,register,logout,admin:")
+# A lockout (django-axes) answers with our translated page, on our login and the admin's alike.
+AXES_LOCKOUT_CALLABLE = "crm.views.lockout_response"
+HOMEWORK_ALLOWED_EXTENSIONS = env_list(
+    "HOMEWORK_ALLOWED_EXTENSIONS", "zip,rar,7z,tar,gz,pdf,doc,docx,txt,md,py,ipynb,png,jpg,jpeg"
+)
+HOMEWORK_MAX_UPLOAD_MB = int(os.environ.get("HOMEWORK_MAX_UPLOAD_MB", "10"))
+
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")

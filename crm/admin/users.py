@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin
@@ -12,10 +13,29 @@ class DepartmentAdmin(CrmModelAdmin):
     search_fields = ["name"]
 
 
+def waiting_for_role() -> ExpressionWrapper:
+    """True for an account waiting for a role (registered on the site: no group, not a superuser)."""
+    in_a_group = UserProfile.groups.through.objects.filter(userprofile_id=OuterRef("pk"))
+    return ExpressionWrapper(Q(~Exists(in_a_group), is_superuser=False), output_field=BooleanField())
+
+
+class RoleStatusFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role_status"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", _("Waiting for a role")), ("assigned", _("Has a role"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("waiting", "assigned"):
+            return queryset.filter(waiting_for_role=self.value() == "waiting")
+        return queryset
+
+
 @admin.register(UserProfile)
 class UserProfileAdmin(UserAdmin):
-    list_display = ["username", "name", "mobile", "department", "is_staff", "is_active"]
-    list_filter = ["is_staff", "is_active", "groups", "department"]
+    list_display = ["username", "name", "mobile", "department", "roles", "is_staff", "is_active"]
+    list_filter = [RoleStatusFilter, "is_staff", "is_active", "groups", "department"]
     search_fields = ["username", "name", "mobile", "email"]
     list_select_related = ["department"]
     fieldsets = (
@@ -26,3 +46,20 @@ class UserProfileAdmin(UserAdmin):
         *UserAdmin.add_fieldsets,
         (_("School"), {"fields": ("name", "mobile", "department")}),
     )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(waiting_for_role=waiting_for_role())
+            .prefetch_related("groups")
+        )
+
+    def get_ordering(self, request):
+        # An expression, not the annotation: the admin also orders other models' user choices with it.
+        return [waiting_for_role().desc(), "username"]
+
+    @admin.display(description=_("roles"))
+    def roles(self, user):
+        names = "、".join(group.name for group in user.groups.all())
+        return names or (_("Superuser") if user.is_superuser else _("Waiting for a role"))

@@ -1,0 +1,76 @@
+"""End to end in a real headless Chromium: register, log in, the student's own page, log out.
+
+Uses Debian's ``chromium`` (``CHROMIUM_PATH``, default /usr/bin/chromium) through Playwright's Python
+package; skipped with the reason when either is missing. ``.ci/run`` installs Chromium, so CI runs it.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from crm.models import Customer, UserProfile
+from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is not installed (pip install playwright)"
+    )
+    if not shutil.which(CHROMIUM):
+        pytest.skip(
+            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); browser test skipped"
+        )
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_register_log_in_see_my_page_and_log_out(chromium, live_server):
+    page = chromium.new_context(locale="zh-CN").new_page()
+    page.set_default_timeout(15_000)
+
+    page.goto(f"{live_server.url}/me/")
+    assert page.url == f"{live_server.url}/login/?next=/me/"
+    page.click("text=还没有账号？注册")
+    page.fill("#id_username", "e2e_student")
+    page.fill("#id_name", "端到端")
+    page.fill("#id_mobile", "13700001111")
+    page.fill("#id_password", "Zx9-campus-pass")
+    page.fill("#id_password2", "Zx9-campus-pass")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/login/")
+    assert "账号 e2e_student 已创建，请用它登录。" in page.content()
+
+    # The school links the new account to its student, as a class teacher does in the admin.
+    user = UserProfile.objects.get(username="e2e_student")
+    klass = ClassListFactory()
+    student = CustomerFactory(name="端到端", user=user, status=Customer.Status.STUDYING, class_list=[klass])
+    StudyRecordFactory(
+        course_record=CourseRecordFactory(re_class=klass, course_title="浏览器测试课"),
+        student=student,
+        homework_note="端到端批语",
+    )
+
+    page.fill("#id_username", "e2e_student")
+    page.fill("#id_password", "Zx9-campus-pass")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/me/")
+    assert page.locator("h1").inner_text() == "我的学习"
+    assert str(klass) in page.content()
+    assert "浏览器测试课" in page.content() and "端到端批语" in page.content()
+
+    page.click("#logout-form button")
+    page.wait_for_url(f"{live_server.url}/login/")
+    page.goto(f"{live_server.url}/me/")
+    assert page.url == f"{live_server.url}/login/?next=/me/"

@@ -1,0 +1,92 @@
+"""The register form: labels from the model, Django's password validators, a mismatch for no field."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.text import capfirst
+
+from crm.forms import HomeworkUploadForm, RegisterForm
+from crm.models import UserProfile
+
+pytestmark = pytest.mark.django_db
+
+VALID = {
+    "username": "newstudent",
+    "name": "李同学",
+    "mobile": "13912345678",
+    "password": "Zx9-campus-pass",
+    "password2": "Zx9-campus-pass",
+}
+
+
+def test_labels_come_from_the_verbose_names_of_the_user_model():
+    form = RegisterForm()
+    for name in ("username", "name", "mobile", "password"):
+        assert form.fields[name].label == capfirst(UserProfile._meta.get_field(name).verbose_name)
+    assert str(form.fields["password2"].label) == "再次输入密码"
+
+
+def test_a_valid_form_creates_an_account_without_role_or_admin_access():
+    form = RegisterForm(data=VALID)
+    assert form.is_valid(), form.errors
+    user = form.save()
+    user.refresh_from_db()
+    assert user.check_password(VALID["password"])
+    assert user.password != VALID["password"]
+    assert not user.is_staff and not user.is_superuser
+    assert user.groups.count() == 0
+    assert (user.name, user.mobile) == ("李同学", "13912345678")
+
+
+def test_mismatched_passwords_are_an_error_of_no_field():
+    form = RegisterForm(data={**VALID, "password2": "Zx9-campus-other"})
+    assert not form.is_valid()
+    assert form.non_field_errors() == ["两次输入的密码不一致。"]
+    assert "password" not in form.errors and "password2" not in form.errors
+
+
+def test_a_duplicate_username_is_refused(make_user):
+    make_user(username="newstudent")
+    form = RegisterForm(data=VALID)
+    assert not form.is_valid()
+    assert list(form.errors) == ["username"]
+
+
+@pytest.mark.parametrize("weak", ["12345678", "abc", "password"])
+def test_a_weak_password_is_refused_by_djangos_validators(weak):
+    form = RegisterForm(data={**VALID, "password": weak, "password2": weak})
+    assert not form.is_valid()
+    assert list(form.errors) == ["password"]
+
+
+def test_a_password_like_the_username_is_refused():
+    form = RegisterForm(
+        data={**VALID, "username": "zhangwei2026", "password": "zhangwei2026", "password2": "zhangwei2026"}
+    )
+    assert not form.is_valid()
+    assert "password" in form.errors
+
+
+def test_real_name_and_a_valid_mobile_are_required():
+    form = RegisterForm(data={**VALID, "name": "", "mobile": "12345"})
+    assert not form.is_valid()
+    assert set(form.errors) == {"name", "mobile"}
+
+
+def test_homework_of_an_allowed_type_and_size_is_accepted(settings):
+    settings.HOMEWORK_ALLOWED_EXTENSIONS = ["zip", "py"]
+    form = HomeworkUploadForm(files={"homework": SimpleUploadedFile("Day1.PY", b"print(1)")})
+    assert form.is_valid(), form.errors
+
+
+def test_homework_of_another_type_is_refused_with_the_allowed_types(settings):
+    settings.HOMEWORK_ALLOWED_EXTENSIONS = ["zip", "py"]
+    form = HomeworkUploadForm(files={"homework": SimpleUploadedFile("virus.exe", b"MZ")})
+    assert not form.is_valid()
+    assert form.errors["homework"] == ["不接受这种类型的文件。允许的类型：zip, py。"]
+
+
+def test_homework_over_the_size_limit_is_refused_with_both_sizes(settings):
+    settings.HOMEWORK_MAX_UPLOAD_MB = 1
+    form = HomeworkUploadForm(files={"homework": SimpleUploadedFile("big.zip", b"x" * 3 * 1024 * 1024)})
+    assert not form.is_valid()
+    assert form.errors["homework"] == ["文件大小为 3.0\xa0MB，上限是 1.0\xa0MB。"]

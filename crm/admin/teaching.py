@@ -317,8 +317,8 @@ class StudyRecordAdmin(CrmModelAdmin):
     list_select_related = ["student", "course_record__re_class__campus"]
     list_per_page = 50
     form = StudyRecordForm
-    # The homework file is uploaded by the student on their own pages and served by a view that
-    # checks access; the storage has no public URL, so the admin shows only its name.
+    # The homework file is uploaded by the student on their own pages; its URL is the view that
+    # checks access (crm.storage.PrivateStorage), so the admin links it without publishing it.
     fields = [
         "course_record",
         "student",
@@ -354,7 +354,10 @@ class StudyRecordAdmin(CrmModelAdmin):
 
     @admin.display(description=_("homework file"))
     def homework_file(self, study_record):
-        return PurePosixPath(study_record.homework.name).name if study_record.homework else "-"
+        if not study_record.homework:
+            return "-"
+        name = PurePosixPath(study_record.homework.name).name
+        return format_html('<a href="{}">{}</a>', study_record.homework.url, name)
 
     @admin.display(description=_("course record"), ordering="course_record")
     def lesson(self, study_record):

@@ -8,6 +8,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 from crm.models import Customer, UserProfile
 from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
@@ -34,6 +35,9 @@ def chromium(monkeypatch):
             yield browser
         finally:
             browser.close()
+            # The ORM calls made while Playwright runs leave a connection open; close it, or
+            # PostgreSQL cannot drop the test database at the end of the run.
+            connections.close_all()
 
 
 def test_register_log_in_see_my_page_and_log_out(chromium, live_server):

@@ -316,6 +316,9 @@ class StudyRecordAdmin(CrmModelAdmin):
     search_fields = ["student__name", "student__qq"]
     list_select_related = ["student", "course_record__re_class__campus"]
     list_per_page = 50
+    # Latest lessons first, read backwards off the (course_record, student) unique index: ordering by
+    # the lesson's date would join and sort the whole table on every page.
+    ordering = ["-course_record_id", "-student_id"]
     form = StudyRecordForm
     # The homework file is uploaded by the student on their own pages and served by a view that
     # checks access; the storage has no public URL, so the admin shows only its name.

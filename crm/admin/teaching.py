@@ -326,18 +326,6 @@ class StudyRecordAdmin(CrmModelAdmin):
     # the lesson's date would join and sort the whole table on every page.
     ordering = ["-course_record_id", "-student_id"]
     form = StudyRecordForm
-    # The homework file is uploaded by the student on their own pages and served by a view that
-    # checks access; the storage has no public URL, so the admin shows only its name.
-    fields = [
-        "course_record",
-        "student",
-        "attendance",
-        "score",
-        "homework_note",
-        "note",
-        "date",
-        "homework_file",
-    ]
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
@@ -348,9 +336,17 @@ class StudyRecordAdmin(CrmModelAdmin):
     def get_changelist_form(self, request, **kwargs):
         return super().get_changelist_form(request, form=StudyRecordListForm, **kwargs)
 
+    def get_fields(self, request, obj=None):
+        marks = ["attendance", "score", "homework_note", "note", "date"]
+        if obj is None:
+            return ["course_record", "student", *marks]
+        # A record belongs to one student at one lesson for good; only its marks change. The homework
+        # file is uploaded by the student on their own pages and served by a view that checks access
+        # (the storage has no public URL), so the admin names it only.
+        return ["lesson", "student_name", *marks, "homework_file"]
+
     def get_readonly_fields(self, request, obj=None):
-        # A record belongs to one student at one lesson for good; only its marks change.
-        return ["course_record", "student", "homework_file"] if obj else ["homework_file"]
+        return ["lesson", "student_name", "homework_file"] if obj else []
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "course_record":
@@ -360,6 +356,10 @@ class StudyRecordAdmin(CrmModelAdmin):
             classes = ClassList.objects.managed_by(request.user)
             kwargs["queryset"] = Customer.objects.students().filter(class_list__in=classes).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("student"))
+    def student_name(self, study_record):
+        return str(study_record.student)
 
     @admin.display(description=_("homework file"))
     def homework_file(self, study_record):

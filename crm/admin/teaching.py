@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Func, IntegerField, OuterRef, Subquery
+from django.db.models import Exists, Func, IntegerField, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -72,7 +72,10 @@ class LessonOfClassFilter(admin.RelatedFieldListFilter):
         else:
             return []
         return [
-            (record.pk, _("Lesson %(day)s %(title)s") % {"day": record.day_num, "title": record.course_title})
+            (
+                record.pk,
+                gettext("Lesson %(day)s %(title)s") % {"day": record.day_num, "title": record.course_title},
+            )
             for record in records.order_by("day_num")
         ]
 
@@ -150,18 +153,20 @@ class ClassListAdmin(CrmModelAdmin):
             .annotate(
                 student_count=row_count(students),
                 course_record_count=row_count(CourseRecord.objects.filter(re_class=OuterRef("pk"))),
+                # Sales see every class but work with the students and lessons of none.
+                managed=Exists(ClassList.objects.managed_by(request.user).filter(pk=OuterRef("pk"))),
             )
             .prefetch_related("teachers")
         )
 
     def get_list_display(self, request):
         # The links depend on the user: sales see every class, but not its students or lessons.
-        user = request.user
+        may_view_lessons = request.user.has_perm("crm.view_courserecord")
 
         @admin.display(description=_("students"), ordering="student_count")
         def students(klass):
             label = gettext("Students (%(count)s)") % {"count": klass.student_count}
-            if user.has_perm("crm.view_all_customers") or user in klass.teachers.all():
+            if klass.managed:
                 url = reverse("admin:crm_classlist_students", args=[klass.pk])
                 return format_html('<a href="{}">{}</a>', url, label)
             return label
@@ -169,7 +174,7 @@ class ClassListAdmin(CrmModelAdmin):
         @admin.display(description=_("course records"), ordering="course_record_count")
         def course_records(klass):
             label = gettext("Course records (%(count)s)") % {"count": klass.course_record_count}
-            if user.has_perm("crm.view_courserecord"):
+            if may_view_lessons:
                 url = changelist_url(CourseRecord, re_class__id__exact=klass.pk)
                 return format_html('<a href="{}">{}</a>', url, label)
             return label
@@ -206,7 +211,7 @@ class ClassListAdmin(CrmModelAdmin):
 
     def students_view(self, request, object_id):
         klass = self.get_object(request, object_id)
-        if klass is None or not ClassList.objects.managed_by(request.user).filter(pk=klass.pk).exists():
+        if klass is None or not klass.managed:
             # Outside the user's classes: as missing as a class that does not exist.
             self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_view_or_change_permission(request, klass):
@@ -294,11 +299,12 @@ class CourseRecordAdmin(CrmModelAdmin):
                 "created": result.created,
                 "skipped": result.skipped,
             }
+            level = messages.SUCCESS if result.created else messages.INFO
             if result.created + result.skipped == 0:
                 message = gettext("%(record)s: the class has no studying students.") % {
                     "record": result.course_record
                 }
-            level = messages.SUCCESS if result.created else messages.WARNING
+                level = messages.WARNING
             self.message_user(request, message, level)
 
 
@@ -316,19 +322,10 @@ class StudyRecordAdmin(CrmModelAdmin):
     search_fields = ["student__name", "student__qq"]
     list_select_related = ["student", "course_record__re_class__campus"]
     list_per_page = 50
+    # Latest lessons first, read backwards off the (course_record, student) unique index: ordering by
+    # the lesson's date would join and sort the whole table on every page.
+    ordering = ["-course_record_id", "-student_id"]
     form = StudyRecordForm
-    # The homework file is uploaded by the student on their own pages; its URL is the view that
-    # checks access (crm.storage.PrivateStorage), so the admin links it without publishing it.
-    fields = [
-        "course_record",
-        "student",
-        "attendance",
-        "score",
-        "homework_note",
-        "note",
-        "date",
-        "homework_file",
-    ]
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
@@ -339,9 +336,16 @@ class StudyRecordAdmin(CrmModelAdmin):
     def get_changelist_form(self, request, **kwargs):
         return super().get_changelist_form(request, form=StudyRecordListForm, **kwargs)
 
+    def get_fields(self, request, obj=None):
+        marks = ["attendance", "score", "homework_note", "note", "date"]
+        if obj is None:
+            return ["course_record", "student", *marks]
+        # A record belongs to one student at one lesson for good; only its marks change. The homework
+        # file is uploaded by the student on their own pages; its link is the view that checks access.
+        return ["lesson", "student_name", *marks, "homework_file"]
+
     def get_readonly_fields(self, request, obj=None):
-        # A record belongs to one student at one lesson for good; only its marks change.
-        return ["course_record", "student", "homework_file"] if obj else ["homework_file"]
+        return ["lesson", "student_name", "homework_file"] if obj else []
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "course_record":
@@ -351,6 +355,10 @@ class StudyRecordAdmin(CrmModelAdmin):
             classes = ClassList.objects.managed_by(request.user)
             kwargs["queryset"] = Customer.objects.students().filter(class_list__in=classes).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("student"))
+    def student_name(self, study_record):
+        return str(study_record.student)
 
     @admin.display(description=_("homework file"))
     def homework_file(self, study_record):

@@ -473,11 +473,15 @@ def test_a_study_record_is_added_only_for_a_student_of_the_lesson_s_class(
     assert StudyRecord.objects.get().student == student
 
 
-def test_the_change_form_names_the_homework_file_without_a_public_link(client_for, ta_user, teaching_class):
+def test_the_change_form_names_the_student_and_homework_file_without_links(
+    client_for, ta_user, teaching_class
+):
     record = lesson_with_records(teaching_class, 1).study_records.get()
     StudyRecord.objects.filter(pk=record.pk).update(homework="homework/1/abc123.zip")
 
     page = client_for(ta_user).get(study_record_url(record)).content.decode()
 
     assert "abc123.zip" in page
+    assert str(record.student) in page
     assert 'href="/media' not in page
+    assert "/admin/crm/customer/" not in page

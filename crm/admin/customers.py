@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
@@ -33,6 +34,7 @@ from crm.services.customers import (
 )
 from crm.services.followups import consult_records_save
 
+LINE_BREAK = mark_safe("<br>")  # a constant: nothing of the user's goes through it
 STATUS_COLOURS = {
     Customer.Status.UNREGISTERED: "#8a8a8a",
     Customer.Status.SIGNED: "#2f6fb3",
@@ -273,12 +275,12 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     @admin.display(description=_("courses of interest"))
     def courses(self, obj):
         labels = [(Course(code).label,) for code in obj.course if code in Course.values]
-        return format_html_join(format_html("<br>"), '<span class="crm-nowrap">{}</span>', labels) or "-"
+        return format_html_join(LINE_BREAK, '<span class="crm-nowrap">{}</span>', labels) or "-"
 
     @admin.display(description=_("classes joined"))
     def classes_joined(self, obj):
         names = [(str(class_list),) for class_list in obj.class_list.all()]
-        return format_html_join(format_html("<br>"), "{}", names) or "-"
+        return format_html_join(LINE_BREAK, "{}", names) or "-"
 
     @admin.display(description=_("last follow-up"), ordering="last_consult_date")
     def last_follow_up(self, obj):

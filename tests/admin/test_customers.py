@@ -376,3 +376,16 @@ def test_the_search_uses_the_upper_trigram_index_on_postgresql(rf, sales_user, c
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert f"crm_customer_{column}_upper_trgm" in plan, plan
+
+
+def test_the_boss_picks_a_referrer_by_search_and_sales_cannot_search_all_customers(
+    client_for, boss_user, sales_user
+):
+    wanted = CustomerFactory(name="推荐人甲")
+    CustomerFactory(name="别人")
+    params = {"app_label": "crm", "model_name": "customer", "field_name": "introduce_from", "term": "推荐人"}
+
+    response = client_for(boss_user).get(reverse("admin:autocomplete"), params)
+    assert [item["id"] for item in response.json()["results"]] == [str(wanted.pk)]
+
+    assert client_for(sales_user).get(reverse("admin:autocomplete"), params).status_code == 403

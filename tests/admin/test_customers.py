@@ -389,3 +389,17 @@ def test_the_boss_picks_a_referrer_by_search_and_sales_cannot_search_all_custome
     assert [item["id"] for item in response.json()["results"]] == [str(wanted.pk)]
 
     assert client_for(sales_user).get(reverse("admin:autocomplete"), params).status_code == 403
+
+
+def test_the_ownership_history_list_shows_a_salesperson_only_their_customers_history(
+    client_for, sales_user, other_sales_user, boss_user
+):
+    from crm.services.customers import customers_claim
+
+    mine, theirs = CustomerFactory(), CustomerFactory()
+    customers_claim(user=sales_user, customer_ids=[mine.pk])
+    customers_claim(user=other_sales_user, customer_ids=[theirs.pk])
+
+    url = reverse("admin:crm_customertransfer_changelist")
+    assert [transfer.customer for transfer in rows(client_for(sales_user).get(url))] == [mine]
+    assert len(rows(client_for(boss_user).get(url))) == 2

@@ -34,6 +34,17 @@ from crm.services.customers import (
 )
 from crm.services.followups import consult_records_save
 
+PERSON_FIELDS = ["qq", "qq_name", "name", "sex", "birthday", "phone"]
+CONSULTATION_FIELDS = [
+    "source",
+    "introduce_from",
+    "course",
+    "class_type",
+    "status",
+    "customer_note",
+    "network_consultant",
+    "network_consult_note",
+]
 LINE_BREAK = mark_safe("<br>")  # a constant: nothing of the user's goes through it
 STATUS_COLOURS = {
     Customer.Status.UNREGISTERED: "#8a8a8a",
@@ -92,26 +103,7 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "qq",
-            "qq_name",
-            "name",
-            "sex",
-            "birthday",
-            "phone",
-            "source",
-            "introduce_from",
-            "course",
-            "class_type",
-            "status",
-            "customer_note",
-            "network_consultant",
-            "network_consult_note",
-            "next_date",
-            "class_list",
-            "consultant",
-            "user",
-        ]
+        fields = [*PERSON_FIELDS, *CONSULTATION_FIELDS, "next_date", "class_list", "consultant", "user"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -200,22 +192,8 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
-            (None, {"fields": ["qq", "qq_name", "name", "sex", "birthday", "phone"]}),
-            (
-                _("Consultation"),
-                {
-                    "fields": [
-                        "source",
-                        "introduce_from",
-                        "course",
-                        "class_type",
-                        "status",
-                        "customer_note",
-                        "network_consultant",
-                        "network_consult_note",
-                    ]
-                },
-            ),
+            (None, {"fields": PERSON_FIELDS}),
+            (_("Consultation"), {"fields": CONSULTATION_FIELDS}),
             (_("Follow-up"), {"fields": ["next_date", "last_consult_date", "date"]}),
             (_("Classes"), {"fields": ["class_list"]}),
         ]
@@ -264,6 +242,15 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
             if "consultant" not in form.fields:
                 obj.consultant = self.new_customer_owner(request)
             customer_create(customer=obj, by=request.user)
+
+    def change_owners(self, request, queryset, service, success_message) -> None:
+        """Run a claim or release service on the ticked customers and report the outcome."""
+        try:
+            changed = service(user=request.user, customer_ids=selected_ids(request, queryset))
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(request, success_message % {"count": len(changed)}, messages.SUCCESS)
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
@@ -339,15 +326,11 @@ class PublicCustomerAdmin(CustomerAdminBase):
 
     @admin.action(permissions=["claim"], description=_("Claim the selected customers"))
     def claim_customers(self, request, queryset):
-        try:
-            claimed = customers_claim(user=request.user, customer_ids=selected_ids(request, queryset))
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
-            return
-        self.message_user(
+        self.change_owners(
             request,
-            gettext("%(count)d customers claimed; they are now in My customers.") % {"count": len(claimed)},
-            messages.SUCCESS,
+            queryset,
+            customers_claim,
+            _("%(count)d customers claimed; they are now in My customers."),
         )
 
 
@@ -377,15 +360,8 @@ class PrivateCustomerAdmin(CustomerAdminBase):
 
     @admin.action(permissions=["release"], description=_("Release the selected customers to the public pool"))
     def release_customers(self, request, queryset):
-        try:
-            released = customers_release(user=request.user, customer_ids=selected_ids(request, queryset))
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
-            return
-        self.message_user(
-            request,
-            gettext("%(count)d customers released to the public pool.") % {"count": len(released)},
-            messages.SUCCESS,
+        self.change_owners(
+            request, queryset, customers_release, _("%(count)d customers released to the public pool.")
         )
 
 

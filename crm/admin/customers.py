@@ -115,9 +115,10 @@ class CustomerForm(forms.ModelForm):
 
     def clean(self):
         cleaned_data = super().clean()
-        if self.instance.pk is None and self.new_owner is not None:
+        owner = cleaned_data.get("consultant") if "consultant" in self.fields else self.new_owner
+        if self.instance.pk is None and owner is not None:
             try:
-                customers_check_capacity(user=self.new_owner, adding=1)
+                customers_check_capacity(user=owner, adding=1)
             except ValidationError as error:
                 self.add_error(None, error)
         return cleaned_data

@@ -405,3 +405,14 @@ def test_the_ownership_history_list_shows_a_salesperson_only_their_customers_his
     url = reverse("admin:crm_customertransfer_changelist")
     assert [transfer.customer for transfer in rows(client_for(sales_user).get(url))] == [mine]
     assert len(rows(client_for(boss_user).get(url))) == 2
+
+
+def test_the_boss_adding_a_customer_for_someone_at_the_cap_gets_a_form_error(
+    boss_client, sales_user, settings
+):
+    settings.MAX_CUSTOMER_NUM = 1
+    CustomerFactory(consultant=sales_user)
+    response = boss_client.post(reverse("admin:crm_customer_add"), customer_form(consultant=sales_user.pk))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors()
+    assert not Customer.objects.filter(qq="2233445566").exists()

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
@@ -34,6 +35,18 @@ from crm.services.customers import (
 )
 from crm.services.followups import consult_records_save
 
+PERSON_FIELDS = ["qq", "qq_name", "name", "sex", "birthday", "phone"]
+CONSULTATION_FIELDS = [
+    "source",
+    "introduce_from",
+    "course",
+    "class_type",
+    "status",
+    "customer_note",
+    "network_consultant",
+    "network_consult_note",
+]
+LINE_BREAK = mark_safe("<br>")  # a constant: nothing of the user's goes through it
 STATUS_COLOURS = {
     Customer.Status.UNREGISTERED: "#8a8a8a",
     Customer.Status.SIGNED: "#2f6fb3",
@@ -91,26 +104,7 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "qq",
-            "qq_name",
-            "name",
-            "sex",
-            "birthday",
-            "phone",
-            "source",
-            "introduce_from",
-            "course",
-            "class_type",
-            "status",
-            "customer_note",
-            "network_consultant",
-            "network_consult_note",
-            "next_date",
-            "class_list",
-            "consultant",
-            "user",
-        ]
+        fields = [*PERSON_FIELDS, *CONSULTATION_FIELDS, "next_date", "class_list", "consultant", "user"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,9 +116,10 @@ class CustomerForm(forms.ModelForm):
 
     def clean(self):
         cleaned_data = super().clean()
-        if self.instance.pk is None and self.new_owner is not None:
+        owner = cleaned_data.get("consultant") if "consultant" in self.fields else self.new_owner
+        if self.instance.pk is None and owner is not None:
             try:
-                customers_check_capacity(user=self.new_owner, adding=1)
+                customers_check_capacity(user=owner, adding=1)
             except ValidationError as error:
                 self.add_error(None, error)
         return cleaned_data
@@ -199,22 +194,8 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
-            (None, {"fields": ["qq", "qq_name", "name", "sex", "birthday", "phone"]}),
-            (
-                _("Consultation"),
-                {
-                    "fields": [
-                        "source",
-                        "introduce_from",
-                        "course",
-                        "class_type",
-                        "status",
-                        "customer_note",
-                        "network_consultant",
-                        "network_consult_note",
-                    ]
-                },
-            ),
+            (None, {"fields": PERSON_FIELDS}),
+            (_("Consultation"), {"fields": CONSULTATION_FIELDS}),
             (_("Follow-up"), {"fields": ["next_date", "last_consult_date", "date"]}),
             (_("Classes"), {"fields": ["class_list"]}),
         ]
@@ -264,6 +245,15 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
                 obj.consultant = self.new_customer_owner(request)
             customer_create(customer=obj, by=request.user)
 
+    def change_owners(self, request, queryset, service, success_message) -> None:
+        """Run a claim or release service on the ticked customers and report the outcome."""
+        try:
+            changed = service(user=request.user, customer_ids=selected_ids(request, queryset))
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(request, success_message % {"count": len(changed)}, messages.SUCCESS)
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
         colour = STATUS_COLOURS.get(obj.status, "#8a8a8a")
@@ -274,12 +264,12 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     @admin.display(description=_("courses of interest"))
     def courses(self, obj):
         labels = [(Course(code).label,) for code in obj.course if code in Course.values]
-        return format_html_join(format_html("<br>"), '<span class="crm-nowrap">{}</span>', labels) or "-"
+        return format_html_join(LINE_BREAK, '<span class="crm-nowrap">{}</span>', labels) or "-"
 
     @admin.display(description=_("classes joined"))
     def classes_joined(self, obj):
         names = [(str(class_list),) for class_list in obj.class_list.all()]
-        return format_html_join(format_html("<br>"), "{}", names) or "-"
+        return format_html_join(LINE_BREAK, "{}", names) or "-"
 
     @admin.display(description=_("last follow-up"), ordering="last_consult_date")
     def last_follow_up(self, obj):
@@ -338,15 +328,11 @@ class PublicCustomerAdmin(CustomerAdminBase):
 
     @admin.action(permissions=["claim"], description=_("Claim the selected customers"))
     def claim_customers(self, request, queryset):
-        try:
-            claimed = customers_claim(user=request.user, customer_ids=selected_ids(request, queryset))
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
-            return
-        self.message_user(
+        self.change_owners(
             request,
-            gettext("%(count)d customers claimed; they are now in My customers.") % {"count": len(claimed)},
-            messages.SUCCESS,
+            queryset,
+            customers_claim,
+            _("%(count)d customers claimed; they are now in My customers."),
         )
 
 
@@ -376,15 +362,8 @@ class PrivateCustomerAdmin(CustomerAdminBase):
 
     @admin.action(permissions=["release"], description=_("Release the selected customers to the public pool"))
     def release_customers(self, request, queryset):
-        try:
-            released = customers_release(user=request.user, customer_ids=selected_ids(request, queryset))
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
-            return
-        self.message_user(
-            request,
-            gettext("%(count)d customers released to the public pool.") % {"count": len(released)},
-            messages.SUCCESS,
+        self.change_owners(
+            request, queryset, customers_release, _("%(count)d customers released to the public pool.")
         )
 
 

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -99,6 +100,14 @@ class ConsultRecordAdmin(PerPageAdminMixin, CrmModelAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.user = request.user
         return form
+
+    def get_changeform_initial_data(self, request):
+        # "增加" on the list of one customer's follow-ups starts a follow-up of that customer.
+        initial = super().get_changeform_initial_data(request)
+        customer = QueryDict(request.GET.get("_changelist_filters", "")).get("customer", "")
+        if "customer" not in initial and customer.isdigit():
+            initial["customer"] = customer
+        return initial
 
     def save_model(self, request, obj, form, change):
         consult_records_save(record=obj, user=request.user, next_date=form.cleaned_data.get("next_date"))

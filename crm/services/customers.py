@@ -38,17 +38,22 @@ def customers_check_capacity(*, user, adding: int) -> None:
         )
 
 
-def _record_transfers(customers, *, from_ids: dict[int, int | None], to, by, reason) -> None:
+def _move(customers: list[Customer], *, to, by, reason) -> list[Customer]:
+    """Give the (locked) customers to ``to`` (None: the pool) and write one history row each."""
+    Customer.objects.filter(pk__in=[customer.pk for customer in customers]).update(consultant=to)
     CustomerTransfer.objects.bulk_create(
         CustomerTransfer(
             customer=customer,
-            from_consultant_id=from_ids[customer.pk],
+            from_consultant_id=customer.consultant_id,
             to_consultant=to,
             by=by,
             reason=reason,
         )
         for customer in customers
     )
+    for customer in customers:
+        customer.consultant = to
+    return customers
 
 
 @transaction.atomic
@@ -72,17 +77,7 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
             code="taken",
         )
     customers_check_capacity(user=user, adding=len(customers))
-    Customer.objects.filter(pk__in=ids).update(consultant=user)
-    _record_transfers(
-        customers,
-        from_ids={customer.pk: None for customer in customers},
-        to=user,
-        by=user,
-        reason=CustomerTransfer.Reason.CLAIM,
-    )
-    for customer in customers:
-        customer.consultant = user
-    return customers
+    return _move(customers, to=user, by=user, reason=CustomerTransfer.Reason.CLAIM)
 
 
 @transaction.atomic
@@ -95,17 +90,7 @@ def customers_release(*, user, customer_ids: Iterable[int]) -> list[Customer]:
         raise ValidationError(
             _("Only your own customers can be released. Nothing was released."), code="not_own"
         )
-    Customer.objects.filter(pk__in=ids).update(consultant=None)
-    _record_transfers(
-        customers,
-        from_ids={customer.pk: user.pk for customer in customers},
-        to=None,
-        by=user,
-        reason=CustomerTransfer.Reason.RELEASE,
-    )
-    for customer in customers:
-        customer.consultant = None
-    return customers
+    return _move(customers, to=None, by=user, reason=CustomerTransfer.Reason.RELEASE)
 
 
 @transaction.atomic

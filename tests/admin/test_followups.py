@@ -157,3 +157,9 @@ def test_the_follow_up_list_needs_the_same_queries_at_10_and_100_rows(
     with django_assert_max_num_queries(7):
         response = sales_client.get(reverse(CHANGELIST), {"per_page": 100})
     assert len(rows(response)) == count
+
+
+def test_adding_from_one_customers_follow_ups_starts_with_that_customer(sales_client, sales_user):
+    customer = CustomerFactory(consultant=sales_user)
+    response = sales_client.get(reverse(ADD), {"_changelist_filters": f"customer={customer.pk}"})
+    assert response.context["adminform"].form.initial["customer"] == str(customer.pk)

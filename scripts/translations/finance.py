@@ -49,4 +49,5 @@ TRANSLATIONS = {
     "No, take me back": "不，返回",
     "None of the selected payments is awaiting confirmation.": "所选缴费记录中没有待确认的。",
     "Back": "返回",
+    "Select all": "全选",
 }

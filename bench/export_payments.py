@@ -144,30 +144,48 @@ def export(path: str, file_format: str, stock: bool) -> None:
     print(f"changelist rows: {model_admin.get_export_queryset(request).count()}")
 
 
-def count_rows(path: str, file_format: str) -> tuple[int, str]:
+def read_back(path: str, file_format: str) -> tuple[int, int, str]:
+    """(rows, cells holding formula-like text, reader): the file as a spreadsheet program reads it."""
+    import csv
+
     office = shutil.which("soffice") or shutil.which("libreoffice")
-    if office and file_format == "xlsx":
+    if file_format == "xlsx" and office:
         with tempfile.TemporaryDirectory() as out:
             subprocess.run(
-                [office, "--headless", "--convert-to", "csv", "--outdir", out, path],
+                [
+                    office,
+                    "--headless",
+                    "--convert-to",
+                    "csv:Text - txt - csv (StarCalc):44,34,76",
+                    "--outdir",
+                    out,
+                    path,
+                ],
                 check=True,
                 capture_output=True,
             )
-            converted = next(Path(out).glob("*.csv"))
-            with open(converted, encoding="utf-8", errors="replace") as file:
-                return sum(1 for _line in file), "LibreOffice"
+            path, reader = str(next(Path(out).glob("*.csv"))), "LibreOffice"
+            return (*_read_csv(path, csv), reader)
     if file_format == "csv":
-        import csv
-
-        with open(path, encoding="utf-8-sig", newline="") as file:
-            return sum(1 for _row in csv.reader(file)), "csv reader"
+        return (*_read_csv(path, csv), "csv reader")
     import openpyxl
 
     workbook = openpyxl.load_workbook(path, read_only=True)
     try:
-        return sum(1 for _row in workbook.active.iter_rows(values_only=True)), "openpyxl (read-only)"
+        rows = texts = 0
+        for row in workbook.active.iter_rows():
+            rows += 1
+            texts += sum(1 for cell in row if cell.data_type == "s" and str(cell.value).startswith("="))
+        return rows, texts, "openpyxl (read-only)"
     finally:
         workbook.close()
+
+
+def _read_csv(path: str, csv) -> tuple[int, int]:
+    # A cell computed as a formula would read back as its result, not as the text "=HYPERLINK(...)".
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        rows = list(csv.reader(file))
+    return len(rows), sum(1 for row in rows for cell in row if cell.startswith(("=", "'=")))
 
 
 def main() -> int:
@@ -197,8 +215,9 @@ def main() -> int:
         print(done.stdout, end="")
         expected = int(done.stdout.rsplit("changelist rows: ", 1)[1])
         size = Path(path).stat().st_size / 1024 / 1024
-        rows, checker = count_rows(path, args.format)
-    print(f"file: {size:.1f} MB, {rows - 1} data rows + 1 header row (counted with {checker})")
+        rows, texts, reader = read_back(path, args.format)
+    print(f"file: {size:.1f} MB, {rows - 1} data rows + 1 header row, read back with {reader}")
+    print(f"formula-like names read back as text: {texts}")
     if rows - 1 != expected:
         print(f"ROW COUNT MISMATCH: the changelist has {expected} rows", file=sys.stderr)
         return 1

@@ -9,6 +9,11 @@ from import_export.fields import Field
 from crm.models import Campus, ClassList, Enrollment, PaymentRecord, UserProfile
 
 
+def label(model, field_name: str):
+    """A column header that says what the list and the form say: the field's verbose name."""
+    return model._meta.get_field(field_name).verbose_name
+
+
 class ReadableResource(resources.Resource):
     """Shared readable renderings, computed once per export rather than once per cell.
 
@@ -100,13 +105,13 @@ class EnrollmentResource(ReadableResource):
     customer_qq = Field(column_name=_("QQ"))
     enrolment_class = Field(column_name=_("Class"))
     school = Field(column_name=_("Campus"))
-    consultant = Field(column_name=_("Consultant"))
-    enrolled_date = Field(column_name=_("Enrolled on"))
-    contract_agreed = Field(column_name=_("Contract agreed"))
-    contract_approved = Field(column_name=_("Contract approved"))
-    why_us = Field(attribute="why_us", column_name=_("Why us"))
-    your_expectation = Field(attribute="your_expectation", column_name=_("Expectations"))
-    memo = Field(attribute="memo", column_name=_("Memo"))
+    consultant = Field(column_name=label(Enrollment, "consultant"))
+    enrolled_date = Field(column_name=label(Enrollment, "enrolled_date"))
+    contract_agreed = Field(column_name=label(Enrollment, "contract_agreed"))
+    contract_approved = Field(column_name=label(Enrollment, "contract_approved"))
+    why_us = Field(attribute="why_us", column_name=label(Enrollment, "why_us"))
+    your_expectation = Field(attribute="your_expectation", column_name=label(Enrollment, "your_expectation"))
+    memo = Field(attribute="memo", column_name=label(Enrollment, "memo"))
 
     class Meta:
         model = Enrollment
@@ -177,16 +182,16 @@ class PaymentRecordResource(ReadableResource):
     customer_qq = Field(column_name=_("QQ"))
     enrolment_class = Field(column_name=_("Class"))
     campus = Field(column_name=_("Campus"))
-    pay_type = Field(column_name=_("Payment type"))
-    paid_fee = Field(column_name=_("Amount"))
+    pay_type = Field(column_name=label(PaymentRecord, "pay_type"))
+    paid_fee = Field(column_name=label(PaymentRecord, "paid_fee"))
     net_amount = Field(column_name=_("Amount in totals"))
-    status = Field(column_name=_("Status"))
-    date = Field(column_name=_("Paid on"))
-    consultant = Field(column_name=_("Consultant"))
-    confirm_user = Field(column_name=_("Confirmed by"))
-    confirm_date = Field(column_name=_("Confirmed on"))
-    reject_reason = Field(attribute="reject_reason", column_name=_("Rejection reason"))
-    note = Field(attribute="note", column_name=_("Note"))
+    status = Field(column_name=label(PaymentRecord, "status"))
+    date = Field(column_name=label(PaymentRecord, "date"))
+    consultant = Field(column_name=label(PaymentRecord, "consultant"))
+    confirm_user = Field(column_name=label(PaymentRecord, "confirm_user"))
+    confirm_date = Field(column_name=label(PaymentRecord, "confirm_date"))
+    reject_reason = Field(attribute="reject_reason", column_name=label(PaymentRecord, "reject_reason"))
+    note = Field(attribute="note", column_name=label(PaymentRecord, "note"))
 
     class Meta:
         model = PaymentRecord

@@ -75,5 +75,5 @@ def test_enrollment_rows_say_yes_and_no():
 
     headers, rows = export(EnrollmentResource, Enrollment.objects.all())
 
-    assert headers[6:9] == ["报名日期", "同意合同", "合同已审核"]
+    assert headers[6:9] == ["报名日期", "客户已同意合同", "合同已审核"]
     assert rows[0][6:9] == ["2026-03-01", "是", "否"]

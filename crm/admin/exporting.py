@@ -4,12 +4,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportActionMixin
 from import_export.formats import base_formats
 from import_export.forms import SelectableFieldsExportForm
 from import_export.signals import post_export
 
 from crm.resources.streaming import export_response
+
+# Strings of django-import-export's templates that its Chinese catalog lacks; ours translates them.
+UPSTREAM_STRINGS = [_("Select all")]
 
 
 class ExportForm(SelectableFieldsExportForm):

@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
@@ -113,7 +115,7 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
         "consultant",
         "contract_agreed",
         "contract_approved",
-        "enrolled_date",
+        "enrolled_on",
     ]
     list_filter = [
         "contract_approved",
@@ -127,6 +129,7 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
     form = EnrollmentForm
     resource_classes = [EnrollmentResource]
     actions = ["approve_contracts"]
+    change_list_template = "admin/crm/enrollment/change_list.html"
 
     def scope_queryset(self, request, queryset):
         return queryset.alive().visible_to(request.user)
@@ -168,6 +171,12 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
         user = request.user
         return user.has_perm("crm.change_enrollment") and user.has_perm("crm.change_classlist")
 
+    @admin.display(
+        description=Enrollment._meta.get_field("enrolled_date").verbose_name, ordering="enrolled_date"
+    )
+    def enrolled_on(self, obj):
+        return date_format(timezone.localtime(obj.enrolled_date), "Y-m-d")
+
     @admin.action(permissions=["approve"], description=_("Approve the contracts of the selected enrollments"))
     def approve_contracts(self, request, queryset):
         result = services.enrollments_approve(enrollments=queryset, user=request.user)
@@ -178,8 +187,7 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
         if result["skipped"]:
             self.message_user(
                 request,
-                gettext("Skipped, contract not agreed: %(count)d.")
-                % {"count": result["skipped"]},
+                gettext("Skipped, contract not agreed: %(count)d.") % {"count": result["skipped"]},
                 messages.WARNING,
             )
 
@@ -193,7 +201,7 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         "paid_fee",
         "status",
         "consultant",
-        "date",
+        "paid_on",
         "confirm_user",
     ]
     list_filter = ["status", "pay_type", "enrolment_class", ("date", DateRangeFilter)]
@@ -234,6 +242,10 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
             # One aggregate over the changelist's filtered rows, whatever page is shown.
             context["payment_totals"] = context["cl"].queryset.totals()
         return response
+
+    @admin.display(description=PaymentRecord._meta.get_field("date").verbose_name, ordering="date")
+    def paid_on(self, obj):
+        return date_format(timezone.localtime(obj.date), "Y-m-d H:i")
 
     @admin.action(permissions=["confirm"], description=_("Confirm the selected payments"))
     def confirm_payments(self, request, queryset):

@@ -6,39 +6,73 @@ from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.fields import Field
 
-from crm.models import Enrollment, PaymentRecord
+from crm.models import Campus, ClassList, Enrollment, PaymentRecord, UserProfile
 
 
-class ReadableResource(resources.Resource):
-    """Shared readable renderings; labels are translated once per export, not once per cell."""
+def label(model, field_name: str):
+    """A column header that says what the list and the form say: the field's verbose name."""
+    return model._meta.get_field(field_name).verbose_name
+
+
+def _class(pk) -> ClassList:
+    return ClassList.objects.select_related("campus").get(pk=pk)
+
+
+class CustomerRowResource(resources.Resource):
+    """Columns shared by the rows of a customer in a class, rendered for people to read.
+
+    Only the customer is joined: classes, campuses and staff are few, so their names are looked up
+    once each by id and cached (joining them built 560k model instances for 100k payments). Labels are
+    translated once per export, not once per cell.
+    """
 
     #: prefix of the reference number that stands in for the internal id
     reference_prefix = ""
-    #: joins the export needs, added to whatever the changelist already selects
-    related = ()
+    #: columns the export reads (the customer's through its join)
+    columns = ("customer__name", "customer__qq", "customer__qq_name", "enrolment_class", "consultant")
+
+    reference = Field(column_name=_("Reference number"))
+    customer_name = Field(column_name=_("Customer name"))
+    customer_qq = Field(column_name=_("QQ"))
+    enrolment_class = Field(column_name=_("Class"))
+    consultant = Field(column_name=_("consultant"))
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._class_names = {}
-        self._yes_no = None
+        self._cache = {}
+
+    @classmethod
+    def get_display_name(cls):
+        return str(cls._meta.model._meta.verbose_name_plural)
 
     def filter_export(self, queryset, **kwargs):
-        return queryset.select_related(*self.related)
+        return queryset.select_related(None).select_related("customer").only(*self.columns)
 
-    def dehydrate_reference(self, obj) -> str:
-        return f"{self.reference_prefix}{obj.pk:06d}"
-
-    def class_name(self, klass) -> str:
-        if klass is None:
+    def _cached(self, kind, key, load):
+        if key is None:
             return ""
-        if klass.pk not in self._class_names:
-            self._class_names[klass.pk] = str(klass)
-        return self._class_names[klass.pk]
+        if (kind, key) not in self._cache:
+            self._cache[kind, key] = load(key)
+        return self._cache[kind, key]
+
+    def choice_label(self, field_name: str, code: str) -> str:
+        labels = self._cached("choices", field_name, self._choice_labels)
+        return labels.get(code, code)
+
+    def _choice_labels(self, field_name: str) -> dict[str, str]:
+        return {code: str(name) for code, name in self._meta.model._meta.get_field(field_name).choices}
 
     def yes_no(self, value: bool) -> str:
-        if self._yes_no is None:
-            self._yes_no = (gettext("No"), gettext("Yes"))
-        return self._yes_no[bool(value)]
+        return self._cached("yes/no", bool(value), lambda yes: gettext("Yes") if yes else gettext("No"))
+
+    def class_campus_name(self, class_id) -> str:
+        return self._cached("class campus", class_id, lambda pk: _class(pk).campus.name)
+
+    def campus_name(self, campus_id) -> str:
+        return self._cached("campus", campus_id, lambda pk: Campus.objects.get(pk=pk).name)
+
+    def person(self, user_id) -> str:
+        return self._cached("user", user_id, lambda pk: str(UserProfile.objects.get(pk=pk)))
 
     @staticmethod
     def local_date(value) -> str:
@@ -48,35 +82,41 @@ class ReadableResource(resources.Resource):
     def local_datetime(value) -> str:
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    @staticmethod
-    def person(user) -> str:
-        return str(user) if user is not None else ""
+    def dehydrate_reference(self, obj) -> str:
+        return f"{self.reference_prefix}{obj.pk:06d}"
 
-    @staticmethod
-    def customer_name(customer) -> str:
-        return customer.name or customer.qq_name
+    def dehydrate_customer_name(self, obj):
+        return obj.customer.name or obj.customer.qq_name
+
+    def dehydrate_customer_qq(self, obj):
+        return obj.customer.qq
+
+    def dehydrate_enrolment_class(self, obj):
+        return self._cached("class", obj.enrolment_class_id, lambda pk: str(_class(pk)))
+
+    def dehydrate_consultant(self, obj):
+        return self.person(obj.consultant_id)
 
 
-def _labels(choices) -> dict[str, str]:
-    return {code: str(label) for code, label in choices}
-
-
-class EnrollmentResource(ReadableResource):
+class EnrollmentResource(CustomerRowResource):
     reference_prefix = "BM"
-    related = ("customer", "enrolment_class__campus", "school", "consultant")
+    columns = CustomerRowResource.columns + (
+        "school",
+        "enrolled_date",
+        "contract_agreed",
+        "contract_approved",
+        "why_us",
+        "your_expectation",
+        "memo",
+    )
 
-    reference = Field(column_name=_("Reference number"))
-    customer_name = Field(column_name=_("Customer name"))
-    customer_qq = Field(column_name=_("QQ"))
-    enrolment_class = Field(column_name=_("Class"))
     school = Field(column_name=_("Campus"))
-    consultant = Field(column_name=_("Consultant"))
-    enrolled_date = Field(column_name=_("Enrolled on"))
-    contract_agreed = Field(column_name=_("Contract agreed"))
-    contract_approved = Field(column_name=_("Contract approved"))
-    why_us = Field(attribute="why_us", column_name=_("Why us"))
-    your_expectation = Field(attribute="your_expectation", column_name=_("Expectations"))
-    memo = Field(attribute="memo", column_name=_("Memo"))
+    enrolled_date = Field(column_name=label(Enrollment, "enrolled_date"))
+    contract_agreed = Field(column_name=label(Enrollment, "contract_agreed"))
+    contract_approved = Field(column_name=label(Enrollment, "contract_approved"))
+    why_us = Field(attribute="why_us", column_name=label(Enrollment, "why_us"))
+    your_expectation = Field(attribute="your_expectation", column_name=label(Enrollment, "your_expectation"))
+    memo = Field(attribute="memo", column_name=label(Enrollment, "memo"))
 
     class Meta:
         model = Enrollment
@@ -95,24 +135,8 @@ class EnrollmentResource(ReadableResource):
             "memo",
         )
 
-    @classmethod
-    def get_display_name(cls):
-        return gettext("Enrollments")
-
-    def dehydrate_customer_name(self, obj):
-        return self.customer_name(obj.customer)
-
-    def dehydrate_customer_qq(self, obj):
-        return obj.customer.qq
-
-    def dehydrate_enrolment_class(self, obj):
-        return self.class_name(obj.enrolment_class)
-
     def dehydrate_school(self, obj):
-        return obj.school.name
-
-    def dehydrate_consultant(self, obj):
-        return self.person(obj.consultant)
+        return self.campus_name(obj.school_id)
 
     def dehydrate_enrolled_date(self, obj):
         return self.local_date(obj.enrolled_date)
@@ -124,25 +148,29 @@ class EnrollmentResource(ReadableResource):
         return self.yes_no(obj.contract_approved)
 
 
-class PaymentRecordResource(ReadableResource):
+class PaymentRecordResource(CustomerRowResource):
     reference_prefix = "JF"
-    related = ("customer", "enrolment_class__campus", "consultant", "confirm_user")
+    columns = CustomerRowResource.columns + (
+        "pay_type",
+        "paid_fee",
+        "status",
+        "date",
+        "confirm_user",
+        "confirm_date",
+        "reject_reason",
+        "note",
+    )
 
-    reference = Field(column_name=_("Reference number"))
-    customer_name = Field(column_name=_("Customer name"))
-    customer_qq = Field(column_name=_("QQ"))
-    enrolment_class = Field(column_name=_("Class"))
     campus = Field(column_name=_("Campus"))
-    pay_type = Field(column_name=_("Payment type"))
-    paid_fee = Field(column_name=_("Amount"))
+    pay_type = Field(column_name=label(PaymentRecord, "pay_type"))
+    paid_fee = Field(column_name=label(PaymentRecord, "paid_fee"))
     net_amount = Field(column_name=_("Amount in totals"))
-    status = Field(column_name=_("Status"))
-    date = Field(column_name=_("Paid on"))
-    consultant = Field(column_name=_("Consultant"))
-    confirm_user = Field(column_name=_("Confirmed by"))
-    confirm_date = Field(column_name=_("Confirmed on"))
-    reject_reason = Field(attribute="reject_reason", column_name=_("Rejection reason"))
-    note = Field(attribute="note", column_name=_("Note"))
+    status = Field(column_name=label(PaymentRecord, "status"))
+    date = Field(column_name=label(PaymentRecord, "date"))
+    confirm_user = Field(column_name=label(PaymentRecord, "confirm_user"))
+    confirm_date = Field(column_name=label(PaymentRecord, "confirm_date"))
+    reject_reason = Field(attribute="reject_reason", column_name=label(PaymentRecord, "reject_reason"))
+    note = Field(attribute="note", column_name=label(PaymentRecord, "note"))
 
     class Meta:
         model = PaymentRecord
@@ -164,31 +192,11 @@ class PaymentRecordResource(ReadableResource):
             "note",
         )
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._pay_types = None
-        self._statuses = None
-
-    @classmethod
-    def get_display_name(cls):
-        return gettext("Payment records")
-
-    def dehydrate_customer_name(self, obj):
-        return self.customer_name(obj.customer)
-
-    def dehydrate_customer_qq(self, obj):
-        return obj.customer.qq
-
-    def dehydrate_enrolment_class(self, obj):
-        return self.class_name(obj.enrolment_class)
-
     def dehydrate_campus(self, obj):
-        return obj.enrolment_class.campus.name if obj.enrolment_class else ""
+        return self.class_campus_name(obj.enrolment_class_id)
 
     def dehydrate_pay_type(self, obj):
-        if self._pay_types is None:
-            self._pay_types = _labels(PaymentRecord.PayType.choices)
-        return self._pay_types.get(obj.pay_type, obj.pay_type)
+        return self.choice_label("pay_type", obj.pay_type)
 
     def dehydrate_paid_fee(self, obj):
         return obj.paid_fee
@@ -197,18 +205,13 @@ class PaymentRecordResource(ReadableResource):
         return obj.net_amount
 
     def dehydrate_status(self, obj):
-        if self._statuses is None:
-            self._statuses = _labels(PaymentRecord.Status.choices)
-        return self._statuses.get(obj.status, obj.status)
+        return self.choice_label("status", obj.status)
 
     def dehydrate_date(self, obj):
         return self.local_datetime(obj.date)
 
-    def dehydrate_consultant(self, obj):
-        return self.person(obj.consultant)
-
     def dehydrate_confirm_user(self, obj):
-        return self.person(obj.confirm_user)
+        return self.person(obj.confirm_user_id)
 
     def dehydrate_confirm_date(self, obj):
         return self.local_datetime(obj.confirm_date)

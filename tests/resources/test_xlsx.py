@@ -1,0 +1,53 @@
+import io
+
+import openpyxl
+import pytest
+
+from crm.resources.streaming import csv_safe, is_formula_like
+from crm.resources.xlsx import column_letter, write_xlsx
+
+
+def read_back(headers, rows, title="工作表"):
+    file = io.BytesIO()
+    count = write_xlsx(file, headers, rows, is_formula_like=is_formula_like, title=title)
+    file.seek(0)
+    return count, openpyxl.load_workbook(file)
+
+
+@pytest.mark.parametrize(("index", "letters"), [(0, "A"), (25, "Z"), (26, "AA"), (701, "ZZ"), (702, "AAA")])
+def test_column_letters(index, letters):
+    assert column_letter(index) == letters
+
+
+def test_values_keep_their_type_and_text_its_characters():
+    count, workbook = read_back(
+        ["名称", "金额"],
+        [['<a & b> "q"', -2000], ["line\r\nbreak\x01", 3.5], [None, 0], [True, ""]],
+        title="缴费记录",
+    )
+
+    sheet = workbook.active
+    assert count == 4
+    assert sheet.title == "缴费记录"
+    assert list(sheet.iter_rows(values_only=True)) == [
+        ("名称", "金额"),
+        ('<a & b> "q"', -2000),
+        ("line\r\nbreak", 3.5),
+        (None, 0),
+        (True, None),
+    ]
+    assert sheet["A1"].font.b
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@A1", "\t=1", "\r=1"])
+def test_formula_like_text_stays_text(text):
+    _count, workbook = read_back(["x"], [[text]])
+
+    cell = workbook.active["A2"]
+    assert (cell.value, cell.data_type, cell.quotePrefix) == (text, "s", True)
+
+
+def test_plain_text_and_numbers_are_not_prefixed():
+    assert csv_safe("张三") == "张三"
+    assert csv_safe(-2000) == -2000
+    assert csv_safe("=cmd") == "'=cmd"

@@ -14,8 +14,9 @@ import tablib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, Q
+from django.db.models.base import ModelState
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -107,6 +108,22 @@ def cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def cached(parse):
+    """A parser that remembers its answers: a list has few distinct sexes, sources or courses."""
+    answers = {}
+
+    def parse_cached(value):
+        try:
+            return answers[value]
+        except KeyError:
+            answers[value] = answer = parse(value)
+            return answer
+        except TypeError:  # an unhashable cell
+            return parse(value)
+
+    return parse_cached
 
 
 @dataclass
@@ -210,7 +227,7 @@ class CustomerResource(resources.ModelResource):
             "birthday": self.parse_date,
             "phone": self.parse_phone,
             "source": self.parse_choice(Customer.Source.choices),
-            "course": self.parse_courses,
+            "course": cached(self.parse_courses),
             "class_type": self.parse_choice(ClassType.choices),
             "customer_note": self.parse_text,
             "network_consult_note": self.parse_text,
@@ -236,6 +253,7 @@ class CustomerResource(resources.ModelResource):
         if "consultant" in self.columns:
             self.load_consultants()
         self.assigned = Counter()
+        self.new_customer = {key: value for key, value in Customer().__dict__.items() if key != "_state"}
 
     @staticmethod
     def existing_customers(qqs: set[str], phones: set[str]):
@@ -292,7 +310,7 @@ class CustomerResource(resources.ModelResource):
                     _("“%(value)s” is not one of: %(choices)s.") % {"value": text, "choices": labels}
                 ) from None
 
-        return parse
+        return cached(parse)
 
     def parse_courses(self, value):
         codes = []
@@ -344,6 +362,13 @@ class CustomerResource(resources.ModelResource):
                 ]
         if not state.values.get("qq") and "qq" not in state.errors:
             state.errors["qq"] = [_("A QQ number is required.")]
+
+    def init_instance(self, row=None):
+        # Model.__init__ walks every field: for 100,000 rows, a copy of one new customer is far cheaper.
+        customer = Customer.__new__(Customer)
+        customer.__dict__.update(self.new_customer)
+        customer._state = ModelState()
+        return customer
 
     def get_or_init_instance(self, instance_loader, row):
         state = self.current
@@ -440,6 +465,31 @@ class CustomerResource(resources.ModelResource):
 
     def get_bulk_update_fields(self):
         return FILLABLE_FIELDS
+
+    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        # Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. One
+        # prepared UPDATE per row, sent with executemany, takes a fraction of that.
+        if not self.update_instances or not (using_transactions or not dry_run):
+            return
+        db = connections[self.get_db_connection_name()]
+        fields = [Customer._meta.get_field(name) for name in self.get_bulk_update_fields()]
+        quote = db.ops.quote_name
+        sql = "UPDATE {} SET {} WHERE {} = %s".format(
+            quote(Customer._meta.db_table),
+            ", ".join(f"{quote(field.column)} = %s" for field in fields),
+            quote(Customer._meta.pk.column),
+        )
+        params = [
+            [field.get_db_prep_save(getattr(customer, field.attname), db) for field in fields] + [customer.pk]
+            for customer in self.update_instances
+        ]
+        try:
+            with db.cursor() as cursor:
+                cursor.executemany(sql, params)
+        except Exception as error:
+            self.handle_import_error(result, error, raise_errors)
+        finally:
+            self.update_instances.clear()
 
     def save_instance(self, instance, is_create, row, **kwargs):
         super().save_instance(instance, is_create, row, **kwargs)

@@ -110,6 +110,12 @@ def cell_text(value) -> str:
     return str(value).strip()
 
 
+def check(validator, text: str) -> None:
+    # The model's own validator, without its per-call overhead (100,000 rows, two calls each).
+    if not validator.regex.search(text):
+        raise ValidationError(validator.message, code=validator.code)
+
+
 def cached(parse):
     """A parser that remembers its answers: a list has few distinct sexes, sources or courses."""
     answers = {}
@@ -284,7 +290,7 @@ class CustomerResource(resources.ModelResource):
     def parse_qq(self, value):
         text = cell_text(value)
         if text:
-            qq_validator(text)
+            check(qq_validator, text)
         return text
 
     def parse_phone(self, value):
@@ -292,7 +298,7 @@ class CustomerResource(resources.ModelResource):
         if text.startswith("+86"):
             text = text[3:]
         if text:
-            mobile_validator(text)
+            check(mobile_validator, text)
         return text or None
 
     def parse_choice(self, choices):
@@ -466,10 +472,19 @@ class CustomerResource(resources.ModelResource):
     def get_bulk_update_fields(self):
         return FILLABLE_FIELDS
 
+    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        # The dry run writes nothing: every rule is checked in Python against what was read up
+        # front, so the preview needs no INSERT (the confirmation still runs in one transaction).
+        if dry_run:
+            self.create_instances.clear()
+            return
+        super().bulk_create(using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result)
+
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
         # Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. One
         # prepared UPDATE per row, sent with executemany, takes a fraction of that.
-        if not self.update_instances or not (using_transactions or not dry_run):
+        if dry_run or not self.update_instances:
+            self.update_instances.clear()
             return
         db = connections[self.get_db_connection_name()]
         fields = [Customer._meta.get_field(name) for name in self.get_bulk_update_fields()]

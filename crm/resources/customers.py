@@ -481,26 +481,41 @@ class CustomerResource(resources.ModelResource):
         super().bulk_create(using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result)
 
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
-        # Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. One
-        # prepared UPDATE per row, sent with executemany, takes a fraction of that.
+        # Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. Here one
+        # UPDATE … FROM (VALUES …) per 1,000 rows on PostgreSQL, one prepared UPDATE per row on SQLite.
         if dry_run or not self.update_instances:
             self.update_instances.clear()
             return
         db = connections[self.get_db_connection_name()]
         fields = [Customer._meta.get_field(name) for name in self.get_bulk_update_fields()]
-        quote = db.ops.quote_name
-        sql = "UPDATE {} SET {} WHERE {} = %s".format(
-            quote(Customer._meta.db_table),
-            ", ".join(f"{quote(field.column)} = %s" for field in fields),
-            quote(Customer._meta.pk.column),
-        )
         params = [
-            [field.get_db_prep_save(getattr(customer, field.attname), db) for field in fields] + [customer.pk]
+            [customer.pk] + [field.get_db_prep_save(getattr(customer, field.attname), db) for field in fields]
             for customer in self.update_instances
         ]
+        quote = db.ops.quote_name
+        table, pk = quote(Customer._meta.db_table), quote(Customer._meta.pk.column)
         try:
             with db.cursor() as cursor:
-                cursor.executemany(sql, params)
+                if db.vendor == "postgresql":
+                    from psycopg2.extras import execute_values
+
+                    columns = [quote(field.column) for field in fields]
+                    sql = "UPDATE {} SET {} FROM (VALUES %s) AS v({}, {}) WHERE {}.{} = v.{}".format(
+                        table,
+                        ", ".join(f"{column} = v.{column}" for column in columns),
+                        pk,
+                        ", ".join(columns),
+                        table,
+                        pk,
+                        pk,
+                    )
+                    types = [Customer._meta.pk.db_type(db)] + [field.db_type(db) for field in fields]
+                    template = "({})".format(", ".join(f"%s::{kind}" for kind in types))
+                    execute_values(cursor.cursor, sql, params, template=template, page_size=1000)
+                else:
+                    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+                    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"
+                    cursor.executemany(sql, [row[1:] + row[:1] for row in params])
         except Exception as error:
             self.handle_import_error(result, error, raise_errors)
         finally:

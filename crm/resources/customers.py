@@ -14,7 +14,7 @@ import tablib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection, connections, models
 from django.db.models import Count, Q
 from django.db.models.base import ModelState
 from django.utils import timezone, translation
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import resources
 from import_export.results import RowResult
+from multiselectfield import MultiSelectField
 
 from crm.models import ClassType, Course, Customer, CustomerImport, CustomerTransfer
 from crm.models.customer import mobile_validator, qq_validator
@@ -110,9 +111,13 @@ def cell_text(value) -> str:
     return str(value).strip()
 
 
-def check(validator, text: str) -> None:
-    # The model's own validator, without its per-call overhead (100,000 rows, two calls each).
-    if not validator.regex.search(text):
+QQ_PATTERN = re.compile(qq_validator.regex.pattern)
+MOBILE_PATTERN = re.compile(mobile_validator.regex.pattern)
+
+
+def check(validator, pattern: re.Pattern, text: str) -> None:
+    # The model's own rule and message, without the validator's per-call overhead (lazy regex).
+    if not pattern.search(text):
         raise ValidationError(validator.message, code=validator.code)
 
 
@@ -290,7 +295,7 @@ class CustomerResource(resources.ModelResource):
     def parse_qq(self, value):
         text = cell_text(value)
         if text:
-            check(qq_validator, text)
+            check(qq_validator, QQ_PATTERN, text)
         return text
 
     def parse_phone(self, value):
@@ -298,7 +303,7 @@ class CustomerResource(resources.ModelResource):
         if text.startswith("+86"):
             text = text[3:]
         if text:
-            check(mobile_validator, text)
+            check(mobile_validator, MOBILE_PATTERN, text)
         return text or None
 
     def parse_choice(self, choices):
@@ -475,10 +480,60 @@ class CustomerResource(resources.ModelResource):
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
         # The dry run writes nothing: every rule is checked in Python against what was read up
         # front, so the preview needs no INSERT (the confirmation still runs in one transaction).
-        if dry_run:
+        if dry_run or not self.create_instances:
             self.create_instances.clear()
             return
-        super().bulk_create(using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result)
+        db = connections[self.get_db_connection_name()]
+        if db.vendor != "postgresql":
+            super().bulk_create(
+                using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result
+            )
+            return
+        try:
+            self.insert_postgresql(db, self.create_instances)
+        except Exception as error:
+            self.handle_import_error(result, error, raise_errors)
+        finally:
+            self.create_instances.clear()
+
+    @staticmethod
+    def insert_postgresql(db, customers) -> None:
+        """INSERT … VALUES … RETURNING id, 1,000 rows a statement.
+
+        Django's bulk_create prepares every value of every row through the SQL compiler: two
+        thirds of the time of an import. Values here go as they are to psycopg2, except those
+        the database cannot take unconverted (the list of courses, aware datetimes).
+        """
+        from psycopg2.extras import execute_values
+
+        fields = [field for field in Customer._meta.concrete_fields if not field.primary_key]
+        convert = [
+            (lambda value, field=field: field.get_db_prep_save(value, db))
+            if isinstance(field, (MultiSelectField, models.DateTimeField))
+            else None
+            for field in fields
+        ]
+        rows = [
+            [
+                value if converter is None else converter(value)
+                for value, converter in zip(
+                    (getattr(customer, field.attname) for field in fields), convert, strict=True
+                )
+            ]
+            for customer in customers
+        ]
+        quote = db.ops.quote_name
+        sql = "INSERT INTO {} ({}) VALUES %s RETURNING {}".format(
+            quote(Customer._meta.db_table),
+            ", ".join(quote(field.column) for field in fields),
+            quote(Customer._meta.pk.column),
+        )
+        with db.cursor() as cursor:
+            ids = execute_values(cursor.cursor, sql, rows, page_size=1000, fetch=True)
+        for customer, (pk,) in zip(customers, ids, strict=True):
+            customer.pk = pk
+            customer._state.adding = False
+            customer._state.db = db.alias
 
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
         # Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. Here one

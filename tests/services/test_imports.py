@@ -350,3 +350,18 @@ def test_a_rejected_import_has_nothing_to_revert(import_file):
 
     with pytest.raises(ValidationError):
         customer_imports_revert(customer_import=CustomerImport.objects.get(), user=None)
+
+
+def test_excel_unicode_text_utf16_with_tabs_and_date_variants_import():
+    text = "姓名\tQQ\t出生日期\n甲\t10001\t2001/9/30\n乙\t10002\t2002年1月2日\n"
+    outcome = run(text.encode("utf-16"))
+
+    assert (outcome.source.encoding, outcome.new, outcome.error_count) == ("utf-16", 2, 0)
+    assert Customer.objects.get(qq="10001").birthday == datetime.date(2001, 9, 30)
+    assert Customer.objects.get(qq="10002").birthday == datetime.date(2002, 1, 2)
+
+
+def test_an_old_xls_file_is_refused_with_a_clear_message():
+    with pytest.raises(ValidationError) as error:
+        run(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
+    assert error.value.code == "xls"

@@ -266,18 +266,7 @@ class CustomerImportAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
     date_hierarchy = "date"
     search_fields = ["file_name", "user__username", "user__name"]
     list_select_related = ["user", "reverted_by"]
-    fields = [
-        "file_name",
-        "user",
-        "date",
-        "new_count",
-        "updated_count",
-        "skipped_count",
-        "error_count",
-        "reverted_on",
-        "reverted_by",
-        "revert_report",
-    ]
+    fields = [*list_display[:-1], "reverted_on", "reverted_by", "revert_report"]
     actions = ["revert_imports"]
 
     def scope_queryset(self, request, queryset):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.models import Customer, CustomerImport, CustomerTransfer
-from crm.resources.customers import CustomerResource, query_chunks
+from crm.resources.customers import CustomerResource, Table, query_chunks
 
 ENCODING_CHOICES = [
     ("auto", gettext_lazy("Detect automatically")),
@@ -38,7 +38,7 @@ ENCODING_LABELS = {
 class CustomerFile:
     """A file as the user gave it: its rows, and how it was written."""
 
-    dataset: tablib.Dataset
+    dataset: Table
     file_format: str  # "csv" or "xlsx"
     encoding: str | None  # of a CSV file: "utf-8-sig", "utf-8", "gb18030" or "utf-16"
 
@@ -106,7 +106,7 @@ def decode_text(data: bytes, encoding: str) -> tuple[str, str]:
     )
 
 
-def table_dataset(rows) -> tablib.Dataset:
+def table_dataset(rows) -> Table:
     """A dataset from rows whose first row is the header; trailing blank rows dropped, short rows padded."""
     rows = list(rows)
     while rows and not any(cell not in (None, "") for cell in rows[-1]):
@@ -119,9 +119,10 @@ def table_dataset(rows) -> tablib.Dataset:
     width = len(headers)
     if not width:
         raise ValidationError(_("The first row of the file must hold the column headers."), code="no_headers")
-    dataset = tablib.Dataset(headers=headers)
-    dataset.extend(tuple(row[:width]) + (None,) * (width - len(row)) for row in rows[1:])
-    if not dataset.height:
+    dataset = Table(
+        headers=headers, rows=[tuple(row[:width]) + (None,) * (width - len(row)) for row in rows[1:]]
+    )
+    if not dataset.rows:
         raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
     return dataset
 
@@ -148,7 +149,7 @@ def customer_files_read(*, data: bytes, encoding: str = "auto") -> CustomerFile:
     return CustomerFile(dataset=dataset, file_format="csv", encoding=used)
 
 
-def xlsx_dataset(data: bytes) -> tablib.Dataset:
+def xlsx_dataset(data: bytes) -> Table:
     import openpyxl
 
     try:
@@ -192,7 +193,7 @@ def customers_import(
         file_name=file_name,
         source=source,
         dry_run=dry_run,
-        total=prepared.height,
+        total=len(prepared),
         new=result.totals["new"],
         updated=result.totals["update"],
         skipped=result.totals["skip"],

@@ -6,6 +6,7 @@ are read up front in a few queries; every row is then checked in Python.
 """
 
 import datetime
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -75,6 +76,18 @@ class Table:
 
     def __getitem__(self, index):
         return self.rows[index]
+
+
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).translate(COPY_ESCAPES)
 
 
 def normalize_header(header) -> str:
@@ -514,14 +527,12 @@ class CustomerResource(resources.ModelResource):
 
     @staticmethod
     def insert_postgresql(db, customers) -> None:
-        """INSERT … VALUES … RETURNING id, 1,000 rows a statement.
+        """COPY the new customers in, with ids drawn from the table's sequence first.
 
-        Django's bulk_create prepares every value of every row through the SQL compiler: two
-        thirds of the time of an import. Values here go as they are to psycopg2, except those
-        the database cannot take unconverted (the list of courses, aware datetimes).
+        Django's bulk_create prepares every value of every row through the SQL compiler (two
+        thirds of the time of an import), and INSERT … VALUES makes PostgreSQL parse every value
+        as SQL; COPY takes plain text rows.
         """
-        from psycopg2.extras import execute_values
-
         fields = [field for field in Customer._meta.concrete_fields if not field.primary_key]
         convert = [
             (lambda value, field=field: field.get_db_prep_save(value, db))
@@ -529,25 +540,27 @@ class CustomerResource(resources.ModelResource):
             else None
             for field in fields
         ]
-        rows = [
-            [
-                value if converter is None else converter(value)
-                for value, converter in zip(
-                    (getattr(customer, field.attname) for field in fields), convert, strict=True
-                )
-            ]
-            for customer in customers
-        ]
-        quote = db.ops.quote_name
-        sql = "INSERT INTO {} ({}) VALUES %s RETURNING {}".format(
-            quote(Customer._meta.db_table),
-            ", ".join(quote(field.column) for field in fields),
-            quote(Customer._meta.pk.column),
-        )
+        table, pk = Customer._meta.db_table, Customer._meta.pk.column
         with db.cursor() as cursor:
-            ids = execute_values(cursor.cursor, sql, rows, page_size=1000, fetch=True)
-        for customer, (pk,) in zip(customers, ids, strict=True):
-            customer.pk = pk
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, len(customers)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            buffer = io.StringIO()
+            for customer_id, customer in zip(ids, customers, strict=True):
+                values = (getattr(customer, field.attname) for field in fields)
+                cells = [
+                    copy_text(value if converter is None else converter(value))
+                    for value, converter in zip(values, convert, strict=True)
+                ]
+                buffer.write(f"{customer_id}\t" + "\t".join(cells) + "\n")
+            buffer.seek(0)
+            quote = db.ops.quote_name
+            columns = ", ".join(quote(column) for column in [pk, *(field.column for field in fields)])
+            cursor.cursor.copy_expert(f"COPY {quote(table)} ({columns}) FROM STDIN", buffer)
+        for customer_id, customer in zip(ids, customers, strict=True):
+            customer.pk = customer_id
             customer._state.adding = False
             customer._state.db = db.alias
 

@@ -365,3 +365,13 @@ def test_an_old_xls_file_is_refused_with_a_clear_message():
     with pytest.raises(ValidationError) as error:
         run(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
     assert error.value.code == "xls"
+
+
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_written():
+    note = "第一行\n第二行\t制表\\反斜杠 \\N"
+    outcome = run(csv_bytes([["姓名", "QQ", "客户备注", "出生日期"], ["甲", "10001", note, "2000-01-02"]]))
+
+    assert outcome.error_count == 0
+    customer = Customer.objects.get(qq="10001")
+    assert (customer.customer_note, customer.birthday) == (note, datetime.date(2000, 1, 2))
+    assert customer.pk == outcome.customer_import.created_ids[0]

@@ -10,11 +10,12 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, models
+from django.db import connection, connections, models, transaction
 from django.db.models import Count, Q
 from django.db.models.base import ModelState
 from django.utils import timezone, translation
@@ -509,21 +510,28 @@ class CustomerResource(resources.ModelResource):
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
         # The dry run writes nothing: every rule is checked in Python against what was read up
         # front, so the preview needs no INSERT (the confirmation still runs in one transaction).
-        if dry_run or not self.create_instances:
-            self.create_instances.clear()
-            return
         db = connections[self.get_db_connection_name()]
-        if db.vendor != "postgresql":
-            super().bulk_create(
-                using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result
-            )
-            return
+        if db.vendor == "postgresql":
+            write = partial(self.insert_postgresql, db)
+        else:
+            write = partial(Customer.objects.using(db.alias).bulk_create, batch_size=batch_size)
+        self.write_batch(self.create_instances, write, dry_run, raise_errors, result)
+
+    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        db = connections[self.get_db_connection_name()]
+        self.write_batch(self.update_instances, partial(self.update_rows, db), dry_run, raise_errors, result)
+
+    def write_batch(self, pending: list, write, dry_run, raise_errors, result) -> None:
+        """write(pending) in a savepoint of its own: a batch the database refuses (a QQ that someone
+        inserted meanwhile) becomes one error of the import, which is then rolled back whole."""
         try:
-            self.insert_postgresql(db, self.create_instances)
+            if pending and not dry_run and not (result and result.base_errors):
+                with transaction.atomic(using=self.get_db_connection_name()):
+                    write(pending)
         except Exception as error:
             self.handle_import_error(result, error, raise_errors)
         finally:
-            self.create_instances.clear()
+            pending.clear()
 
     @staticmethod
     def insert_postgresql(db, customers) -> None:
@@ -564,46 +572,40 @@ class CustomerResource(resources.ModelResource):
             customer._state.adding = False
             customer._state.db = db.alias
 
-    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
-        # Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. Here one
-        # UPDATE … FROM (VALUES …) per 1,000 rows on PostgreSQL, one prepared UPDATE per row on SQLite.
-        if dry_run or not self.update_instances:
-            self.update_instances.clear()
-            return
-        db = connections[self.get_db_connection_name()]
+    def update_rows(self, db, customers) -> None:
+        """Write the fillable fields of existing customers.
+
+        Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. Here one
+        UPDATE … FROM (VALUES …) per 1,000 rows on PostgreSQL, one prepared UPDATE per row on SQLite.
+        """
         fields = [Customer._meta.get_field(name) for name in self.get_bulk_update_fields()]
         params = [
             [customer.pk] + [field.get_db_prep_save(getattr(customer, field.attname), db) for field in fields]
-            for customer in self.update_instances
+            for customer in customers
         ]
         quote = db.ops.quote_name
         table, pk = quote(Customer._meta.db_table), quote(Customer._meta.pk.column)
-        try:
-            with db.cursor() as cursor:
-                if db.vendor == "postgresql":
-                    from psycopg2.extras import execute_values
+        with db.cursor() as cursor:
+            if db.vendor == "postgresql":
+                from psycopg2.extras import execute_values
 
-                    columns = [quote(field.column) for field in fields]
-                    sql = "UPDATE {} SET {} FROM (VALUES %s) AS v({}, {}) WHERE {}.{} = v.{}".format(
-                        table,
-                        ", ".join(f"{column} = v.{column}" for column in columns),
-                        pk,
-                        ", ".join(columns),
-                        table,
-                        pk,
-                        pk,
-                    )
-                    types = [Customer._meta.pk.db_type(db)] + [field.db_type(db) for field in fields]
-                    template = "({})".format(", ".join(f"%s::{kind}" for kind in types))
-                    execute_values(cursor.cursor, sql, params, template=template, page_size=1000)
-                else:
-                    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-                    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"
-                    cursor.executemany(sql, [row[1:] + row[:1] for row in params])
-        except Exception as error:
-            self.handle_import_error(result, error, raise_errors)
-        finally:
-            self.update_instances.clear()
+                columns = [quote(field.column) for field in fields]
+                sql = "UPDATE {} SET {} FROM (VALUES %s) AS v({}, {}) WHERE {}.{} = v.{}".format(
+                    table,
+                    ", ".join(f"{column} = v.{column}" for column in columns),
+                    pk,
+                    ", ".join(columns),
+                    table,
+                    pk,
+                    pk,
+                )
+                types = [Customer._meta.pk.db_type(db)] + [field.db_type(db) for field in fields]
+                template = "({})".format(", ".join(f"%s::{kind}" for kind in types))
+                execute_values(cursor.cursor, sql, params, template=template, page_size=1000)
+            else:
+                assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+                sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"
+                cursor.executemany(sql, [row[1:] + row[:1] for row in params])
 
     def save_instance(self, instance, is_create, row, **kwargs):
         super().save_instance(instance, is_create, row, **kwargs)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from crm.models import ConsultRecord, Customer, CustomerImport, CustomerTransfer
+from crm.resources.customers import CustomerResource
 from crm.services.imports import (
     customer_files_read,
     customer_imports_rejected_file,
@@ -227,7 +228,7 @@ def test_deduplication_reads_the_database_in_a_fixed_number_of_queries(django_as
     rows = [["姓名", "QQ", "手机"]] + [[f"客户{i}", str(300000 + i), f"137{i:08d}"] for i in range(300)]
     # Savepoints, the existing customers, the inserts (one per batch of SQLite's parameter limit; a
     # single one on PostgreSQL) and the history entry: 300 rows, far fewer queries.
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):
         outcome = run(csv_bytes(rows), keep_rejected=False)
     assert outcome.new == 300
 
@@ -375,3 +376,19 @@ def test_text_with_tabs_newlines_and_backslashes_is_stored_as_written():
     customer = Customer.objects.get(qq="10001")
     assert (customer.customer_note, customer.birthday) == (note, datetime.date(2000, 1, 2))
     assert customer.pk == outcome.customer_import.created_ids[0]
+
+
+def test_a_customer_created_meanwhile_makes_the_import_fail_cleanly(monkeypatch, boss_user):
+    # Another import (or a salesperson) inserts the same QQ between the up-front read and the insert.
+    CustomerFactory(qq="10001", phone="13900000001")
+    monkeypatch.setattr(CustomerResource, "existing_customers", staticmethod(lambda qqs, phones: []))
+    rows = [["姓名", "QQ"], ["甲", "10001"], ["乙", "10002"]] + [
+        [f"丙{i}", str(20000 + i)] for i in range(1200)
+    ]
+
+    outcome = run(csv_bytes(rows), user=boss_user)
+
+    assert outcome.error_count == 1
+    assert outcome.problems[0].line == 0
+    assert Customer.objects.count() == 1
+    assert CustomerImport.objects.get().error_count == 1

@@ -5,17 +5,19 @@ queries. Existing customers (by QQ, then phone), staff users and each consultant
 are read up front in a few queries; every row is then checked in Python.
 """
 
+import csv
 import datetime
 import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
+from operator import attrgetter
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, models, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Q
 from django.db.models.base import ModelState
 from django.utils import timezone, translation
@@ -23,7 +25,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import resources
 from import_export.results import RowResult
-from multiselectfield import MultiSelectField
 
 from crm.models import ClassType, Course, Customer, CustomerImport, CustomerTransfer
 from crm.models.customer import mobile_validator, qq_validator
@@ -77,18 +78,6 @@ class Table:
 
     def __getitem__(self, index):
         return self.rows[index]
-
-
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value) -> str:
-    """A value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value).translate(COPY_ESCAPES)
 
 
 def normalize_header(header) -> str:
@@ -539,38 +528,35 @@ class CustomerResource(resources.ModelResource):
 
         Django's bulk_create prepares every value of every row through the SQL compiler (two
         thirds of the time of an import), and INSERT … VALUES makes PostgreSQL parse every value
-        as SQL; COPY takes plain text rows.
+        as SQL. Here the csv module writes the rows in C: an empty cell is NULL in the nullable
+        columns and an empty string in the others (FORCE_NOT_NULL).
         """
-        fields = [field for field in Customer._meta.concrete_fields if not field.primary_key]
-        convert = [
-            (lambda value, field=field: field.get_db_prep_save(value, db))
-            if isinstance(field, (MultiSelectField, models.DateTimeField))
-            else None
-            for field in fields
-        ]
+        fields = list(Customer._meta.concrete_fields)
         table, pk = Customer._meta.db_table, Customer._meta.pk.column
         with db.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                 [table, pk, len(customers)],
             )
-            ids = [row[0] for row in cursor.fetchall()]
+            for customer, (customer_id,) in zip(customers, cursor.fetchall(), strict=True):
+                customer.pk = customer_id
+                customer._state.adding = False
+                customer._state.db = db.alias
+            course = fields.index(Customer._meta.get_field("course"))
             buffer = io.StringIO()
-            for customer_id, customer in zip(ids, customers, strict=True):
-                values = (getattr(customer, field.attname) for field in fields)
-                cells = [
-                    copy_text(value if converter is None else converter(value))
-                    for value, converter in zip(values, convert, strict=True)
-                ]
-                buffer.write(f"{customer_id}\t" + "\t".join(cells) + "\n")
+            writer = csv.writer(buffer, lineterminator="\n")
+            for row in map(attrgetter(*(field.attname for field in fields)), customers):
+                if row[course]:  # the list of courses is stored comma-separated
+                    row = (*row[:course], ",".join(row[course]), *row[course + 1 :])
+                writer.writerow(row)
             buffer.seek(0)
             quote = db.ops.quote_name
-            columns = ", ".join(quote(column) for column in [pk, *(field.column for field in fields)])
-            cursor.cursor.copy_expert(f"COPY {quote(table)} ({columns}) FROM STDIN", buffer)
-        for customer_id, customer in zip(ids, customers, strict=True):
-            customer.pk = customer_id
-            customer._state.adding = False
-            customer._state.db = db.alias
+            columns = ", ".join(quote(field.column) for field in fields)
+            not_null = ", ".join(quote(field.column) for field in fields if not field.null)
+            cursor.cursor.copy_expert(
+                f"COPY {quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
+                buffer,
+            )
 
     def update_rows(self, db, customers) -> None:
         """Write the fillable fields of existing customers.

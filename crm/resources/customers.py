@@ -135,6 +135,12 @@ QQ_PATTERN = re.compile(qq_validator.regex.pattern)
 MOBILE_PATTERN = re.compile(mobile_validator.regex.pattern)
 
 
+def phone_text(value) -> str:
+    """A phone cell as stored: "+86 138-0000-0001" is 13800000001."""
+    text = re.sub(r"[\s-]", "", cell_text(value))
+    return text[3:] if text.startswith("+86") else text
+
+
 def check(validator, pattern: re.Pattern, text: str) -> None:
     # The model's own rule and message, without the validator's per-call overhead (lazy regex).
     if not pattern.search(text):
@@ -273,7 +279,7 @@ class CustomerResource(resources.ModelResource):
         qq_column = dataset.headers.index("qq")
         phone_column = dataset.headers.index("phone") if "phone" in dataset.headers else None
         qqs = {cell_text(row[qq_column]) for row in dataset} - {""}
-        phones = set() if phone_column is None else {cell_text(row[phone_column]) for row in dataset} - {""}
+        phones = set() if phone_column is None else {phone_text(row[phone_column]) for row in dataset} - {""}
         self.by_qq, self.by_phone = {}, {}
         for customer in self.existing_customers(qqs, phones):
             self.by_qq[customer.qq] = customer
@@ -326,9 +332,7 @@ class CustomerResource(resources.ModelResource):
         return text
 
     def parse_phone(self, value):
-        text = re.sub(r"[\s-]", "", cell_text(value))
-        if text.startswith("+86"):
-            text = text[3:]
+        text = phone_text(value)
         if text:
             check(mobile_validator, MOBILE_PATTERN, text)
         return text or None

@@ -392,3 +392,14 @@ def test_a_customer_created_meanwhile_makes_the_import_fail_cleanly(monkeypatch,
     assert outcome.problems[0].line == 0
     assert Customer.objects.count() == 1
     assert CustomerImport.objects.get().error_count == 1
+
+
+def test_a_phone_written_with_country_code_and_dashes_matches_the_stored_one():
+    existing = CustomerFactory(qq="10001", phone="13900000001", customer_note="")
+    outcome = run(
+        csv_bytes([["姓名", "QQ", "手机", "客户备注"], ["甲", "99999", "+86 139-0000-0001", "补充"]])
+    )
+
+    assert (outcome.new, outcome.updated) == (0, 1)
+    existing.refresh_from_db()
+    assert existing.customer_note == "补充"

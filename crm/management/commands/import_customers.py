@@ -14,8 +14,12 @@ class ProgressBar:
 
     def __init__(self, stream, label: str, width: int = 40):
         self.stream, self.label, self.width = stream, label, width
+        self.done = None
 
     def __call__(self, done: int, total: int) -> None:
+        if done == self.done:
+            return
+        self.done = done
         total = max(total, 1)
         filled = self.width * min(done, total) // total
         self.stream.write(

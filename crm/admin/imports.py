@@ -137,7 +137,11 @@ class CustomerImportAdminMixin(ImportMixin):
             form.add_error("import_file", error)
             return self.render_import_page(request, form)
         confirm_form = None
-        if outcome.ok:
+        if outcome.ok and not (outcome.new or outcome.updated):
+            self.message_user(
+                request, _("Nothing to import: every row is already known or skipped."), messages.WARNING
+            )
+        elif outcome.ok:
             storage = self.tmp_storage()
             storage.save(data)
             confirm_form = self.confirm_form_class(
@@ -259,21 +263,10 @@ class CustomerImportAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
         "error_count",
         "result",
     ]
-    list_filter = ["date"]
+    date_hierarchy = "date"
     search_fields = ["file_name", "user__username", "user__name"]
     list_select_related = ["user", "reverted_by"]
-    fields = [
-        "file_name",
-        "user",
-        "date",
-        "new_count",
-        "updated_count",
-        "skipped_count",
-        "error_count",
-        "reverted_on",
-        "reverted_by",
-        "revert_report",
-    ]
+    fields = [*list_display[:-1], "reverted_on", "reverted_by", "revert_report"]
     actions = ["revert_imports"]
 
     def scope_queryset(self, request, queryset):

@@ -5,17 +5,21 @@ queries. Existing customers (by QQ, then phone), staff users and each consultant
 are read up front in a few queries; every row is then checked in Python.
 """
 
+import csv
 import datetime
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
+from operator import attrgetter
 
-import tablib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.db.models import Count, Q
+from django.db.models.base import ModelState
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -56,6 +60,24 @@ EXTRA_HEADERS = {
 }
 COURSE_SEPARATORS = re.compile(r"[,，、;；/|\n]+")
 DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d", "%m/%d/%Y"]
+
+
+@dataclass
+class Table:
+    """Rows under their headers: what import_data needs of a tablib.Dataset (headers, len,
+    iteration), without tablib's check of every row (about a second for 100,000 rows)."""
+
+    headers: list[str]
+    rows: list
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, index):
+        return self.rows[index]
 
 
 def normalize_header(header) -> str:
@@ -109,6 +131,38 @@ def cell_text(value) -> str:
     return str(value).strip()
 
 
+QQ_PATTERN = re.compile(qq_validator.regex.pattern)
+MOBILE_PATTERN = re.compile(mobile_validator.regex.pattern)
+
+
+def phone_text(value) -> str:
+    """A phone cell as stored: "+86 138-0000-0001" is 13800000001."""
+    text = re.sub(r"[\s-]", "", cell_text(value))
+    return text[3:] if text.startswith("+86") else text
+
+
+def check(validator, pattern: re.Pattern, text: str) -> None:
+    # The model's own rule and message, without the validator's per-call overhead (lazy regex).
+    if not pattern.search(text):
+        raise ValidationError(validator.message, code=validator.code)
+
+
+def cached(parse):
+    """A parser that remembers its answers: a list has few distinct sexes, sources or courses."""
+    answers = {}
+
+    def parse_cached(value):
+        try:
+            return answers[value]
+        except KeyError:
+            answers[value] = answer = parse(value)
+            return answer
+        except TypeError:  # an unhashable cell
+            return parse(value)
+
+    return parse_cached
+
+
 @dataclass
 class ImportRow:
     """What the resource learnt about one row of the file."""
@@ -158,7 +212,7 @@ class CustomerResource(resources.ModelResource):
         return gettext_lazy("Customers")
 
     @staticmethod
-    def prepare_dataset(dataset: tablib.Dataset) -> tuple[tablib.Dataset, dict[str, str], list[str]]:
+    def prepare_dataset(dataset: Table) -> tuple[Table, dict[str, str], list[str]]:
         """Rename the file's columns to field names.
 
         Returns the dataset of recognized columns, field name -> the file's header, and the
@@ -181,9 +235,8 @@ class CustomerResource(resources.ModelResource):
                 % {"columns": labels},
                 code="missing_columns",
             )
-        prepared = tablib.Dataset(headers=list(columns))
         indexes = list(columns.values())
-        prepared.extend([row[index] for index in indexes] for row in dataset)
+        prepared = Table(headers=list(columns), rows=[[row[index] for index in indexes] for row in dataset])
         headers = {name: str(dataset.headers[index]) for name, index in columns.items()}
         return prepared, headers, ignored
 
@@ -210,7 +263,7 @@ class CustomerResource(resources.ModelResource):
             "birthday": self.parse_date,
             "phone": self.parse_phone,
             "source": self.parse_choice(Customer.Source.choices),
-            "course": self.parse_courses,
+            "course": cached(self.parse_courses),
             "class_type": self.parse_choice(ClassType.choices),
             "customer_note": self.parse_text,
             "network_consult_note": self.parse_text,
@@ -226,7 +279,7 @@ class CustomerResource(resources.ModelResource):
         qq_column = dataset.headers.index("qq")
         phone_column = dataset.headers.index("phone") if "phone" in dataset.headers else None
         qqs = {cell_text(row[qq_column]) for row in dataset} - {""}
-        phones = set() if phone_column is None else {cell_text(row[phone_column]) for row in dataset} - {""}
+        phones = set() if phone_column is None else {phone_text(row[phone_column]) for row in dataset} - {""}
         self.by_qq, self.by_phone = {}, {}
         for customer in self.existing_customers(qqs, phones):
             self.by_qq[customer.qq] = customer
@@ -236,10 +289,19 @@ class CustomerResource(resources.ModelResource):
         if "consultant" in self.columns:
             self.load_consultants()
         self.assigned = Counter()
+        self.new_customer = {key: value for key, value in Customer().__dict__.items() if key != "_state"}
 
     @staticmethod
     def existing_customers(qqs: set[str], phones: set[str]):
         qqs, phones = sorted(qqs), sorted(phones)
+        if connection.vendor == "postgresql":
+            # Two array parameters rather than 200,000 placeholders for the server to parse.
+            table = connection.ops.quote_name(Customer._meta.db_table)
+            yield from Customer.objects.raw(
+                f"SELECT * FROM {table} WHERE qq = ANY(%s::varchar[]) OR phone = ANY(%s::varchar[])",
+                [qqs, phones],
+            )
+            return
         size = max(len(qqs), len(phones), 1)
         chunk = min(size, query_chunk_size(per_query=2))
         for start in range(0, size, chunk):
@@ -266,15 +328,13 @@ class CustomerResource(resources.ModelResource):
     def parse_qq(self, value):
         text = cell_text(value)
         if text:
-            qq_validator(text)
+            check(qq_validator, QQ_PATTERN, text)
         return text
 
     def parse_phone(self, value):
-        text = re.sub(r"[\s-]", "", cell_text(value))
-        if text.startswith("+86"):
-            text = text[3:]
+        text = phone_text(value)
         if text:
-            mobile_validator(text)
+            check(mobile_validator, MOBILE_PATTERN, text)
         return text or None
 
     def parse_choice(self, choices):
@@ -292,7 +352,7 @@ class CustomerResource(resources.ModelResource):
                     _("“%(value)s” is not one of: %(choices)s.") % {"value": text, "choices": labels}
                 ) from None
 
-        return parse
+        return cached(parse)
 
     def parse_courses(self, value):
         codes = []
@@ -344,6 +404,13 @@ class CustomerResource(resources.ModelResource):
                 ]
         if not state.values.get("qq") and "qq" not in state.errors:
             state.errors["qq"] = [_("A QQ number is required.")]
+
+    def init_instance(self, row=None):
+        # Model.__init__ walks every field: for 100,000 rows, a copy of one new customer is far cheaper.
+        customer = Customer.__new__(Customer)
+        customer.__dict__.update(self.new_customer)
+        customer._state = ModelState()
+        return customer
 
     def get_or_init_instance(self, instance_loader, row):
         state = self.current
@@ -440,6 +507,103 @@ class CustomerResource(resources.ModelResource):
 
     def get_bulk_update_fields(self):
         return FILLABLE_FIELDS
+
+    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        # The dry run writes nothing: every rule is checked in Python against what was read up
+        # front, so the preview needs no INSERT (the confirmation still runs in one transaction).
+        db = connections[self.get_db_connection_name()]
+        if db.vendor == "postgresql":
+            write = partial(self.insert_postgresql, db)
+        else:
+            write = partial(Customer.objects.using(db.alias).bulk_create, batch_size=batch_size)
+        self.write_batch(self.create_instances, write, dry_run, raise_errors, result)
+
+    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        db = connections[self.get_db_connection_name()]
+        self.write_batch(self.update_instances, partial(self.update_rows, db), dry_run, raise_errors, result)
+
+    def write_batch(self, pending: list, write, dry_run, raise_errors, result) -> None:
+        """write(pending) in a savepoint of its own: a batch the database refuses (a QQ that someone
+        inserted meanwhile) becomes one error of the import, which is then rolled back whole."""
+        try:
+            if pending and not dry_run and not (result and result.base_errors):
+                with transaction.atomic(using=self.get_db_connection_name()):
+                    write(pending)
+        except Exception as error:
+            self.handle_import_error(result, error, raise_errors)
+        finally:
+            pending.clear()
+
+    @staticmethod
+    def insert_postgresql(db, customers) -> None:
+        """COPY the new customers in, with ids drawn from the table's sequence first.
+
+        Django's bulk_create prepares every value of every row through the SQL compiler (two
+        thirds of the time of an import), and INSERT … VALUES makes PostgreSQL parse every value
+        as SQL. Here the csv module writes the rows in C: an empty cell is NULL in the nullable
+        columns and an empty string in the others (FORCE_NOT_NULL).
+        """
+        fields = list(Customer._meta.concrete_fields)
+        table, pk = Customer._meta.db_table, Customer._meta.pk.column
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, len(customers)],
+            )
+            for customer, (customer_id,) in zip(customers, cursor.fetchall(), strict=True):
+                customer.pk = customer_id
+                customer._state.adding = False
+                customer._state.db = db.alias
+            course = fields.index(Customer._meta.get_field("course"))
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            for row in map(attrgetter(*(field.attname for field in fields)), customers):
+                if row[course]:  # the list of courses is stored comma-separated
+                    row = (*row[:course], ",".join(row[course]), *row[course + 1 :])
+                writer.writerow(row)
+            buffer.seek(0)
+            quote = db.ops.quote_name
+            columns = ", ".join(quote(field.column) for field in fields)
+            not_null = ", ".join(quote(field.column) for field in fields if not field.null)
+            cursor.cursor.copy_expert(
+                f"COPY {quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
+                buffer,
+            )
+
+    def update_rows(self, db, customers) -> None:
+        """Write the fillable fields of existing customers.
+
+        Django's bulk_update builds a CASE WHEN per row and field: 2,000 rows took 10 s. Here one
+        UPDATE … FROM (VALUES …) per 1,000 rows on PostgreSQL, one prepared UPDATE per row on SQLite.
+        """
+        fields = [Customer._meta.get_field(name) for name in self.get_bulk_update_fields()]
+        params = [
+            [customer.pk] + [field.get_db_prep_save(getattr(customer, field.attname), db) for field in fields]
+            for customer in customers
+        ]
+        quote = db.ops.quote_name
+        table, pk = quote(Customer._meta.db_table), quote(Customer._meta.pk.column)
+        with db.cursor() as cursor:
+            if db.vendor == "postgresql":
+                from psycopg2.extras import execute_values
+
+                columns = [quote(field.column) for field in fields]
+                sql = "UPDATE {} SET {} FROM (VALUES %s) AS v({}, {}) WHERE {}.{} = v.{}".format(
+                    table,
+                    ", ".join(f"{column} = v.{column}" for column in columns),
+                    pk,
+                    ", ".join(columns),
+                    table,
+                    pk,
+                    pk,
+                )
+                types = [Customer._meta.pk.db_type(db)] + [field.db_type(db) for field in fields]
+                template = "({})".format(", ".join(f"%s::{kind}" for kind in types))
+                execute_values(cursor.cursor, sql, params, template=template, page_size=1000)
+            else:
+                assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+                sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"
+                cursor.executemany(sql, [row[1:] + row[:1] for row in params])
 
     def save_instance(self, instance, is_create, row, **kwargs):
         super().save_instance(instance, is_create, row, **kwargs)

@@ -9,7 +9,6 @@ TRANSLATIONS = {
     "Reject the selected payments": "驳回所选缴费记录",
     "Payments rejected: %(count)d.": "已驳回缴费：%(count)d 笔。",
     "Reject payments": "驳回缴费",
-    "Home": "首页",
     "Yes": "是",
     "No": "否",
     "Reference number": "编号",

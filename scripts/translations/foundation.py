@@ -183,4 +183,7 @@ TRANSLATIONS = {
     "Finance": "财务",
     "Boss": "校长",
     "Student": "学生",
+    # Shared by every area: the admin's 404 for rows outside a user's scope, breadcrumbs.
+    "Not found.": "未找到。",
+    "Home": "首页",
 }

@@ -1,6 +1,5 @@
 # ruff: noqa: E501
 TRANSLATIONS = {
-    "Not found.": "未找到。",
     "Encoding of a CSV file": "CSV 文件编码",
     "Excel in China saves CSV as GBK; detection tells it from UTF-8.": "中文版 Excel 保存的 CSV 是 GBK 编码；自动检测可区分 GBK 和 UTF-8。",
     "The file is larger than %(size)d MB: split it.": "文件超过 %(size)d MB，请拆分后再导入。",
@@ -42,7 +41,7 @@ TRANSLATIONS = {
     "%(customer)s: %(field)s was changed after the import, kept.": "%(customer)s：%(field)s 在导入后被修改过，保留。",
     "%(deleted)d customers deleted, %(emptied)d customers' filled fields emptied.": "删除 %(deleted)d 个客户，清空 %(emptied)d 个客户由导入补充的字段。",
     "Import": "导入",
-    "Nothing has been written yet. Check the counts of “%(name)s” below, then confirm the import.": "尚未写入任何数据。请核对下方“%(name)s”的统计，然后确认导入。",
+    "Nothing has been written yet. Check the counts above, then confirm the import.": "尚未写入任何数据。请核对上方的统计，然后确认导入。",
     "Confirm import": "确认导入",
     "Choose another file": "重新选择文件",
     "How to import a customer list": "如何导入客户名单",
@@ -64,4 +63,5 @@ TRANSLATIONS = {
     "Row": "行号",
     "Row %(line)s": "第 %(line)s 行",
     "Skipped rows": "跳过的行",
+    "Nothing to import: every row is already known or skipped.": "没有可导入的数据：所有行都已存在或被跳过。",
 }

@@ -56,7 +56,6 @@ TRANSLATIONS = {
     "The file is %(size)s; the limit is %(limit)s.": "文件大小为 %(size)s，上限是 %(limit)s。",
     "This lesson has no homework to hand in.": "这节课没有要交的作业。",
     "Your homework has been handed in.": "作业已提交。",
-    "Not found.": "未找到。",
     "Your homework was not handed in:": "作业没有提交成功：",
     "see the reason beside the lesson.": "原因见该节课旁边的说明。",
     # The admin's user list

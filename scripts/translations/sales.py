@@ -1,5 +1,4 @@
 TRANSLATIONS = {
-    "Not found.": "未找到。",
     "Search by name, QQ, QQ nickname or phone.": "按姓名、QQ、QQ昵称或手机号搜索。",
     "Consultation": "咨询信息",
     "Follow-up": "跟进",

@@ -13,8 +13,6 @@ TRANSLATIONS = {
     ),
     "%(record)s: the class has no studying students.": "%(record)s: 该班级没有在读学生。",
     "This class has no studying students.": "该班级没有在读学生。",
-    "Home": "首页",
     "%(student)s is not a student of %(class)s.": "%(student)s 不是 %(class)s 的学生。",
     "start and graduation dates": "开班 / 结业日期",
-    "Not found.": "未找到。",
 }

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from crm.models import Customer, CustomerImport
+from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_tmp_storage")]
 
@@ -157,3 +158,15 @@ def test_revert_action_from_the_history(boss_client, boss_user, import_file):
 
 def test_the_history_is_not_for_sales(sales_client):
     assert sales_client.get(HISTORY_URL).status_code == 403
+
+
+def test_a_file_with_nothing_new_offers_no_confirmation(boss_client, import_file):
+    for qq in ("10001001", "10001002", "10001003"):
+        CustomerFactory(qq=qq, customer_note="已有备注")
+
+    preview = upload(boss_client, import_file("customers_gbk.csv"))
+
+    outcome = preview.context["outcome"]
+    assert (outcome.new, outcome.updated, outcome.skipped) == (0, 0, 3)
+    assert preview.context["confirm_form"] is None
+    assert "没有可导入的数据" in preview.content.decode()

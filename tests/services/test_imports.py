@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from crm.models import ConsultRecord, Customer, CustomerImport, CustomerTransfer
+from crm.resources.customers import CustomerResource
 from crm.services.imports import (
     customer_files_read,
     customer_imports_rejected_file,
@@ -227,7 +228,7 @@ def test_deduplication_reads_the_database_in_a_fixed_number_of_queries(django_as
     rows = [["姓名", "QQ", "手机"]] + [[f"客户{i}", str(300000 + i), f"137{i:08d}"] for i in range(300)]
     # Savepoints, the existing customers, the inserts (one per batch of SQLite's parameter limit; a
     # single one on PostgreSQL) and the history entry: 300 rows, far fewer queries.
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):
         outcome = run(csv_bytes(rows), keep_rejected=False)
     assert outcome.new == 300
 
@@ -350,3 +351,55 @@ def test_a_rejected_import_has_nothing_to_revert(import_file):
 
     with pytest.raises(ValidationError):
         customer_imports_revert(customer_import=CustomerImport.objects.get(), user=None)
+
+
+def test_excel_unicode_text_utf16_with_tabs_and_date_variants_import():
+    text = "姓名\tQQ\t出生日期\n甲\t10001\t2001/9/30\n乙\t10002\t2002年1月2日\n"
+    outcome = run(text.encode("utf-16"))
+
+    assert (outcome.source.encoding, outcome.new, outcome.error_count) == ("utf-16", 2, 0)
+    assert Customer.objects.get(qq="10001").birthday == datetime.date(2001, 9, 30)
+    assert Customer.objects.get(qq="10002").birthday == datetime.date(2002, 1, 2)
+
+
+def test_an_old_xls_file_is_refused_with_a_clear_message():
+    with pytest.raises(ValidationError) as error:
+        run(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
+    assert error.value.code == "xls"
+
+
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_written():
+    note = "第一行\n第二行\t制表\\反斜杠 \\N"
+    outcome = run(csv_bytes([["姓名", "QQ", "客户备注", "出生日期"], ["甲", "10001", note, "2000-01-02"]]))
+
+    assert outcome.error_count == 0
+    customer = Customer.objects.get(qq="10001")
+    assert (customer.customer_note, customer.birthday) == (note, datetime.date(2000, 1, 2))
+    assert customer.pk == outcome.customer_import.created_ids[0]
+
+
+def test_a_customer_created_meanwhile_makes_the_import_fail_cleanly(monkeypatch, boss_user):
+    # Another import (or a salesperson) inserts the same QQ between the up-front read and the insert.
+    CustomerFactory(qq="10001", phone="13900000001")
+    monkeypatch.setattr(CustomerResource, "existing_customers", staticmethod(lambda qqs, phones: []))
+    rows = [["姓名", "QQ"], ["甲", "10001"], ["乙", "10002"]] + [
+        [f"丙{i}", str(20000 + i)] for i in range(1200)
+    ]
+
+    outcome = run(csv_bytes(rows), user=boss_user)
+
+    assert outcome.error_count == 1
+    assert outcome.problems[0].line == 0
+    assert Customer.objects.count() == 1
+    assert CustomerImport.objects.get().error_count == 1
+
+
+def test_a_phone_written_with_country_code_and_dashes_matches_the_stored_one():
+    existing = CustomerFactory(qq="10001", phone="13900000001", customer_note="")
+    outcome = run(
+        csv_bytes([["姓名", "QQ", "手机", "客户备注"], ["甲", "99999", "+86 139-0000-0001", "补充"]])
+    )
+
+    assert (outcome.new, outcome.updated) == (0, 1)
+    existing.refresh_from_db()
+    assert existing.customer_note == "补充"

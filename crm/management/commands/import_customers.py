@@ -14,8 +14,12 @@ class ProgressBar:
 
     def __init__(self, stream, label: str, width: int = 40):
         self.stream, self.label, self.width = stream, label, width
+        self.done = None
 
     def __call__(self, done: int, total: int) -> None:
+        if done == self.done:
+            return
+        self.done = done
         total = max(total, 1)
         filled = self.width * min(done, total) // total
         self.stream.write(
@@ -66,16 +70,21 @@ class Command(BaseCommand):
         )
         if outcome.ignored_columns:
             self.stdout.write(f"ignored columns: {', '.join(outcome.ignored_columns)}")
-        for skipped in outcome.skipped_rows:
-            self.stdout.write(f"row {skipped.line} skipped: {'; '.join(skipped.reasons)}")
+        self.list_rows(self.stdout, "skipped", outcome.skipped_rows, limit=20)
         if outcome.ok:
             verb = "would be imported (dry run)" if options["dry_run"] else "imported"
             self.stdout.write(self.style.SUCCESS(f"{outcome.new + outcome.updated} customers {verb}."))
             return
-        for problem in outcome.problems:
-            self.stderr.write(f"row {problem.line}: {'; '.join(problem.reasons)}")
+        self.list_rows(self.stderr, "rejected", outcome.problems, limit=200)
         if options["rejected"]:
             content, _name, _content_type = customer_imports_rejected_file(outcome=outcome)
             Path(options["rejected"]).write_bytes(content)
             self.stderr.write(f"rejected rows written to {options['rejected']}")
         raise CommandError(f"{outcome.error_count} rows have errors: nothing was imported.")
+
+    @staticmethod
+    def list_rows(stream, verb: str, rows, limit: int) -> None:
+        for row in rows[:limit]:
+            stream.write(f"row {row.line} {verb}: {'; '.join(row.reasons)}")
+        if len(rows) > limit:
+            stream.write(f"… and {len(rows) - limit} more rows {verb}.")

@@ -38,3 +38,5 @@ class ReadOnlyAdminMixin:
 class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 20
     list_max_show_all = 200
+    # A filtered list would count the whole (scoped) table a second time just to print "of N total".
+    show_full_result_count = False

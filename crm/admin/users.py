@@ -37,6 +37,7 @@ class UserProfileAdmin(UserAdmin):
     list_display = ["username", "name", "mobile", "department", "roles", "is_staff", "is_active"]
     list_filter = [RoleStatusFilter, "is_staff", "is_active", "groups", "department"]
     search_fields = ["username", "name", "mobile", "email"]
+    show_full_result_count = False
     list_select_related = ["department"]
     fieldsets = (
         *UserAdmin.fieldsets,

@@ -118,3 +118,13 @@ def test_change_url_of_a_missing_row_answers_404_instead_of_redirecting(boss_cli
     response = boss_client.get("/admin/crm/customer/999999/change/")
 
     assert response.status_code == 404
+
+
+def test_no_changelist_of_ours_counts_its_table_twice():
+    counting_twice = [
+        model.__name__
+        for model, model_admin in crm_model_admins()
+        if model._meta.app_label == "crm" and model_admin.show_full_result_count
+    ]
+
+    assert counting_twice == []

@@ -40,3 +40,6 @@ class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_max_show_all = 200
     # A filtered list would count the whole (scoped) table a second time just to print "of N total".
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ["crm/admin/site.css"]}

@@ -416,3 +416,34 @@ def test_the_boss_adding_a_customer_for_someone_at_the_cap_gets_a_form_error(
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors()
     assert not Customer.objects.filter(qq="2233445566").exists()
+
+
+def test_the_boss_reassigning_to_a_consultant_at_the_cap_gets_a_form_error_and_nothing_changes(
+    boss_client, sales_user, other_sales_user, settings
+):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory.create_batch(2, consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user, name="原名")
+    data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
+
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert str(other_sales_user) in errors and "最多拥有 2 个客户" in errors and "已有 2 个" in errors
+    customer.refresh_from_db()
+    assert (customer.consultant, customer.name) == (sales_user, "原名")
+    assert not CustomerTransfer.objects.exists()
+
+
+def test_the_boss_editing_a_customer_of_a_consultant_at_the_cap_keeps_the_consultant(
+    boss_client, sales_user, settings
+):
+    settings.MAX_CUSTOMER_NUM = 1
+    customer = CustomerFactory(consultant=sales_user)
+    data = customer_form(qq=customer.qq, name="改名", consultant=sales_user.pk)
+
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Customer.objects.get(pk=customer.pk).name == "改名"

@@ -145,6 +145,47 @@ def test_a_new_consultant_is_recorded_as_a_reassignment(sales_user, other_sales_
     assert transfer.reason == CustomerTransfer.Reason.REASSIGN
 
 
+def test_a_reassignment_to_a_consultant_at_the_cap_changes_nothing(
+    sales_user, other_sales_user, boss_user, settings
+):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory.create_batch(2, consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user, name="原名")
+    customer.consultant = other_sales_user
+    customer.name = "改名"
+
+    with pytest.raises(ValidationError) as raised:
+        customer_update(customer=customer, by=boss_user, fields=["consultant", "name"])
+
+    assert raised.value.code == "cap"
+    message = " ".join(raised.value.messages)
+    assert str(other_sales_user) in message and "2" in message
+    customer.refresh_from_db()
+    assert (customer.consultant, customer.name) == (sales_user, "原名")
+    assert not CustomerTransfer.objects.exists()
+
+
+def test_a_reassignment_up_to_the_cap_is_allowed(sales_user, other_sales_user, boss_user, settings):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory(consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user)
+    customer.consultant = other_sales_user
+
+    customer_update(customer=customer, by=boss_user, fields=["consultant"])
+
+    assert Customer.objects.owned_by(other_sales_user).count() == 2
+
+
+def test_moving_a_customer_back_to_the_pool_ignores_the_cap(sales_user, boss_user, settings):
+    settings.MAX_CUSTOMER_NUM = 0
+    customer = CustomerFactory(consultant=sales_user)
+    customer.consultant = None
+
+    customer_update(customer=customer, by=boss_user, fields=["consultant"])
+
+    assert Customer.objects.get(pk=customer.pk).consultant is None
+
+
 def test_an_edit_writes_only_the_changed_fields(sales_user, other_sales_user):
     customer = CustomerFactory()
     stale = Customer.objects.get(pk=customer.pk)

@@ -1,4 +1,8 @@
 TRANSLATIONS = {
+    # The admin's user pages (Django 5.2 has no Chinese for this sentence)
+    "After you’ve created a user, you’ll be able to edit more user options.": (
+        "创建用户后，即可编辑更多用户选项。"
+    ),
     # Register, log in, log out
     "Register": "注册",
     "Log in": "登录",

@@ -258,3 +258,27 @@ def test_one_user_claiming_from_many_tabs_never_ends_above_the_cap(make_user, se
 
     assert sum(isinstance(outcome, list) for outcome in outcomes) == 1
     assert Customer.objects.owned_by(user).count() == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_and_a_reassignment_at_once_never_take_the_owner_above_the_cap(make_user, settings):
+    settings.MAX_CUSTOMER_NUM = 3
+    owner = make_user("sales", username="near_cap")
+    other = make_user("sales", username="giver")
+    boss = make_user("boss", username="the_boss")
+    CustomerFactory.create_batch(2, consultant=owner)
+    [free] = CustomerFactory.create_batch(1)
+
+    def claim():
+        return customers_claim(user=owner, customer_ids=[free.pk])
+
+    def reassign():
+        given = CustomerFactory(consultant=other)
+        given.consultant = owner
+        return customer_update(customer=given, by=boss, fields=["consultant"])
+
+    outcomes = run_in_threads([claim, reassign])
+
+    assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 1
+    assert Customer.objects.owned_by(owner).count() == 3

@@ -447,3 +447,22 @@ def test_the_boss_editing_a_customer_of_a_consultant_at_the_cap_keeps_the_consul
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Customer.objects.get(pk=customer.pk).name == "改名"
+
+
+@pytest.mark.parametrize(("days", "said"), [(0, "今天"), (1, "昨天"), (12, "12天前")])
+def test_the_last_follow_up_shows_the_date_and_the_days_since(sales_client, sales_user, days, said):
+    import datetime
+
+    from django.utils import timezone
+
+    last = timezone.localdate() - datetime.timedelta(days=days)
+    CustomerFactory(consultant=sales_user, last_consult_date=last)
+    page = sales_client.get(reverse(PRIVATE)).content.decode()
+    assert f"{last.isoformat()}<br><small>{said}</small>" in page
+
+
+def test_all_customers_show_the_consultant_and_the_status_as_a_coloured_badge(boss_client, sales_user):
+    CustomerFactory(consultant=sales_user, status="signed")
+    page = boss_client.get(reverse(ALL)).content.decode()
+    assert f'<td class="field-consultant nowrap">{sales_user}</td>' in page
+    assert '<span class="crm-badge" style="background:#2f6fb3">已报名</span>' in page

@@ -362,3 +362,17 @@ def test_a_page_outside_the_role_answers_a_chinese_403(sales_client):
     assert response.status_code == 403
     html = response.content.decode()
     assert "没有权限" in html and "Forbidden" not in html
+
+
+def test_a_server_error_says_so_in_chinese(student_client, monkeypatch):
+    import crm.views
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(crm.views, "student_overview", broken)
+    student_client.raise_request_exception = False
+    response = student_client.get(reverse("me"))
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "服务器错误" in html and "Server Error" not in html

@@ -62,6 +62,12 @@ class UserProfileAdmin(UserAdmin):
             for name, options in fieldsets
         ]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser makes superusers: a boss gives roles, not unlimited access (to themselves
+        # included).
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if request.user.is_superuser else [*readonly, "is_superuser"]
+
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups":
             kwargs["widget"] = forms.CheckboxSelectMultiple

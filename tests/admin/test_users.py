@@ -88,3 +88,15 @@ def test_the_boss_gives_a_new_account_a_role(boss_client, make_user):
 def test_the_add_page_speaks_chinese(boss_client):
     html = boss_client.get(reverse("admin:crm_userprofile_add")).content.decode()
     assert "you’ll be able to edit more user options" not in html
+
+
+def test_the_boss_cannot_make_anyone_a_superuser(boss_client, boss_user):
+    url = reverse("admin:crm_userprofile_change", args=[boss_user.pk])
+    form = boss_client.get(url).context["adminform"].form
+    assert "is_superuser" not in form.fields
+    data = {"username": boss_user.username, "is_active": "on", "is_staff": "on", "is_superuser": "on"}
+    data.update(date_joined_0="2026-11-27", date_joined_1="10:00:00")
+    response = boss_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    boss_user.refresh_from_db()
+    assert not boss_user.is_superuser

@@ -62,6 +62,17 @@ class UserProfileAdmin(UserAdmin):
             for name, options in fieldsets
         ]
 
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account (its password too) is changed by a superuser only.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         # Only a superuser makes superusers: a boss gives roles, not unlimited access (to themselves
         # included).

@@ -100,3 +100,21 @@ def test_the_boss_cannot_make_anyone_a_superuser(boss_client, boss_user):
     assert response.status_code == 302, response.context["adminform"].form.errors
     boss_user.refresh_from_db()
     assert not boss_user.is_superuser
+
+
+def test_the_boss_cannot_change_a_superusers_account_or_password(boss_client, make_user):
+    root = make_user(None, username="root", is_superuser=True, is_staff=True)
+    root.set_password("Root-pass-2026")
+    root.save()
+
+    password_url = reverse("admin:auth_user_password_change", args=[root.pk])
+    response = boss_client.post(
+        password_url, {"password1": "Taken-over-2026", "password2": "Taken-over-2026"}
+    )
+    assert response.status_code == 403
+    change = boss_client.post(
+        reverse("admin:crm_userprofile_change", args=[root.pk]), {"username": "renamed", "is_active": ""}
+    )
+    assert change.status_code == 403
+    root.refresh_from_db()
+    assert root.check_password("Root-pass-2026") and root.username == "root" and root.is_active

@@ -500,3 +500,10 @@ def test_the_change_form_names_the_student_and_homework_file_without_links(
     assert str(record.student) in page
     assert 'href="/media' not in page
     assert "/admin/crm/customer/" not in page
+
+
+def test_the_scores_that_are_words_are_in_chinese(client_for, lecturer_user, teaching_class):
+    lesson_with_records(teaching_class, 1)
+    html = client_for(lecturer_user).get(STUDY_RECORDS).content.decode()
+    for chinese, english in [("未评分", "N/A"), ("抄袭", "COPY"), ("不及格", "FAIL")]:
+        assert f">{chinese}<" in html and f">{english}<" not in html

@@ -138,7 +138,9 @@ class CustomerTransferInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = _("ownership history")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("from_consultant", "to_consultant", "by")
+        return (
+            super().get_queryset(request).select_related("customer", "from_consultant", "to_consultant", "by")
+        )
 
 
 class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):

@@ -1,4 +1,5 @@
 TRANSLATIONS = {
+    "%(customer)s: %(from)s → %(to)s": "%(customer)s：%(from)s → %(to)s",
     "Not found.": "未找到。",
     "Search by name, QQ, QQ nickname or phone.": "按姓名、QQ、QQ昵称或手机号搜索。",
     "Consultation": "咨询信息",

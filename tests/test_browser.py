@@ -78,3 +78,38 @@ def test_register_log_in_see_my_page_and_log_out(chromium, live_server):
     page.wait_for_url(f"{live_server.url}/login/")
     page.goto(f"{live_server.url}/me/")
     assert page.url == f"{live_server.url}/login/?next=/me/"
+
+
+@pytest.mark.parametrize(("width", "folded_menu"), [(1600, False), (1366, True)])
+def test_my_customers_show_every_column_without_scrolling_sideways(chromium, live_server, width, folded_menu):
+    from django.contrib.auth.models import Group
+
+    sales = UserProfile.objects.create_user(
+        "wide_sales", password="Zx9-campus-pass", name="李销售", is_staff=True
+    )
+    sales.groups.add(Group.objects.get(name="销售"))
+    klass = ClassListFactory(course="PythonFullStack", semester=15)
+    for number in range(20):
+        CustomerFactory(
+            consultant=sales,
+            name="欧阳晓东",
+            phone=f"138{number:08d}",
+            course=["PythonFullStack", "LinuxL"],
+            class_list=[klass],
+            last_consult_date="2026-11-01",
+        )
+    page = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900}).new_page()
+    page.set_default_timeout(15_000)
+    if folded_menu:
+        page.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "wide_sales")
+    page.fill("#id_password", "Zx9-campus-pass")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/crm/privatecustomer/")
+
+    scroll_width, client_width = page.evaluate(
+        "() => { const r = document.querySelector('.results'); return [r.scrollWidth, r.clientWidth]; }"
+    )
+    assert scroll_width <= client_width, (scroll_width, client_width)
+    assert page.locator("#result_list td.field-created").first.is_visible()

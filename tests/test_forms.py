@@ -58,6 +58,20 @@ def test_a_weak_password_is_refused_by_djangos_validators(weak):
     assert list(form.errors) == ["password"]
 
 
+def test_a_short_password_is_refused_in_chinese():
+    form = RegisterForm(data={**VALID, "password": "Zx9-ab", "password2": "Zx9-ab"})
+    assert form.errors["password"] == ["密码长度太短。密码必须包含至少 8 个字符。"]
+
+
+def test_the_admin_password_forms_say_it_in_chinese_too():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        validate_password("Zx9-ab")
+    assert raised.value.messages == ["密码长度太短。密码必须包含至少 8 个字符。"]
+
+
 def test_a_password_like_the_username_is_refused():
     form = RegisterForm(
         data={**VALID, "username": "zhangwei2026", "password": "zhangwei2026", "password2": "zhangwei2026"}

@@ -337,3 +337,42 @@ def test_other_students_data_is_unreachable_from_every_url(
     assert other_record.homework.name.endswith(".zip")
     assert (private_media / other_record.homework.name).read_bytes() == b"theirs"
     assert StudyRecord.objects.get(pk=other_record.pk).homework == other_record.homework
+
+
+# Error pages
+
+
+def test_a_missing_page_says_so_in_chinese(client, student_user):
+    client.force_login(student_user)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "页面不存在" in html and "Not Found" not in html
+
+
+def test_another_users_customer_answers_a_chinese_404(sales_client, other_sales_user):
+    theirs = CustomerFactory(consultant=other_sales_user)
+    response = sales_client.get(reverse("admin:crm_privatecustomer_change", args=[theirs.pk]))
+    assert response.status_code == 404
+    assert "页面不存在" in response.content.decode()
+
+
+def test_a_page_outside_the_role_answers_a_chinese_403(sales_client):
+    response = sales_client.get(reverse("admin:crm_customer_changelist"))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "没有权限" in html and "Forbidden" not in html
+
+
+def test_a_server_error_says_so_in_chinese(student_client, monkeypatch):
+    import crm.views
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(crm.views, "student_overview", broken)
+    student_client.raise_request_exception = False
+    response = student_client.get(reverse("me"))
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "服务器错误" in html and "Server Error" not in html

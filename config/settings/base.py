@@ -165,5 +165,14 @@ HOMEWORK_ALLOWED_EXTENSIONS = env_list(
 )
 HOMEWORK_MAX_UPLOAD_MB = int(os.environ.get("HOMEWORK_MAX_UPLOAD_MB", "10"))
 
+# --- review ---
+# The minimum length check with its message in Chinese (Django 5.2's stays English; see the module).
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "crm.password_validation.MinimumLengthValidator"}
+    if validator["NAME"].endswith(".MinimumLengthValidator")
+    else validator
+    for validator in AUTH_PASSWORD_VALIDATORS
+]
+
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")

@@ -99,8 +99,10 @@ class CustomerForm(forms.ModelForm):
     """The one form of adding and editing a customer; QQ and phone are checked by the model's validators,
     and a duplicate is reported by the model's generic message, which never names the owner."""
 
-    # Set by CustomerAdminBase.get_form: who will own a customer added with this form (None: the pool).
+    # Set by CustomerAdminBase.get_form: who will own a customer added with this form (None: the pool),
+    # and who fills in the form.
     new_owner = None
+    acting_user = None
 
     class Meta:
         model = Customer
@@ -117,9 +119,12 @@ class CustomerForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         owner = cleaned_data.get("consultant") if "consultant" in self.fields else self.new_owner
-        if self.instance.pk is None and owner is not None:
+        # A new customer with an owner, or an existing one given to another consultant (the boss on
+        # 全部客户), counts against that owner's cap.
+        gains_owner = self.instance.pk is None or "consultant" in self.changed_data
+        if gains_owner and owner is not None:
             try:
-                customers_check_capacity(user=owner, adding=1)
+                customers_check_capacity(user=owner, adding=1, by=self.acting_user)
             except ValidationError as error:
                 self.add_error(None, error)
         return cleaned_data
@@ -133,7 +138,9 @@ class CustomerTransferInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = _("ownership history")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("from_consultant", "to_consultant", "by")
+        return (
+            super().get_queryset(request).select_related("customer", "from_consultant", "to_consultant", "by")
+        )
 
 
 class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
@@ -231,6 +238,7 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.new_owner = self.new_customer_owner(request)
+        form.acting_user = request.user
         return form
 
     def new_customer_owner(self, request):

@@ -138,10 +138,18 @@ class ClassListAdmin(CrmModelAdmin):
     list_filter = ["course", "campus", "class_type"]
     search_fields = ["memo", "campus__name"]
     list_select_related = ["campus"]
-    filter_horizontal = ["teachers"]
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "teachers":
+            # The school's active staff only (never the students' accounts), in a plain list box:
+            # Django 5.2's two-box widget speaks English on a Chinese screen.
+            staff = UserProfile.objects.filter(is_staff=True, is_active=True)
+            kwargs["queryset"] = staff.order_by("username")
+            kwargs["widget"] = forms.SelectMultiple(attrs={"size": 10})
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         students = Customer.class_list.through.objects.filter(

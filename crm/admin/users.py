@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
@@ -47,6 +48,44 @@ class UserProfileAdmin(UserAdmin):
         *UserAdmin.add_fieldsets,
         (_("School"), {"fields": ("name", "mobile", "department")}),
     )
+    add_form_template = "admin/crm/userprofile/add_form.html"
+    # Roles are ticked in a short list of checkboxes: Django 5.2's two-box widget speaks English.
+    filter_horizontal = ()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or request.user.is_superuser:
+            return fieldsets
+        # A role is a group (crm/roles.py); permissions given to one account would bypass the roles,
+        # and their names are stored in English. Only a superuser sees them.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "user_permissions"]})
+            for name, options in fieldsets
+        ]
+
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account (its password too) is changed by a superuser only.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser makes superusers: a boss gives roles, not unlimited access (to themselves
+        # included).
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if request.user.is_superuser else [*readonly, "is_superuser"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["widget"] = forms.CheckboxSelectMultiple
+        elif db_field.name == "user_permissions":
+            kwargs["widget"] = forms.SelectMultiple(attrs={"size": 12})
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         return (

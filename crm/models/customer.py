@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from multiselectfield import MultiSelectField
 
@@ -205,7 +206,13 @@ class CustomerTransfer(models.Model):
         ordering = ["-date", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.customer_id}: {self.from_consultant_id} -> {self.to_consultant_id}"
+        # Shown above each row of the history on a customer's page and as the title of a history entry.
+        pool = gettext("public pool")
+        return gettext("%(customer)s: %(from)s → %(to)s") % {
+            "customer": self.customer,
+            "from": self.from_consultant or pool,
+            "to": self.to_consultant or pool,
+        }
 
 
 class ConsultRecord(models.Model):

@@ -117,9 +117,10 @@ class StudyRecord(models.Model):
         C = 50, "C"
         C_MINUS = 40, "C-"
         D = 0, "D"
-        NOT_GRADED = -1, "N/A"
-        COPY = -100, "COPY"
-        FAIL = -1000, "FAIL"
+        # Letter grades read the same in every language; these three are words, so they are translated.
+        NOT_GRADED = -1, _("N/A")
+        COPY = -100, _("COPY")
+        FAIL = -1000, _("FAIL")
 
     course_record = models.ForeignKey(
         CourseRecord,

@@ -23,19 +23,28 @@ def _lock_owner(user) -> None:
     UserProfile.objects.select_for_update().filter(pk=user.pk).exists()
 
 
-def customers_check_capacity(*, user, adding: int) -> None:
-    """Raise ValidationError when ``adding`` more private customers would put ``user`` over the cap."""
+def customers_check_capacity(*, user, adding: int, by=None) -> None:
+    """Raise ValidationError when ``adding`` more private customers would put ``user`` over the cap.
+
+    ``by`` is who makes the change (the boss giving customers to a salesperson); the message then
+    names the owner instead of speaking to them.
+    """
     current = Customer.objects.owned_by(user).count()
     cap = settings.MAX_CUSTOMER_NUM
-    if current + adding > cap:
-        raise ValidationError(
-            _(
-                "You may own at most %(cap)d customers: you own %(current)d, and %(adding)d more "
-                "would exceed the cap. Nothing was changed."
-            )
-            % {"cap": cap, "current": current, "adding": adding},
-            code="cap",
+    if current + adding <= cap:
+        return
+    params = {"cap": cap, "current": current, "adding": adding, "owner": user}
+    if by is None or by.pk == user.pk:
+        message = _(
+            "You may own at most %(cap)d customers: you own %(current)d, and %(adding)d more "
+            "would exceed the cap. Nothing was changed."
         )
+    else:
+        message = _(
+            "%(owner)s may own at most %(cap)d customers: they own %(current)d, and %(adding)d more "
+            "would exceed the cap. Nothing was changed."
+        )
+    raise ValidationError(message % params, code="cap")
 
 
 def _move(customers: list[Customer], *, to, by, reason) -> list[Customer]:
@@ -112,16 +121,23 @@ def customer_create(*, customer: Customer, by) -> Customer:
 
 @transaction.atomic
 def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Customer:
-    """Save the changed ``fields`` of an existing customer; a new consultant is recorded as a reassignment.
+    """Save the changed ``fields`` of an existing customer; a new consultant is recorded as a reassignment
+    and counts against that consultant's cap (``MAX_CUSTOMER_NUM``).
 
     Only the changed fields are written, so an edit never undoes a claim or a release made meanwhile.
     """
     concrete = {field.name for field in Customer._meta.concrete_fields if not field.primary_key}
     fields = [name for name in fields if name in concrete]
     if "consultant" in fields:
+        if customer.consultant_id is not None:
+            # The new owner's row first, as in a claim: a reassignment and the owner's own claims
+            # serialize, so together they never take the owner over the cap.
+            _lock_owner(customer.consultant)
         locked = Customer.objects.select_for_update().filter(pk=customer.pk)
         previous = locked.values_list("consultant_id", flat=True).get()
         if previous != customer.consultant_id:
+            if customer.consultant_id is not None:
+                customers_check_capacity(user=customer.consultant, adding=1, by=by)
             CustomerTransfer.objects.create(
                 customer=customer,
                 from_consultant_id=previous,

@@ -1,4 +1,20 @@
 TRANSLATIONS = {
+    # Error pages
+    "Page not found": "页面不存在",
+    "The page you asked for does not exist, or it is not yours to see.": (
+        "您要访问的页面不存在，或者您无权查看。"
+    ),
+    "No permission": "没有权限",
+    "Your account has no permission for this page. If you need it, ask the school's principal for the "
+    "role that gives it.": "您的账号没有访问此页面的权限。如确有需要，请联系校长为您分配相应的角色。",
+    "Back to the home page": "返回首页",
+    "Server error": "服务器错误",
+    "Something went wrong on our side. Please try again in a moment; if it keeps happening, tell the "
+    "school's administrator.": "系统出了点问题。请稍后再试；如果问题持续出现，请联系学校的系统管理员。",
+    # The admin's user pages (Django 5.2 has no Chinese for this sentence)
+    "After you’ve created a user, you’ll be able to edit more user options.": (
+        "创建用户后，即可编辑更多用户选项。"
+    ),
     # Register, log in, log out
     "Register": "注册",
     "Log in": "登录",

@@ -1,4 +1,5 @@
 TRANSLATIONS = {
+    "%(customer)s: %(from)s → %(to)s": "%(customer)s：%(from)s → %(to)s",
     "Search by name, QQ, QQ nickname or phone.": "按姓名、QQ、QQ昵称或手机号搜索。",
     "Consultation": "咨询信息",
     "Follow-up": "跟进",
@@ -19,6 +20,11 @@ TRANSLATIONS = {
     "You may own at most %(cap)d customers: you own %(current)d, and %(adding)d more would exceed "
     "the cap. Nothing was changed.": (
         "每人最多拥有 %(cap)d 个客户：您已有 %(current)d 个，再增加 %(adding)d 个将超出上限。未做任何更改。"
+    ),
+    "%(owner)s may own at most %(cap)d customers: they own %(current)d, and %(adding)d more would "
+    "exceed the cap. Nothing was changed.": (
+        "%(owner)s 最多拥有 %(cap)d 个客户：已有 %(current)d 个，"
+        "再增加 %(adding)d 个将超出上限。未做任何更改。"
     ),
     "Some selected customers no longer exist. Nothing was claimed.": "部分所选客户已不存在，未领取任何客户。",
     "These customers were already taken: %(names)s. Nothing was claimed.": (

@@ -1,4 +1,8 @@
 TRANSLATIONS = {
+    # Study record scores that are words, not letter grades
+    "N/A": "未评分",
+    "COPY": "抄袭",
+    "FAIL": "不及格",
     "students": "学生",
     "Students": "学生",
     "Students (%(count)s)": "学生 (%(count)s)",

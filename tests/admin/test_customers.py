@@ -416,3 +416,53 @@ def test_the_boss_adding_a_customer_for_someone_at_the_cap_gets_a_form_error(
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors()
     assert not Customer.objects.filter(qq="2233445566").exists()
+
+
+def test_the_boss_reassigning_to_a_consultant_at_the_cap_gets_a_form_error_and_nothing_changes(
+    boss_client, sales_user, other_sales_user, settings
+):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory.create_batch(2, consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user, name="原名")
+    data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
+
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert str(other_sales_user) in errors and "最多拥有 2 个客户" in errors and "已有 2 个" in errors
+    customer.refresh_from_db()
+    assert (customer.consultant, customer.name) == (sales_user, "原名")
+    assert not CustomerTransfer.objects.exists()
+
+
+def test_the_boss_editing_a_customer_of_a_consultant_at_the_cap_keeps_the_consultant(
+    boss_client, sales_user, settings
+):
+    settings.MAX_CUSTOMER_NUM = 1
+    customer = CustomerFactory(consultant=sales_user)
+    data = customer_form(qq=customer.qq, name="改名", consultant=sales_user.pk)
+
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Customer.objects.get(pk=customer.pk).name == "改名"
+
+
+@pytest.mark.parametrize(("days", "said"), [(0, "今天"), (1, "昨天"), (12, "12天前")])
+def test_the_last_follow_up_shows_the_date_and_the_days_since(sales_client, sales_user, days, said):
+    import datetime
+
+    from django.utils import timezone
+
+    last = timezone.localdate() - datetime.timedelta(days=days)
+    CustomerFactory(consultant=sales_user, last_consult_date=last)
+    page = sales_client.get(reverse(PRIVATE)).content.decode()
+    assert f"{last.isoformat()}<br><small>{said}</small>" in page
+
+
+def test_all_customers_show_the_consultant_and_the_status_as_a_coloured_badge(boss_client, sales_user):
+    CustomerFactory(consultant=sales_user, status="signed")
+    page = boss_client.get(reverse(ALL)).content.decode()
+    assert f'<td class="field-consultant nowrap">{sales_user}</td>' in page
+    assert '<span class="crm-badge" style="background:#2f6fb3">已报名</span>' in page

@@ -110,6 +110,21 @@ def test_the_class_list_query_count_does_not_grow_with_the_classes(client_for, b
     assert queries_for_page() == few
 
 
+def test_the_class_form_offers_the_active_staff_as_teachers_in_a_plain_list(
+    client_for, boss_user, lecturer_user, teaching_class, make_user
+):
+    student = make_user("student", username="student_z")
+    retired = make_user("lecturer", username="retired", is_active=False)
+
+    response = client_for(boss_user).get(reverse("admin:crm_classlist_change", args=[teaching_class.pk]))
+
+    field = response.context["adminform"].form.fields["teachers"]
+    assert lecturer_user in field.queryset
+    assert student not in field.queryset and retired not in field.queryset
+    # Not Django's two-box filter widget, whose texts are English in Chinese (Django 5.2).
+    assert "selectfilter" not in response.content.decode()
+
+
 def test_the_students_page_lists_the_studying_students_of_the_class(
     client_for, ta_user, teaching_class, enroll_students
 ):
@@ -485,3 +500,10 @@ def test_the_change_form_names_the_student_and_homework_file_without_links(
     assert str(record.student) in page
     assert 'href="/media' not in page
     assert "/admin/crm/customer/" not in page
+
+
+def test_the_scores_that_are_words_are_in_chinese(client_for, lecturer_user, teaching_class):
+    lesson_with_records(teaching_class, 1)
+    html = client_for(lecturer_user).get(STUDY_RECORDS).content.decode()
+    for chinese, english in [("未评分", "N/A"), ("抄袭", "COPY"), ("不及格", "FAIL")]:
+        assert f">{chinese}<" in html and f">{english}<" not in html

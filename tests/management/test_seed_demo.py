@@ -2,7 +2,16 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-from crm.models import ClassList, ConsultRecord, Customer, Enrollment, PaymentRecord, StudyRecord, UserProfile
+from crm.models import (
+    ClassList,
+    ConsultRecord,
+    Customer,
+    CustomerTransfer,
+    Enrollment,
+    PaymentRecord,
+    StudyRecord,
+    UserProfile,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +66,24 @@ def test_demo_data_shows_every_rule_at_work():
     assert not student.is_staff
     for username in ["admin", "boss", "sales1", "finance1", "ta1"]:
         assert UserProfile.objects.get(username=username).check_password("demo-pass-2026")
+
+
+def test_the_demo_customers_have_an_ownership_history_that_leads_to_their_owner():
+    def history():
+        return list(CustomerTransfer.objects.values_list("customer__qq", "reason", "date").order_by("pk"))
+
+    call_command("seed_demo", verbosity=0)
+    first = history()
+    call_command("seed_demo", verbosity=0)
+    assert history() == first
+
+    reasons = set(CustomerTransfer.objects.values_list("reason", flat=True))
+    assert reasons == {"claim", "release", "reassign", "create"}
+    assert CustomerTransfer.objects.filter(reason="reassign", by__username="boss").exists()
+    for customer in Customer.objects.exclude(transfers=None).prefetch_related("transfers"):
+        latest = customer.transfers.all()[0]  # newest first
+        assert latest.to_consultant_id == customer.consultant_id, customer
+        assert latest.date > customer.date
+    owned = Customer.objects.exclude(consultant=None)
+    assert not owned.filter(transfers=None).exists()
+    assert Customer.objects.public().filter(transfers__reason="release").exists()

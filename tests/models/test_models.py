@@ -133,3 +133,12 @@ def test_str_of_every_model():
 def test_customer_str_falls_back_to_qq_name_then_qq():
     assert str(CustomerFactory(name="", qq_name="小鱼", qq="55555")) == "小鱼 (55555)"
     assert str(CustomerFactory(name="", qq_name="", qq="66666")) == "66666 (66666)"
+
+
+def test_ownership_change_str_names_the_customer_and_both_owners():
+    owner = UserFactory(name="李销售")
+    customer = CustomerFactory(name="王五", qq="123456")
+    claimed = models.CustomerTransfer(customer=customer, to_consultant=owner, reason="claim")
+    released = models.CustomerTransfer(customer=customer, from_consultant=owner, reason="release")
+    assert str(claimed) == "王五 (123456)：公户 → 李销售"
+    assert str(released) == "王五 (123456)：李销售 → 公户"

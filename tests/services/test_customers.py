@@ -145,6 +145,47 @@ def test_a_new_consultant_is_recorded_as_a_reassignment(sales_user, other_sales_
     assert transfer.reason == CustomerTransfer.Reason.REASSIGN
 
 
+def test_a_reassignment_to_a_consultant_at_the_cap_changes_nothing(
+    sales_user, other_sales_user, boss_user, settings
+):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory.create_batch(2, consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user, name="原名")
+    customer.consultant = other_sales_user
+    customer.name = "改名"
+
+    with pytest.raises(ValidationError) as raised:
+        customer_update(customer=customer, by=boss_user, fields=["consultant", "name"])
+
+    assert raised.value.code == "cap"
+    message = " ".join(raised.value.messages)
+    assert str(other_sales_user) in message and "2" in message
+    customer.refresh_from_db()
+    assert (customer.consultant, customer.name) == (sales_user, "原名")
+    assert not CustomerTransfer.objects.exists()
+
+
+def test_a_reassignment_up_to_the_cap_is_allowed(sales_user, other_sales_user, boss_user, settings):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory(consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user)
+    customer.consultant = other_sales_user
+
+    customer_update(customer=customer, by=boss_user, fields=["consultant"])
+
+    assert Customer.objects.owned_by(other_sales_user).count() == 2
+
+
+def test_moving_a_customer_back_to_the_pool_ignores_the_cap(sales_user, boss_user, settings):
+    settings.MAX_CUSTOMER_NUM = 0
+    customer = CustomerFactory(consultant=sales_user)
+    customer.consultant = None
+
+    customer_update(customer=customer, by=boss_user, fields=["consultant"])
+
+    assert Customer.objects.get(pk=customer.pk).consultant is None
+
+
 def test_an_edit_writes_only_the_changed_fields(sales_user, other_sales_user):
     customer = CustomerFactory()
     stale = Customer.objects.get(pk=customer.pk)
@@ -217,3 +258,27 @@ def test_one_user_claiming_from_many_tabs_never_ends_above_the_cap(make_user, se
 
     assert sum(isinstance(outcome, list) for outcome in outcomes) == 1
     assert Customer.objects.owned_by(user).count() == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_and_a_reassignment_at_once_never_take_the_owner_above_the_cap(make_user, settings):
+    settings.MAX_CUSTOMER_NUM = 3
+    owner = make_user("sales", username="near_cap")
+    other = make_user("sales", username="giver")
+    boss = make_user("boss", username="the_boss")
+    CustomerFactory.create_batch(2, consultant=owner)
+    [free] = CustomerFactory.create_batch(1)
+
+    def claim():
+        return customers_claim(user=owner, customer_ids=[free.pk])
+
+    def reassign():
+        given = CustomerFactory(consultant=other)
+        given.consultant = owner
+        return customer_update(customer=given, by=boss, fields=["consultant"])
+
+    outcomes = run_in_threads([claim, reassign])
+
+    assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 1
+    assert Customer.objects.owned_by(owner).count() == 3

@@ -22,6 +22,7 @@ from crm.models import (
     ContractTemplate,
     CourseRecord,
     Customer,
+    CustomerTransfer,
     Department,
     Enrollment,
     PaymentRecord,
@@ -35,6 +36,10 @@ PUBLIC_POOL_SIZE = 120
 LEADS_PER_SALES = {"sales1": 28, "sales2": 26}
 STUDENTS_PER_CLASS = {"py15": 12, "linux8": 8, "go3": 4}
 LESSONS_PER_CLASS = {"py15": 8, "linux8": 5, "go3": 0}
+# Ownership history: every 5th lead of a salesperson was first claimed by the other one and then
+# reassigned by the boss; every 15th customer of the public pool was claimed once and released.
+REASSIGNED_LEAD_EVERY = 5
+RELEASED_POOL_EVERY = 15
 PHONE_PREFIXES = ["135", "136", "138", "139", "150", "152", "158", "186", "188", "177"]
 
 
@@ -171,13 +176,43 @@ class DemoLoader:
         return customer
 
     def load_public_pool(self) -> None:
-        for _ in range(PUBLIC_POOL_SIZE):
-            self.next_customer(consultant=None)
+        sales = [self.users["sales1"], self.users["sales2"]]
+        for index in range(PUBLIC_POOL_SIZE):
+            customer = self.next_customer(consultant=None)
+            if index % RELEASED_POOL_EVERY == RELEASED_POOL_EVERY - 1:
+                seller = sales[index // RELEASED_POOL_EVERY % 2]
+                self.add_history(
+                    customer,
+                    [
+                        (CustomerTransfer.Reason.CLAIM, None, seller, seller),
+                        (CustomerTransfer.Reason.RELEASE, seller, None, seller),
+                    ],
+                )
 
     def load_leads(self, consultant: UserProfile, count: int) -> None:
-        for _ in range(count):
+        other = self.users["sales2" if consultant.username == "sales1" else "sales1"]
+        for index in range(count):
             customer = self.next_customer(consultant=consultant)
+            history = [(CustomerTransfer.Reason.CLAIM, None, consultant, consultant)]
+            if index % REASSIGNED_LEAD_EVERY == REASSIGNED_LEAD_EVERY - 1:
+                history = [
+                    (CustomerTransfer.Reason.CLAIM, None, other, other),
+                    (CustomerTransfer.Reason.REASSIGN, other, consultant, self.users["boss"]),
+                ]
+            self.add_history(customer, history)
             self.add_follow_ups(customer, consultant, self.rng.randrange(1, 4))
+
+    def add_history(self, customer: Customer, steps) -> None:
+        """The ownership history that led to the customer's owner, an hour apart from its creation on."""
+        for hours, (reason, from_user, to_user, by) in enumerate(steps, start=1):
+            CustomerTransfer.objects.get_or_create(
+                customer=customer,
+                reason=reason,
+                from_consultant=from_user,
+                to_consultant=to_user,
+                by=by,
+                defaults={"date": customer.date + datetime.timedelta(hours=hours)},
+            )
 
     def add_follow_ups(self, customer: Customer, consultant: UserProfile, count: int) -> None:
         stages = ConsultRecord.Stage.values
@@ -207,6 +242,7 @@ class DemoLoader:
             customer = self.next_customer(
                 consultant=consultant, status=status, course=[klass.course], **extra
             )
+            self.add_history(customer, [(CustomerTransfer.Reason.CREATE, None, consultant, consultant)])
             self.add_follow_ups(customer, consultant, 2)
             Enrollment.objects.get_or_create(
                 customer=customer,

@@ -186,4 +186,10 @@ TRANSLATIONS = {
     # Shared by every area: the admin's 404 for rows outside a user's scope, breadcrumbs.
     "Not found.": "未找到。",
     "Home": "首页",
+    # Django admin strings missing from Django's own Chinese (crm/admin_strings.py).
+    "Model name": "模型名称",
+    "Add link": "增加链接",
+    "Change or view list link": "修改或查看列表链接",
+    "Error:": "错误：",
+    "Forgotten your login credentials?": "忘记了您的登录凭据？",
 }

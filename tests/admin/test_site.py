@@ -128,3 +128,9 @@ def test_no_changelist_of_ours_counts_its_table_twice():
     ]
 
     assert counting_twice == []
+
+
+def test_strings_missing_from_djangos_chinese_are_translated_by_ours(boss_client):
+    page = boss_client.get(reverse("admin:index")).content.decode()
+
+    assert "Model name" not in page and "模型名称" in page

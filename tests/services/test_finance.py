@@ -223,21 +223,23 @@ def test_rejection_records_the_reason_and_leaves_confirmed_rows_alone(finance_us
 
 
 def test_totals_subtract_refunds_whatever_their_sign(own_customer, klass):
+    # A refund is typed as a refund (positive or negative) or as a negative amount of another type.
     confirmed = {"status": PaymentRecord.Status.CONFIRMED}
     payment(own_customer, klass, PayType.DEPOSIT, 500, **confirmed)
     payment(own_customer, klass, PayType.TUITION, 9500, **confirmed)
     payment(own_customer, klass, PayType.REFUND, -1000, **confirmed)
     payment(own_customer, klass, PayType.REFUND, 2000, **confirmed)
+    payment(own_customer, klass, PayType.TUITION, -500, **confirmed)
     payment(own_customer, klass, PayType.TUITION, 3000)
     payment(own_customer, klass, PayType.TUITION, 7000, status=PaymentRecord.Status.REJECTED)
 
     totals = PaymentRecord.objects.totals()
 
     assert totals == {
-        "count": 6,
-        "confirmed_net": 7000,
+        "count": 7,
+        "confirmed_net": 6500,
         "confirmed_income": 10000,
-        "confirmed_refunds": -3000,
+        "confirmed_refunds": -3500,
         "unconfirmed_net": 3000,
     }
 

@@ -300,6 +300,42 @@ def test_rejected_rows_of_an_xlsx_file_come_back_as_xlsx():
     assert [cell.value for cell in sheet[2]][:2] == ["甲", "bad"]
 
 
+FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def test_formula_like_cells_of_rejected_xlsx_rows_stay_text_and_dates_stay_dates():
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["姓名", "QQ", "出生日期"])
+    for name in FORMULAS:
+        workbook.active.append([name, "bad", datetime.datetime(2001, 2, 3)])
+    for row in workbook.active.iter_rows(min_row=2, max_col=1):
+        row[0].data_type = "s"  # text, as a list saved by Excel holds it
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    outcome = customers_import(data=buffer.getvalue(), file_name="名单.xlsx", user=None, keep_rejected=False)
+
+    content, _name, _content_type = customer_imports_rejected_file(outcome=outcome)
+
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    names = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert [cell.value for cell in names] == FORMULAS
+    assert {cell.data_type for cell in names} == {"s"}
+    assert [row[2].value for row in sheet.iter_rows(min_row=2)] == ["2001-02-03"] * len(FORMULAS)
+
+
+def test_formula_like_cells_of_rejected_csv_rows_are_inert_and_import_as_written():
+    rows = [["姓名", "QQ"], *[[name, "bad"] for name in FORMULAS]]
+    outcome = run(csv_bytes(rows), keep_rejected=False)
+
+    content, _name, _content_type = customer_imports_rejected_file(outcome=outcome)
+
+    header, *rejected = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert [row[0] for row in rejected] == ["'" + name for name in FORMULAS]
+    fixed = [header[:2], *[[row[0], f"1000{index}1"] for index, row in enumerate(rejected)]]
+    assert run(csv_bytes(fixed)).new == len(FORMULAS)
+    assert sorted(Customer.objects.values_list("name", flat=True)) == sorted(FORMULAS)
+
+
 def test_the_fixture_templates_import_cleanly(settings):
     for name in ("customer_import_template.csv", "customer_import_template.xlsx"):
         data = (settings.BASE_DIR / "fixtures" / name).read_bytes()

@@ -439,3 +439,19 @@ def test_a_phone_written_with_country_code_and_dashes_matches_the_stored_one():
     assert (outcome.new, outcome.updated) == (0, 1)
     existing.refresh_from_db()
     assert existing.customer_note == "补充"
+
+
+def test_a_bad_row_after_the_first_written_batch_leaves_the_database_as_it_was(boss_user):
+    known = CustomerFactory(qq="20000000", phone=None, customer_note="")
+    rows = [["姓名", "QQ", "手机", "客户备注"], ["已知", "20000000", "13800009999", "补充"]]
+    rows += [[f"客户{index}", str(30000000 + index), "", ""] for index in range(1500)]
+    rows.insert(1400, ["坏行", "12ab", "", ""])
+
+    outcome = run(csv_bytes(rows), user=boss_user)
+
+    assert [problem.line for problem in outcome.problems] == [1401]  # the header is row 1
+    assert list(Customer.objects.all()) == [known]
+    known.refresh_from_db()
+    assert (known.phone, known.customer_note) == (None, "")
+    assert not CustomerTransfer.objects.exists()
+    assert not CustomerImport.objects.filter(new_count__gt=0).exists()

@@ -1,6 +1,8 @@
 import csv
 import datetime
+import html
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -441,3 +443,77 @@ def test_exporting_all_rows_selected_across_exports_the_filtered_changelist(
 
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:crm_paymentrecord_export") + "?status__exact=unconfirmed"
+
+
+def test_the_export_button_keeps_the_enrollment_lists_search_and_date_range(
+    finance_client, sales_user, klass
+):
+    wang = CustomerFactory(consultant=sales_user, name="王五", qq="888888")
+    zhao = CustomerFactory(consultant=sales_user, name="赵六")
+    EnrollmentFactory(customer=wang, enrolment_class=klass, enrolled_date=at(3))
+    EnrollmentFactory(customer=wang, enrolment_class=ClassListFactory(), enrolled_date=at(25))
+    EnrollmentFactory(customer=zhao, enrolment_class=klass, enrolled_date=at(4))
+    query = {
+        "q": "王五",
+        "enrolled_date__range__gte": "2026-11-01",
+        "enrolled_date__range__lte": "2026-11-20",
+    }
+
+    page = finance_client.get(ENROLLMENTS, query)
+    [link] = re.findall(r'href="([^"]*/export/[^"]*)" class="export_link"', page.content.decode())
+    response = finance_client.post(html.unescape(link), export_post(EnrollmentResource))
+
+    assert len(page.context["cl"].result_list) == 1
+    assert [row[1:4] for row in workbook_rows(response)[1:]] == [("王五", "888888", str(klass))]
+
+
+def test_sales_see_no_export_button_and_no_export_action(sales_client, own_customer, klass):
+    payment(own_customer, klass)
+
+    for url in (PAYMENTS, ENROLLMENTS):
+        page = sales_client.get(url)
+        assert "export_link" not in page.content.decode()
+        assert "export_admin_action" not in offered_actions(page)
+
+
+def test_a_forged_payment_of_another_salespersons_customer_is_a_form_error(
+    sales_client, other_sales_user, klass
+):
+    other = CustomerFactory(consultant=other_sales_user)
+    EnrollmentFactory(customer=other, enrolment_class=klass, consultant=other_sales_user)
+
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_add"),
+        {
+            "customer": other.pk,
+            "enrolment_class": klass.pk,
+            "pay_type": "tuition",
+            "paid_fee": "500",
+            "date_0": "2026-11-20",
+            "date_1": "10:00:00",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "customer" in response.context["adminform"].form.errors
+    assert not PaymentRecord.objects.exists()
+
+
+def test_finance_cannot_approve_contracts_nor_sales_edit_a_rejected_payment(
+    finance_client, sales_client, own_customer, klass
+):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+    rejected = payment(own_customer, klass, status="rejected", paid_fee=500)
+
+    assert "approve_contracts" not in offered_actions(finance_client.get(ENROLLMENTS))
+    action(finance_client, ENROLLMENTS, "approve_contracts", [enrollment])
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_change", args=[rejected.pk]),
+        {"enrolment_class": klass.pk, "pay_type": "tuition", "paid_fee": "9"},
+    )
+
+    enrollment.refresh_from_db()
+    rejected.refresh_from_db()
+    assert not enrollment.contract_approved
+    assert response.status_code == 403
+    assert rejected.paid_fee == 500

@@ -178,8 +178,8 @@ def customers_import(
     """Import a customer list all-or-nothing (one transaction; ``dry_run`` writes nothing).
 
     Raises ValidationError when the file is not an importable table. A file with bad rows writes
-    no customer; unless ``keep_rejected`` is off, the attempt is kept in the history with its
-    error count.
+    no customer; unless ``keep_rejected`` is off, a real (not dry-run) attempt is kept in the history
+    with its error count. A dry run writes nothing at all, not even history.
     """
     source = customer_files_read(data=data, encoding=encoding)
     prepared, headers, ignored = CustomerResource.prepare_dataset(source.dataset)
@@ -233,7 +233,7 @@ def customers_import(
     outcome.skipped_rows = [
         RowProblem(line=state.line, reasons=[state.note]) for state in resource.rows.values() if state.note
     ]
-    if outcome.problems and keep_rejected:
+    if outcome.problems and keep_rejected and not dry_run:
         outcome.customer_import = CustomerImport.objects.create(
             user=user, file_name=file_name[:255], error_count=outcome.error_count
         )

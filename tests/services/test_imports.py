@@ -455,3 +455,13 @@ def test_a_bad_row_after_the_first_written_batch_leaves_the_database_as_it_was(b
     assert (known.phone, known.customer_note) == (None, "")
     assert not CustomerTransfer.objects.exists()
     assert not CustomerImport.objects.filter(new_count__gt=0).exists()
+
+
+def test_a_dry_run_of_a_file_with_bad_rows_writes_nothing_not_even_history(import_file, boss_user):
+    known = CustomerFactory(qq="10001001", phone=None)
+
+    outcome = run(import_file("customers_one_bad_row.csv"), user=boss_user, dry_run=True)
+
+    assert outcome.error_count == 1
+    assert list(Customer.objects.all()) == [known]
+    assert not CustomerImport.objects.exists()

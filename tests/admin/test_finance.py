@@ -517,3 +517,29 @@ def test_finance_cannot_approve_contracts_nor_sales_edit_a_rejected_payment(
     assert not enrollment.contract_approved
     assert response.status_code == 403
     assert rejected.paid_fee == 500
+
+
+def test_sales_cannot_approve_through_the_change_form(sales_client, sales_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+    url = reverse("admin:crm_enrollment_change", args=[enrollment.pk])
+
+    response = sales_client.post(url, enrollment_post(own_customer, klass, contract_approved="on"))
+
+    assert response.status_code == 302
+    enrollment.refresh_from_db()
+    own_customer.refresh_from_db()
+    assert not enrollment.contract_approved
+    assert own_customer.status == Customer.Status.UNREGISTERED
+    assert not own_customer.class_list.exists()
+
+
+def test_a_class_teacher_approves_only_enrollments_of_the_classes_they_teach(
+    class_teacher_client, class_teacher_user, own_customer, klass
+):
+    klass.teachers.add(class_teacher_user)
+    other_class = EnrollmentFactory(customer=own_customer)
+
+    action(class_teacher_client, ENROLLMENTS, "approve_contracts", [other_class])
+
+    other_class.refresh_from_db()
+    assert not other_class.contract_approved

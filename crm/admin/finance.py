@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -234,6 +234,14 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
 
     def has_confirm_permission(self, request):
         return request.user.has_perm("crm.confirm_paymentrecord")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        try:
+            services.payments_update(payment=obj, fields=form.changed_data)
+        except ValidationError as error:
+            raise PermissionDenied(" ".join(error.messages)) from error
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

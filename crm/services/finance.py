@@ -100,6 +100,24 @@ def payment_check(
         )
 
 
+# What an unconfirmed payment's edit form may change; status, who confirmed and when are the actions'.
+EDITABLE_PAYMENT_FIELDS = ["enrolment_class", "pay_type", "paid_fee", "date", "note"]
+
+
+@transaction.atomic
+def payments_update(*, payment: PaymentRecord, fields: list[str]) -> PaymentRecord:
+    """Save the edited ``fields`` of a payment that is still unconfirmed; settled money is never edited."""
+    # Lock, then re-check: finance may have confirmed the payment since the edit form was read, and
+    # saving the stale form must neither change the amount nor put the status back to unconfirmed.
+    current = PaymentRecord.objects.select_for_update().only("status").get(pk=payment.pk)
+    if current.status != PaymentRecord.Status.UNCONFIRMED:
+        raise ValidationError(
+            _("This payment has been confirmed or rejected: it can no longer be edited."), code="settled"
+        )
+    payment.save(update_fields=[name for name in fields if name in EDITABLE_PAYMENT_FIELDS])
+    return payment
+
+
 def _lock_unconfirmed(payments: QuerySet) -> list[PaymentRecord]:
     # Lock, then re-check the status on the locked rows: two finance users acting on the same rows
     # at once must not both confirm (or reject) them.

@@ -543,3 +543,30 @@ def test_a_class_teacher_approves_only_enrollments_of_the_classes_they_teach(
 
     other_class.refresh_from_db()
     assert not other_class.contract_approved
+
+
+def test_sales_edit_an_unconfirmed_payment(sales_client, sales_user, own_customer, klass):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+    pending = payment(own_customer, klass, pay_type="deposit", paid_fee=500)
+    url = reverse("admin:crm_paymentrecord_change", args=[pending.pk])
+
+    response = sales_client.post(
+        url,
+        {
+            "enrolment_class": klass.pk,
+            "pay_type": "tuition",
+            "paid_fee": "800",
+            "date_0": "2026-11-20",
+            "date_1": "10:00:00",
+            "note": "改",
+        },
+    )
+
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert (pending.pay_type, pending.paid_fee, pending.note, pending.status) == (
+        "tuition",
+        800,
+        "改",
+        "unconfirmed",
+    )

@@ -283,3 +283,28 @@ def test_two_finance_users_confirming_the_same_payments_confirm_each_once(make_u
     customer.refresh_from_db()
     assert sorted(counts) == [0, 2]
     assert customer.status == Status.PAID_IN_FULL
+
+
+def test_editing_a_payment_confirmed_since_the_form_was_read_changes_nothing(
+    finance_user, own_customer, klass
+):
+    stale = payment(own_customer, klass, PayType.TUITION, 5000)
+    confirm(stale, user=finance_user)
+    stale.paid_fee = 9
+
+    with pytest.raises(ValidationError):
+        services.payments_update(payment=stale, fields=["paid_fee"])
+
+    stale.refresh_from_db()
+    assert (stale.paid_fee, stale.status) == (5000, PaymentRecord.Status.CONFIRMED)
+
+
+def test_an_unconfirmed_payment_saves_only_its_editable_fields(finance_user, own_customer, klass):
+    pending = payment(own_customer, klass, PayType.TUITION, 5000)
+    PaymentRecord.objects.filter(pk=pending.pk).update(reject_reason="kept")
+    pending.paid_fee, pending.status = 6000, PaymentRecord.Status.CONFIRMED
+
+    services.payments_update(payment=pending, fields=["paid_fee", "status"])
+
+    pending.refresh_from_db()
+    assert (pending.paid_fee, pending.status, pending.reject_reason) == (6000, "unconfirmed", "kept")

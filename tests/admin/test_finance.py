@@ -37,6 +37,18 @@ def enrollment_post(customer, klass, **extra):
     }
 
 
+def payment_post(klass, **fields):
+    return {
+        "enrolment_class": klass.pk,
+        "pay_type": "deposit",
+        "paid_fee": "500",
+        "date_0": "2026-11-20",
+        "date_1": "10:00:00",
+        "note": "",
+        **fields,
+    }
+
+
 def action(client, url, name, rows, **extra):
     return client.post(url, {"action": name, "_selected_action": [row.pk for row in rows], **extra})
 
@@ -184,16 +196,7 @@ def test_sales_record_a_payment_of_their_customer(sales_client, sales_user, own_
     EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
 
     response = sales_client.post(
-        reverse("admin:crm_paymentrecord_add"),
-        {
-            "customer": own_customer.pk,
-            "enrolment_class": klass.pk,
-            "pay_type": "deposit",
-            "paid_fee": "500",
-            "date_0": "2026-11-20",
-            "date_1": "10:00:00",
-            "note": "",
-        },
+        reverse("admin:crm_paymentrecord_add"), payment_post(klass, customer=own_customer.pk)
     )
 
     assert response.status_code == 302
@@ -483,15 +486,7 @@ def test_a_forged_payment_of_another_salespersons_customer_is_a_form_error(
     EnrollmentFactory(customer=other, enrolment_class=klass, consultant=other_sales_user)
 
     response = sales_client.post(
-        reverse("admin:crm_paymentrecord_add"),
-        {
-            "customer": other.pk,
-            "enrolment_class": klass.pk,
-            "pay_type": "tuition",
-            "paid_fee": "500",
-            "date_0": "2026-11-20",
-            "date_1": "10:00:00",
-        },
+        reverse("admin:crm_paymentrecord_add"), payment_post(klass, customer=other.pk)
     )
 
     assert response.status_code == 200
@@ -550,17 +545,7 @@ def test_sales_edit_an_unconfirmed_payment(sales_client, sales_user, own_custome
     pending = payment(own_customer, klass, pay_type="deposit", paid_fee=500)
     url = reverse("admin:crm_paymentrecord_change", args=[pending.pk])
 
-    response = sales_client.post(
-        url,
-        {
-            "enrolment_class": klass.pk,
-            "pay_type": "tuition",
-            "paid_fee": "800",
-            "date_0": "2026-11-20",
-            "date_1": "10:00:00",
-            "note": "改",
-        },
-    )
+    response = sales_client.post(url, payment_post(klass, pay_type="tuition", paid_fee="800", note="改"))
 
     assert response.status_code == 302
     pending.refresh_from_db()

@@ -133,7 +133,8 @@ def payments_confirm(*, payments: QuerySet, user: UserProfile) -> int:
     """Confirm the unconfirmed rows of ``payments``; returns how many were confirmed.
 
     The first confirmed tuition makes the customer a student (studying); once the confirmed payments
-    of a class (deposit and tuition, less refunds) reach its price, the customer has paid in full.
+    of a class with a confirmed tuition (deposit and tuition, less refunds) reach its price, the
+    customer has paid in full, whichever of them is confirmed last.
     """
     locked = _lock_unconfirmed(payments)
     PaymentRecord.objects.filter(pk__in=[payment.pk for payment in locked]).update(
@@ -144,11 +145,14 @@ def payments_confirm(*, payments: QuerySet, user: UserProfile) -> int:
         for payment in locked
         if payment.pay_type == PaymentRecord.PayType.TUITION
     }
-    _update_customer_status(tuition_of)
+    paid_for = {(payment.customer_id, payment.enrolment_class_id) for payment in locked}
+    _update_customer_status(paid_for, tuition_of)
     return len(locked)
 
 
-def _update_customer_status(customer_classes: set[tuple[int, int | None]]) -> None:
+def _update_customer_status(
+    customer_classes: set[tuple[int, int | None]], tuition_of: set[tuple[int, int | None]]
+) -> None:
     if not customer_classes:
         return
     # Lock the customers: two confirmations of one customer's payments at once must both be
@@ -163,16 +167,20 @@ def _update_customer_status(customer_classes: set[tuple[int, int | None]]) -> No
     prices = dict(ClassList.objects.filter(pk__in=class_ids).values_list("pk", "price"))
     for customer_id, class_id in sorted(customer_classes, key=lambda pair: (pair[0], pair[1] or 0)):
         customer = customers[customer_id]
-        _advance_status(customer, Customer.Status.STUDYING)
+        if (customer_id, class_id) in tuition_of:
+            _advance_status(customer, Customer.Status.STUDYING)
         if class_id is None:
             continue
-        paid = (
+        confirmed = (
             PaymentRecord.objects.alive()
             .filter(customer_id=customer_id, enrolment_class_id=class_id)
             .confirmed()
-            .totals()["confirmed_net"]
         )
-        if paid >= prices[class_id]:
+        if (customer_id, class_id) not in tuition_of and not confirmed.filter(
+            pay_type=PaymentRecord.PayType.TUITION
+        ).exists():
+            continue  # no tuition of this class yet: a deposit alone does not make a student
+        if confirmed.totals()["confirmed_net"] >= prices[class_id]:
             _advance_status(customer, Customer.Status.PAID_IN_FULL)
 
 

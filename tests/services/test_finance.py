@@ -161,6 +161,24 @@ def test_tuition_reaching_the_class_price_means_paid_in_full(finance_user, own_c
     assert own_customer.status == Status.PAID_IN_FULL
 
 
+def test_a_deposit_confirmed_after_the_tuition_completes_the_price(finance_user, own_customer, klass):
+    confirm(payment(own_customer, klass, PayType.TUITION, 9500), user=finance_user)
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.STUDYING
+
+    confirm(payment(own_customer, klass, PayType.DEPOSIT, 500), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.PAID_IN_FULL
+
+
+def test_deposits_alone_make_nobody_a_student_nor_paid_in_full(finance_user, own_customer, klass):
+    confirm(payment(own_customer, klass, PayType.DEPOSIT, 10000), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.UNREGISTERED
+
+
 @pytest.mark.parametrize("refund_fee", [-2000, 2000])
 def test_a_refund_keeps_the_class_from_being_paid_in_full(finance_user, own_customer, klass, refund_fee):
     confirm(payment(own_customer, klass, PayType.REFUND, refund_fee), user=finance_user)

@@ -174,3 +174,14 @@ def test_a_file_with_nothing_new_offers_no_confirmation(boss_client, import_file
     assert (outcome.new, outcome.updated, outcome.skipped) == (0, 0, 3)
     assert preview.context["confirm_form"] is None
     assert "没有可导入的数据" in preview.content.decode()
+
+
+def test_the_preview_lists_the_first_500_skipped_rows_and_counts_the_rest(boss_client):
+    lines = ["姓名,QQ"] + [f"甲{index},{10000 + index}" for index in range(2)] + ["乙,10000"] * 600
+
+    preview = upload(boss_client, "\n".join(lines).encode())
+
+    content = preview.content.decode()
+    assert preview.context["outcome"].skipped == 600
+    assert content.count("与本文件第 2 行是同一客户") == 500
+    assert "……另有 100 行被跳过。" in content

@@ -165,6 +165,18 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
             return False
         return super().has_change_permission(request, obj)
 
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        try:
+            services.enrollments_update(
+                enrollment=obj,
+                fields=form.changed_data,
+                may_edit_approved=self.has_approve_permission(request),
+            )
+        except ValidationError as error:
+            raise PermissionDenied(" ".join(error.messages)) from error
+
     def has_approve_permission(self, request):
         # Approving puts the customer into a class: it takes the right to change enrollments and classes
         # (class teachers, the boss), which sales do not have.

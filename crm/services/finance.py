@@ -47,6 +47,39 @@ def enrollment_check(
         )
 
 
+# What an enrollment's edit form may change; approval, customer and consultant are never edited, and
+# once approved the class and campus are settled too (the customer is in that class).
+ENROLLMENT_FIELDS = [
+    "enrolment_class",
+    "school",
+    "why_us",
+    "your_expectation",
+    "contract_agreed",
+    "enrolled_date",
+    "memo",
+]
+APPROVED_ENROLLMENT_FIELDS = ["why_us", "your_expectation", "contract_agreed", "enrolled_date", "memo"]
+
+
+@transaction.atomic
+def enrollments_update(*, enrollment: Enrollment, fields: list[str], may_edit_approved: bool) -> Enrollment:
+    """Save the edited ``fields`` of ``enrollment``; an approved one only by those who approve contracts."""
+    # Lock, then re-check: the contract may have been approved since the edit form was read, and
+    # saving the stale form must neither edit it nor take the approval back.
+    approved = (
+        Enrollment.objects.select_for_update()
+        .values_list("contract_approved", flat=True)
+        .get(pk=enrollment.pk)
+    )
+    if approved and not may_edit_approved:
+        raise ValidationError(
+            _("This contract has been approved: it can no longer be edited."), code="approved"
+        )
+    editable = APPROVED_ENROLLMENT_FIELDS if approved else ENROLLMENT_FIELDS
+    enrollment.save(update_fields=[name for name in fields if name in editable])
+    return enrollment
+
+
 @transaction.atomic
 def enrollments_approve(*, enrollments: QuerySet, user: UserProfile) -> dict[str, int]:
     """Approve the contracts of ``enrollments``: the customer joins the class and is signed up.

@@ -523,6 +523,7 @@ def test_sales_cannot_approve_through_the_change_form(sales_client, sales_user, 
     assert response.status_code == 302
     enrollment.refresh_from_db()
     own_customer.refresh_from_db()
+    assert enrollment.why_us == "朋友推荐"
     assert not enrollment.contract_approved
     assert own_customer.status == Customer.Status.UNREGISTERED
     assert not own_customer.class_list.exists()
@@ -555,3 +556,17 @@ def test_sales_edit_an_unconfirmed_payment(sales_client, sales_user, own_custome
         "改",
         "unconfirmed",
     )
+
+
+def test_the_class_teacher_edits_an_approved_enrollment_of_their_class(
+    class_teacher_client, class_teacher_user, own_customer, klass
+):
+    klass.teachers.add(class_teacher_user)
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, contract_approved=True)
+    url = reverse("admin:crm_enrollment_change", args=[enrollment.pk])
+
+    response = class_teacher_client.post(url, enrollment_post(own_customer, klass, memo="已核对"))
+
+    assert response.status_code == 302
+    enrollment.refresh_from_db()
+    assert (enrollment.memo, enrollment.contract_approved) == ("已核对", True)

@@ -102,6 +102,33 @@ def test_a_contract_the_customer_has_not_agreed_to_is_not_approved(class_teacher
     assert not own_customer.class_list.exists()
 
 
+def test_editing_an_enrollment_approved_since_the_form_was_read_is_refused(
+    class_teacher_user, own_customer, klass
+):
+    stale = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+    services.enrollments_approve(enrollments=Enrollment.objects.all(), user=class_teacher_user)
+    stale.memo = "改"
+
+    with pytest.raises(ValidationError):
+        services.enrollments_update(enrollment=stale, fields=["memo"], may_edit_approved=False)
+
+    stale.refresh_from_db()
+    assert (stale.memo, stale.contract_approved) == ("", True)
+
+
+def test_an_approver_edits_an_approved_enrollment_but_not_its_class(class_teacher_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, contract_approved=True)
+    other = EnrollmentFactory().enrolment_class
+    enrollment.memo, enrollment.enrolment_class, enrollment.contract_approved = "改", other, False
+
+    services.enrollments_update(
+        enrollment=enrollment, fields=["memo", "enrolment_class", "contract_approved"], may_edit_approved=True
+    )
+
+    enrollment.refresh_from_db()
+    assert (enrollment.memo, enrollment.enrolment_class, enrollment.contract_approved) == ("改", klass, True)
+
+
 # Payments
 
 

@@ -82,6 +82,15 @@ class PaymentRecordForm(OwnCustomerFormMixin, forms.ModelForm):
         return cleaned
 
 
+class VisibleClassFilter(admin.RelatedFieldListFilter):
+    """The class filter offers the classes the user sees, not every class of the school."""
+
+    def field_choices(self, field, request, model_admin):
+        visible = ClassList.objects.visible_to(request.user).values("pk")
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to={"pk__in": visible})
+
+
 class RejectPaymentsForm(forms.Form):
     reason = forms.CharField(label=_("Reason for the rejection"), max_length=255)
 
@@ -121,7 +130,7 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
         "contract_approved",
         "contract_agreed",
         "school",
-        "enrolment_class",
+        ("enrolment_class", VisibleClassFilter),
         ("enrolled_date", DateRangeFilter),
     ]
     search_fields = ["customer__name", "customer__qq", "customer__qq_name"]
@@ -216,7 +225,7 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         "paid_on",
         "confirm_user",
     ]
-    list_filter = ["status", "pay_type", "enrolment_class", ("date", DateRangeFilter)]
+    list_filter = ["status", "pay_type", ("enrolment_class", VisibleClassFilter), ("date", DateRangeFilter)]
     search_fields = ["customer__name", "customer__qq", "customer__qq_name"]
     list_select_related = ["customer", "enrolment_class__campus", "consultant", "confirm_user"]
     form = PaymentRecordForm

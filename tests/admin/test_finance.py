@@ -494,23 +494,26 @@ def test_a_forged_payment_of_another_salespersons_customer_is_a_form_error(
     assert not PaymentRecord.objects.exists()
 
 
-def test_finance_cannot_approve_contracts_nor_sales_edit_a_rejected_payment(
-    finance_client, sales_client, own_customer, klass
-):
+def test_finance_cannot_approve_contracts(finance_client, own_customer, klass):
     enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
-    rejected = payment(own_customer, klass, status="rejected", paid_fee=500)
 
     assert "approve_contracts" not in offered_actions(finance_client.get(ENROLLMENTS))
     action(finance_client, ENROLLMENTS, "approve_contracts", [enrollment])
-    response = sales_client.post(
-        reverse("admin:crm_paymentrecord_change", args=[rejected.pk]),
-        {"enrolment_class": klass.pk, "pay_type": "tuition", "paid_fee": "9"},
-    )
 
     enrollment.refresh_from_db()
-    rejected.refresh_from_db()
     assert not enrollment.contract_approved
+
+
+def test_a_rejected_payment_can_no_longer_be_edited_by_sales(sales_client, own_customer, klass):
+    rejected = payment(own_customer, klass, status="rejected", paid_fee=500)
+
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_change", args=[rejected.pk]),
+        payment_post(klass, pay_type="tuition", paid_fee="9"),
+    )
+
     assert response.status_code == 403
+    rejected.refresh_from_db()
     assert rejected.paid_fee == 500
 
 
@@ -570,3 +573,19 @@ def test_the_class_teacher_edits_an_approved_enrollment_of_their_class(
     assert response.status_code == 302
     enrollment.refresh_from_db()
     assert (enrollment.memo, enrollment.contract_approved) == ("已核对", True)
+
+
+def test_the_class_filter_offers_only_the_classes_the_user_sees(
+    client_for, class_teacher_user, finance_user, klass
+):
+    taught = ClassListFactory(teachers=[class_teacher_user])
+    klass.teachers.add(class_teacher_user)
+    other = ClassListFactory()
+
+    def offered(user):
+        specs = client_for(user).get(ENROLLMENTS).context["cl"].filter_specs
+        [class_filter] = [spec for spec in specs if spec.field_path == "enrolment_class"]
+        return {pk for pk, _name in class_filter.lookup_choices}
+
+    assert offered(class_teacher_user) == {klass.pk, taught.pk}
+    assert offered(finance_user) == {klass.pk, taught.pk, other.pk}

@@ -31,16 +31,7 @@ class OwnCustomerFormMixin:
 class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
     class Meta:
         model = Enrollment
-        fields = [
-            "customer",
-            "enrolment_class",
-            "school",
-            "why_us",
-            "your_expectation",
-            "contract_agreed",
-            "enrolled_date",
-            "memo",
-        ]
+        fields = ["customer", *services.ENROLLMENT_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,7 +58,7 @@ class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
 class PaymentRecordForm(OwnCustomerFormMixin, forms.ModelForm):
     class Meta:
         model = PaymentRecord
-        fields = ["customer", "enrolment_class", "pay_type", "paid_fee", "date", "note"]
+        fields = ["customer", *services.EDITABLE_PAYMENT_FIELDS]
 
     def clean(self):
         cleaned = super().clean()

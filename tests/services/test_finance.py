@@ -176,24 +176,23 @@ def test_the_first_confirmed_tuition_makes_the_customer_a_student(finance_user, 
     assert own_customer.status == Status.STUDYING
 
 
-def test_tuition_reaching_the_class_price_means_paid_in_full(finance_user, own_customer, klass):
-    confirm(payment(own_customer, klass, PayType.DEPOSIT, 500), user=finance_user)
-    confirm(payment(own_customer, klass, PayType.TUITION, 5000), user=finance_user)
+@pytest.mark.parametrize(
+    ("earlier", "last"),
+    [
+        ([(PayType.DEPOSIT, 500), (PayType.TUITION, 5000)], (PayType.TUITION, 4500)),
+        # A deposit confirmed after the tuition completes the price too.
+        ([(PayType.TUITION, 9500)], (PayType.DEPOSIT, 500)),
+    ],
+)
+def test_payments_reaching_the_class_price_mean_paid_in_full(
+    finance_user, own_customer, klass, earlier, last
+):
+    for pay_type, fee in earlier:
+        confirm(payment(own_customer, klass, pay_type, fee), user=finance_user)
     own_customer.refresh_from_db()
     assert own_customer.status == Status.STUDYING
 
-    confirm(payment(own_customer, klass, PayType.TUITION, 4500), user=finance_user)
-
-    own_customer.refresh_from_db()
-    assert own_customer.status == Status.PAID_IN_FULL
-
-
-def test_a_deposit_confirmed_after_the_tuition_completes_the_price(finance_user, own_customer, klass):
-    confirm(payment(own_customer, klass, PayType.TUITION, 9500), user=finance_user)
-    own_customer.refresh_from_db()
-    assert own_customer.status == Status.STUDYING
-
-    confirm(payment(own_customer, klass, PayType.DEPOSIT, 500), user=finance_user)
+    confirm(payment(own_customer, klass, *last), user=finance_user)
 
     own_customer.refresh_from_db()
     assert own_customer.status == Status.PAID_IN_FULL

@@ -93,7 +93,8 @@ class PaymentRecordQuerySet(models.QuerySet):
         """Totals of these rows in one query: confirmed net, its income and refunds, and pending."""
         net = self.net_amount()
         confirmed = models.Q(status="confirmed")
-        outgoing = models.Q(pay_type__in=self.OUTGOING_TYPES)
+        # Money out is a refund or drop-out of any sign, or a negative amount of any type.
+        outgoing = models.Q(pay_type__in=self.OUTGOING_TYPES) | models.Q(paid_fee__lt=0)
         sums = self.aggregate(
             count=models.Count("pk"),
             confirmed_net=models.Sum(net, filter=confirmed, default=0),

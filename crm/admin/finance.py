@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -31,16 +31,7 @@ class OwnCustomerFormMixin:
 class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
     class Meta:
         model = Enrollment
-        fields = [
-            "customer",
-            "enrolment_class",
-            "school",
-            "why_us",
-            "your_expectation",
-            "contract_agreed",
-            "enrolled_date",
-            "memo",
-        ]
+        fields = ["customer", *services.ENROLLMENT_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,7 +58,7 @@ class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
 class PaymentRecordForm(OwnCustomerFormMixin, forms.ModelForm):
     class Meta:
         model = PaymentRecord
-        fields = ["customer", "enrolment_class", "pay_type", "paid_fee", "date", "note"]
+        fields = ["customer", *services.EDITABLE_PAYMENT_FIELDS]
 
     def clean(self):
         cleaned = super().clean()
@@ -80,6 +71,15 @@ class PaymentRecordForm(OwnCustomerFormMixin, forms.ModelForm):
                 payment=self.instance if self.instance.pk else None,
             )
         return cleaned
+
+
+class VisibleClassFilter(admin.RelatedFieldListFilter):
+    """The class filter offers the classes the user sees, not every class of the school."""
+
+    def field_choices(self, field, request, model_admin):
+        visible = ClassList.objects.visible_to(request.user).values("pk")
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to={"pk__in": visible})
 
 
 class RejectPaymentsForm(forms.Form):
@@ -121,7 +121,7 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
         "contract_approved",
         "contract_agreed",
         "school",
-        "enrolment_class",
+        ("enrolment_class", VisibleClassFilter),
         ("enrolled_date", DateRangeFilter),
     ]
     search_fields = ["customer__name", "customer__qq", "customer__qq_name"]
@@ -165,6 +165,18 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
             return False
         return super().has_change_permission(request, obj)
 
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        try:
+            services.enrollments_update(
+                enrollment=obj,
+                fields=form.changed_data,
+                may_edit_approved=self.has_approve_permission(request),
+            )
+        except ValidationError as error:
+            raise PermissionDenied(" ".join(error.messages)) from error
+
     def has_approve_permission(self, request):
         # Approving puts the customer into a class: it takes the right to change enrollments and classes
         # (class teachers, the boss), which sales do not have.
@@ -204,7 +216,7 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         "paid_on",
         "confirm_user",
     ]
-    list_filter = ["status", "pay_type", "enrolment_class", ("date", DateRangeFilter)]
+    list_filter = ["status", "pay_type", ("enrolment_class", VisibleClassFilter), ("date", DateRangeFilter)]
     search_fields = ["customer__name", "customer__qq", "customer__qq_name"]
     list_select_related = ["customer", "enrolment_class__campus", "consultant", "confirm_user"]
     form = PaymentRecordForm
@@ -234,6 +246,14 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
 
     def has_confirm_permission(self, request):
         return request.user.has_perm("crm.confirm_paymentrecord")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        try:
+            services.payments_update(payment=obj, fields=form.changed_data)
+        except ValidationError as error:
+            raise PermissionDenied(" ".join(error.messages)) from error
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

@@ -28,6 +28,7 @@ from import_export.results import RowResult
 
 from crm.models import ClassType, Course, Customer, CustomerImport, CustomerTransfer
 from crm.models.customer import mobile_validator, qq_validator
+from crm.resources.streaming import is_formula_like
 
 # The columns an import understands, in the order of the template file.
 IMPORT_FIELDS = [
@@ -128,7 +129,11 @@ def cell_text(value) -> str:
     # xlsx gives numbers for QQ and phone cells typed as numbers: 123456.0 must read "123456".
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    text = str(value).strip()
+    if text[:1] == "'" and is_formula_like(text[1:]):
+        # The apostrophe that keeps formula-like text inert in our csv files (rejected rows).
+        text = text[1:].strip()
+    return text
 
 
 QQ_PATTERN = re.compile(qq_validator.regex.pattern)

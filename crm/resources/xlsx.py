@@ -7,6 +7,7 @@ into the zip member instead (6.8 s, flat memory), with the same parts openpyxl w
 strings, a bold header row kept in view, and text cells that can never be formulas.
 """
 
+import re
 import zipfile
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +24,7 @@ TEXT_TABLE = {
 }
 
 STYLE_PLAIN, STYLE_TEXT, STYLE_HEADER = 0, 1, 2
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
@@ -131,7 +133,8 @@ def write_xlsx(
     Text for which ``is_formula_like`` is true is stored as quote-prefixed text, never as a formula.
     """
     letters = [column_letter(index) for index in range(len(headers))]
-    title = _text(title[:31])
+    # Excel refuses a workbook whose sheet name has one of []:*?/\ , starts or ends with ' or is empty.
+    title = _text(SHEET_NAME_FORBIDDEN.sub("", title).strip("'")[:31] or "Sheet1")
     count = 0
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as archive:
         archive.writestr("[Content_Types].xml", CONTENT_TYPES)

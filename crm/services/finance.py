@@ -47,6 +47,39 @@ def enrollment_check(
         )
 
 
+# What an enrollment's edit form may change; approval, customer and consultant are never edited, and
+# once approved the class and campus are settled too (the customer is in that class).
+ENROLLMENT_FIELDS = [
+    "enrolment_class",
+    "school",
+    "why_us",
+    "your_expectation",
+    "contract_agreed",
+    "enrolled_date",
+    "memo",
+]
+APPROVED_ENROLLMENT_FIELDS = ["why_us", "your_expectation", "contract_agreed", "enrolled_date", "memo"]
+
+
+@transaction.atomic
+def enrollments_update(*, enrollment: Enrollment, fields: list[str], may_edit_approved: bool) -> Enrollment:
+    """Save the edited ``fields`` of ``enrollment``; an approved one only by those who approve contracts."""
+    # Lock, then re-check: the contract may have been approved since the edit form was read, and
+    # saving the stale form must neither edit it nor take the approval back.
+    approved = (
+        Enrollment.objects.select_for_update()
+        .values_list("contract_approved", flat=True)
+        .get(pk=enrollment.pk)
+    )
+    if approved and not may_edit_approved:
+        raise ValidationError(
+            _("This contract has been approved: it can no longer be edited."), code="approved"
+        )
+    editable = APPROVED_ENROLLMENT_FIELDS if approved else ENROLLMENT_FIELDS
+    enrollment.save(update_fields=[name for name in fields if name in editable])
+    return enrollment
+
+
 @transaction.atomic
 def enrollments_approve(*, enrollments: QuerySet, user: UserProfile) -> dict[str, int]:
     """Approve the contracts of ``enrollments``: the customer joins the class and is signed up.
@@ -100,6 +133,24 @@ def payment_check(
         )
 
 
+# What an unconfirmed payment's edit form may change; status, who confirmed and when are the actions'.
+EDITABLE_PAYMENT_FIELDS = ["enrolment_class", "pay_type", "paid_fee", "date", "note"]
+
+
+@transaction.atomic
+def payments_update(*, payment: PaymentRecord, fields: list[str]) -> PaymentRecord:
+    """Save the edited ``fields`` of a payment that is still unconfirmed; settled money is never edited."""
+    # Lock, then re-check: finance may have confirmed the payment since the edit form was read, and
+    # saving the stale form must neither change the amount nor put the status back to unconfirmed.
+    current = PaymentRecord.objects.select_for_update().only("status").get(pk=payment.pk)
+    if current.status != PaymentRecord.Status.UNCONFIRMED:
+        raise ValidationError(
+            _("This payment has been confirmed or rejected: it can no longer be edited."), code="settled"
+        )
+    payment.save(update_fields=[name for name in fields if name in EDITABLE_PAYMENT_FIELDS])
+    return payment
+
+
 def _lock_unconfirmed(payments: QuerySet) -> list[PaymentRecord]:
     # Lock, then re-check the status on the locked rows: two finance users acting on the same rows
     # at once must not both confirm (or reject) them.
@@ -115,7 +166,8 @@ def payments_confirm(*, payments: QuerySet, user: UserProfile) -> int:
     """Confirm the unconfirmed rows of ``payments``; returns how many were confirmed.
 
     The first confirmed tuition makes the customer a student (studying); once the confirmed payments
-    of a class (deposit and tuition, less refunds) reach its price, the customer has paid in full.
+    of a class with a confirmed tuition (deposit and tuition, less refunds) reach its price, the
+    customer has paid in full, whichever of them is confirmed last.
     """
     locked = _lock_unconfirmed(payments)
     PaymentRecord.objects.filter(pk__in=[payment.pk for payment in locked]).update(
@@ -126,11 +178,14 @@ def payments_confirm(*, payments: QuerySet, user: UserProfile) -> int:
         for payment in locked
         if payment.pay_type == PaymentRecord.PayType.TUITION
     }
-    _update_customer_status(tuition_of)
+    paid_for = {(payment.customer_id, payment.enrolment_class_id) for payment in locked}
+    _update_customer_status(paid_for, tuition_of)
     return len(locked)
 
 
-def _update_customer_status(customer_classes: set[tuple[int, int | None]]) -> None:
+def _update_customer_status(
+    customer_classes: set[tuple[int, int | None]], tuition_of: set[tuple[int, int | None]]
+) -> None:
     if not customer_classes:
         return
     # Lock the customers: two confirmations of one customer's payments at once must both be
@@ -145,16 +200,20 @@ def _update_customer_status(customer_classes: set[tuple[int, int | None]]) -> No
     prices = dict(ClassList.objects.filter(pk__in=class_ids).values_list("pk", "price"))
     for customer_id, class_id in sorted(customer_classes, key=lambda pair: (pair[0], pair[1] or 0)):
         customer = customers[customer_id]
-        _advance_status(customer, Customer.Status.STUDYING)
+        if (customer_id, class_id) in tuition_of:
+            _advance_status(customer, Customer.Status.STUDYING)
         if class_id is None:
             continue
-        paid = (
+        confirmed = (
             PaymentRecord.objects.alive()
             .filter(customer_id=customer_id, enrolment_class_id=class_id)
             .confirmed()
-            .totals()["confirmed_net"]
         )
-        if paid >= prices[class_id]:
+        if (customer_id, class_id) not in tuition_of and not confirmed.filter(
+            pay_type=PaymentRecord.PayType.TUITION
+        ).exists():
+            continue  # no tuition of this class yet: a deposit alone does not make a student
+        if confirmed.totals()["confirmed_net"] >= prices[class_id]:
             _advance_status(customer, Customer.Status.PAID_IN_FULL)
 
 

@@ -5,13 +5,13 @@ The admin's Import page and the ``import_customers`` command both go through ``c
 
 import codecs
 import csv
+import datetime
 import gc
 import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-import tablib
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy
 
 from crm.models import Customer, CustomerImport, CustomerTransfer
 from crm.resources.customers import CustomerResource, Table, query_chunks
+from crm.resources.streaming import csv_safe, is_formula_like
+from crm.resources.xlsx import write_xlsx
 
 ENCODING_CHOICES = [
     ("auto", gettext_lazy("Detect automatically")),
@@ -176,8 +178,8 @@ def customers_import(
     """Import a customer list all-or-nothing (one transaction; ``dry_run`` writes nothing).
 
     Raises ValidationError when the file is not an importable table. A file with bad rows writes
-    no customer; unless ``keep_rejected`` is off, the attempt is kept in the history with its
-    error count.
+    no customer; unless ``keep_rejected`` is off, a real (not dry-run) attempt is kept in the history
+    with its error count. A dry run writes nothing at all, not even history.
     """
     source = customer_files_read(data=data, encoding=encoding)
     prepared, headers, ignored = CustomerResource.prepare_dataset(source.dataset)
@@ -231,30 +233,49 @@ def customers_import(
     outcome.skipped_rows = [
         RowProblem(line=state.line, reasons=[state.note]) for state in resource.rows.values() if state.note
     ]
-    if outcome.problems and keep_rejected:
+    if outcome.problems and keep_rejected and not dry_run:
         outcome.customer_import = CustomerImport.objects.create(
             user=user, file_name=file_name[:255], error_count=outcome.error_count
         )
     return outcome
 
 
+def rejected_cell(value):
+    """A cell of the rejected-rows file: a date typed in Excel comes back as the date the import reads."""
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date().isoformat()
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return value
+
+
 def customer_imports_rejected_file(*, outcome: ImportOutcome) -> tuple[bytes, str, str]:
     """The rejected rows in the file's own format and columns, plus a reason column.
 
+    A cell that a spreadsheet would run as a formula (a bought list may hold ``=HYPERLINK(…)``) is
+    written as text: quote-prefixed in xlsx, behind an apostrophe in csv, which the import drops again.
     Returns (content, file name, content type).
     """
     original = outcome.source.dataset
-    rejected = tablib.Dataset(headers=[*original.headers, _("Reason of rejection")])
-    for problem in outcome.problems:
-        if problem.line >= 2:
-            rejected.append([*original[problem.line - 2], "；".join(problem.reasons)])
+    headers = [*original.headers, _("Reason of rejection")]
+    rows = [
+        [*map(rejected_cell, original[problem.line - 2]), "；".join(problem.reasons)]
+        for problem in outcome.problems
+        if problem.line >= 2
+    ]
     stem = PurePath(outcome.file_name).stem or "customers"
     if outcome.source.file_format == "xlsx":
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return rejected.export("xlsx"), f"{stem}-rejected.xlsx", content_type
+        buffer = io.BytesIO()
+        write_xlsx(buffer, headers, rows, is_formula_like=is_formula_like, title=stem)
+        return buffer.getvalue(), f"{stem}-rejected.xlsx", content_type
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(headers)
+    writer.writerows([csv_safe(value) for value in row] for row in rows)
     # The same encoding as the file, so that Excel opens it as it opened the original.
     encoding = "gb18030" if outcome.source.encoding == "gb18030" else "utf-8-sig"
-    return rejected.export("csv").encode(encoding), f"{stem}-rejected.csv", f"text/csv; charset={encoding}"
+    return text.getvalue().encode(encoding), f"{stem}-rejected.csv", f"text/csv; charset={encoding}"
 
 
 @dataclass

@@ -9,6 +9,10 @@ TRANSLATIONS = {
     "Reject the selected payments": "驳回所选缴费记录",
     "Payments rejected: %(count)d.": "已驳回缴费：%(count)d 笔。",
     "Reject payments": "驳回缴费",
+    "This contract has been approved: it can no longer be edited.": "该合同已审核，不能再修改。",
+    "This payment has been confirmed or rejected: it can no longer be edited.": (
+        "该缴费记录已确认或已驳回，不能再修改。"
+    ),
     "Yes": "是",
     "No": "否",
     "Reference number": "编号",

@@ -64,4 +64,5 @@ TRANSLATIONS = {
     "Row %(line)s": "第 %(line)s 行",
     "Skipped rows": "跳过的行",
     "Nothing to import: every row is already known or skipped.": "没有可导入的数据：所有行都已存在或被跳过。",
+    "… and %(rest)s more skipped rows.": "……另有 %(rest)s 行被跳过。",
 }

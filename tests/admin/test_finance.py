@@ -1,6 +1,8 @@
 import csv
 import datetime
+import html
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -32,6 +34,18 @@ def enrollment_post(customer, klass, **extra):
         "enrolled_date_1": "10:00:00",
         "memo": "",
         **extra,
+    }
+
+
+def payment_post(klass, **fields):
+    return {
+        "enrolment_class": klass.pk,
+        "pay_type": "deposit",
+        "paid_fee": "500",
+        "date_0": "2026-11-20",
+        "date_1": "10:00:00",
+        "note": "",
+        **fields,
     }
 
 
@@ -182,16 +196,7 @@ def test_sales_record_a_payment_of_their_customer(sales_client, sales_user, own_
     EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
 
     response = sales_client.post(
-        reverse("admin:crm_paymentrecord_add"),
-        {
-            "customer": own_customer.pk,
-            "enrolment_class": klass.pk,
-            "pay_type": "deposit",
-            "paid_fee": "500",
-            "date_0": "2026-11-20",
-            "date_1": "10:00:00",
-            "note": "",
-        },
+        reverse("admin:crm_paymentrecord_add"), payment_post(klass, customer=own_customer.pk)
     )
 
     assert response.status_code == 302
@@ -441,3 +446,146 @@ def test_exporting_all_rows_selected_across_exports_the_filtered_changelist(
 
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:crm_paymentrecord_export") + "?status__exact=unconfirmed"
+
+
+def test_the_export_button_keeps_the_enrollment_lists_search_and_date_range(
+    finance_client, sales_user, klass
+):
+    wang = CustomerFactory(consultant=sales_user, name="王五", qq="888888")
+    zhao = CustomerFactory(consultant=sales_user, name="赵六")
+    EnrollmentFactory(customer=wang, enrolment_class=klass, enrolled_date=at(3))
+    EnrollmentFactory(customer=wang, enrolment_class=ClassListFactory(), enrolled_date=at(25))
+    EnrollmentFactory(customer=zhao, enrolment_class=klass, enrolled_date=at(4))
+    query = {
+        "q": "王五",
+        "enrolled_date__range__gte": "2026-11-01",
+        "enrolled_date__range__lte": "2026-11-20",
+    }
+
+    page = finance_client.get(ENROLLMENTS, query)
+    [link] = re.findall(r'href="([^"]*/export/[^"]*)" class="export_link"', page.content.decode())
+    response = finance_client.post(html.unescape(link), export_post(EnrollmentResource))
+
+    assert len(page.context["cl"].result_list) == 1
+    assert [row[1:4] for row in workbook_rows(response)[1:]] == [("王五", "888888", str(klass))]
+
+
+def test_sales_see_no_export_button_and_no_export_action(sales_client, own_customer, klass):
+    payment(own_customer, klass)
+
+    for url in (PAYMENTS, ENROLLMENTS):
+        page = sales_client.get(url)
+        assert "export_link" not in page.content.decode()
+        assert "export_admin_action" not in offered_actions(page)
+
+
+def test_a_forged_payment_of_another_salespersons_customer_is_a_form_error(
+    sales_client, other_sales_user, klass
+):
+    other = CustomerFactory(consultant=other_sales_user)
+    EnrollmentFactory(customer=other, enrolment_class=klass, consultant=other_sales_user)
+
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_add"), payment_post(klass, customer=other.pk)
+    )
+
+    assert response.status_code == 200
+    assert "customer" in response.context["adminform"].form.errors
+    assert not PaymentRecord.objects.exists()
+
+
+def test_finance_cannot_approve_contracts(finance_client, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+
+    assert "approve_contracts" not in offered_actions(finance_client.get(ENROLLMENTS))
+    action(finance_client, ENROLLMENTS, "approve_contracts", [enrollment])
+
+    enrollment.refresh_from_db()
+    assert not enrollment.contract_approved
+
+
+def test_a_rejected_payment_can_no_longer_be_edited_by_sales(sales_client, own_customer, klass):
+    rejected = payment(own_customer, klass, status="rejected", paid_fee=500)
+
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_change", args=[rejected.pk]),
+        payment_post(klass, pay_type="tuition", paid_fee="9"),
+    )
+
+    assert response.status_code == 403
+    rejected.refresh_from_db()
+    assert rejected.paid_fee == 500
+
+
+def test_sales_cannot_approve_through_the_change_form(sales_client, sales_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+    url = reverse("admin:crm_enrollment_change", args=[enrollment.pk])
+
+    response = sales_client.post(url, enrollment_post(own_customer, klass, contract_approved="on"))
+
+    assert response.status_code == 302
+    enrollment.refresh_from_db()
+    own_customer.refresh_from_db()
+    assert enrollment.why_us == "朋友推荐"
+    assert not enrollment.contract_approved
+    assert own_customer.status == Customer.Status.UNREGISTERED
+    assert not own_customer.class_list.exists()
+
+
+def test_a_class_teacher_approves_only_enrollments_of_the_classes_they_teach(
+    class_teacher_client, class_teacher_user, own_customer, klass
+):
+    klass.teachers.add(class_teacher_user)
+    other_class = EnrollmentFactory(customer=own_customer)
+
+    action(class_teacher_client, ENROLLMENTS, "approve_contracts", [other_class])
+
+    other_class.refresh_from_db()
+    assert not other_class.contract_approved
+
+
+def test_sales_edit_an_unconfirmed_payment(sales_client, sales_user, own_customer, klass):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+    pending = payment(own_customer, klass, pay_type="deposit", paid_fee=500)
+    url = reverse("admin:crm_paymentrecord_change", args=[pending.pk])
+
+    response = sales_client.post(url, payment_post(klass, pay_type="tuition", paid_fee="800", note="改"))
+
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert (pending.pay_type, pending.paid_fee, pending.note, pending.status) == (
+        "tuition",
+        800,
+        "改",
+        "unconfirmed",
+    )
+
+
+def test_the_class_teacher_edits_an_approved_enrollment_of_their_class(
+    class_teacher_client, class_teacher_user, own_customer, klass
+):
+    klass.teachers.add(class_teacher_user)
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, contract_approved=True)
+    url = reverse("admin:crm_enrollment_change", args=[enrollment.pk])
+
+    response = class_teacher_client.post(url, enrollment_post(own_customer, klass, memo="已核对"))
+
+    assert response.status_code == 302
+    enrollment.refresh_from_db()
+    assert (enrollment.memo, enrollment.contract_approved) == ("已核对", True)
+
+
+def test_the_class_filter_offers_only_the_classes_the_user_sees(
+    client_for, class_teacher_user, finance_user, klass
+):
+    taught = ClassListFactory(teachers=[class_teacher_user])
+    klass.teachers.add(class_teacher_user)
+    other = ClassListFactory()
+
+    def offered(user):
+        specs = client_for(user).get(ENROLLMENTS).context["cl"].filter_specs
+        [class_filter] = [spec for spec in specs if spec.field_path == "enrolment_class"]
+        return {pk for pk, _name in class_filter.lookup_choices}
+
+    assert offered(class_teacher_user) == {klass.pk, taught.pk}
+    assert offered(finance_user) == {klass.pk, taught.pk, other.pk}

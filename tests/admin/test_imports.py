@@ -80,8 +80,9 @@ def test_a_file_with_a_bad_row_lists_it_offers_the_rejected_rows_and_no_confirm(
     assert "attachment" in download["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(download.content.decode("gb18030"))))
     assert rows[0][-1] == "拒绝原因" and rows[1][1] == "12ab" and len(rows) == 2
+    # The preview is a dry run: a rejected file leaves the database as it was, history included.
     assert not Customer.objects.exists()
-    assert CustomerImport.objects.get().error_count == 1
+    assert not CustomerImport.objects.exists()
 
 
 @pytest.mark.parametrize("name", ["empty.csv", "garbage.bin", "no_qq_column.csv"])
@@ -103,6 +104,9 @@ def test_confirm_rechecks_the_file_and_writes_nothing_when_it_became_wrong(boss_
     assert response.status_code == 200
     assert response.context["outcome"].error_count == 1
     assert not Customer.objects.exists()
+    # The attempt that really ran is kept in the history, with nothing to revert.
+    entry = CustomerImport.objects.get()
+    assert (entry.error_count, entry.new_count, entry.created_ids) == (1, 0, [])
 
 
 def test_a_stale_confirmation_asks_to_upload_again(boss_client):
@@ -170,3 +174,14 @@ def test_a_file_with_nothing_new_offers_no_confirmation(boss_client, import_file
     assert (outcome.new, outcome.updated, outcome.skipped) == (0, 0, 3)
     assert preview.context["confirm_form"] is None
     assert "没有可导入的数据" in preview.content.decode()
+
+
+def test_the_preview_lists_the_first_500_skipped_rows_and_counts_the_rest(boss_client):
+    lines = ["姓名,QQ"] + [f"甲{index},{10000 + index}" for index in range(2)] + ["乙,10000"] * 600
+
+    preview = upload(boss_client, "\n".join(lines).encode())
+
+    content = preview.content.decode()
+    assert preview.context["outcome"].skipped == 600
+    assert content.count("与本文件第 2 行是同一客户") == 500
+    assert "……另有 100 行被跳过。" in content

@@ -51,3 +51,12 @@ def test_plain_text_and_numbers_are_not_prefixed():
     assert csv_safe("张三") == "张三"
     assert csv_safe(-2000) == -2000
     assert csv_safe("=cmd") == "'=cmd"
+
+
+@pytest.mark.parametrize(
+    ("title", "sheet"), [("名单[1]: a/b?*", "名单1 ab"), ("'", "Sheet1"), ("x" * 40, "x" * 31)]
+)
+def test_sheet_names_excel_refuses_are_cleaned(title, sheet):
+    _count, workbook = read_back(["A"], [["a"]], title=title)
+
+    assert workbook.active.title == sheet

@@ -102,6 +102,33 @@ def test_a_contract_the_customer_has_not_agreed_to_is_not_approved(class_teacher
     assert not own_customer.class_list.exists()
 
 
+def test_editing_an_enrollment_approved_since_the_form_was_read_is_refused(
+    class_teacher_user, own_customer, klass
+):
+    stale = EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+    services.enrollments_approve(enrollments=Enrollment.objects.all(), user=class_teacher_user)
+    stale.memo = "改"
+
+    with pytest.raises(ValidationError):
+        services.enrollments_update(enrollment=stale, fields=["memo"], may_edit_approved=False)
+
+    stale.refresh_from_db()
+    assert (stale.memo, stale.contract_approved) == ("", True)
+
+
+def test_an_approver_edits_an_approved_enrollment_but_not_its_class(class_teacher_user, own_customer, klass):
+    enrollment = EnrollmentFactory(customer=own_customer, enrolment_class=klass, contract_approved=True)
+    other = EnrollmentFactory().enrolment_class
+    enrollment.memo, enrollment.enrolment_class, enrollment.contract_approved = "改", other, False
+
+    services.enrollments_update(
+        enrollment=enrollment, fields=["memo", "enrolment_class", "contract_approved"], may_edit_approved=True
+    )
+
+    enrollment.refresh_from_db()
+    assert (enrollment.memo, enrollment.enrolment_class, enrollment.contract_approved) == ("改", klass, True)
+
+
 # Payments
 
 
@@ -149,16 +176,33 @@ def test_the_first_confirmed_tuition_makes_the_customer_a_student(finance_user, 
     assert own_customer.status == Status.STUDYING
 
 
-def test_tuition_reaching_the_class_price_means_paid_in_full(finance_user, own_customer, klass):
-    confirm(payment(own_customer, klass, PayType.DEPOSIT, 500), user=finance_user)
-    confirm(payment(own_customer, klass, PayType.TUITION, 5000), user=finance_user)
+@pytest.mark.parametrize(
+    ("earlier", "last"),
+    [
+        ([(PayType.DEPOSIT, 500), (PayType.TUITION, 5000)], (PayType.TUITION, 4500)),
+        # A deposit confirmed after the tuition completes the price too.
+        ([(PayType.TUITION, 9500)], (PayType.DEPOSIT, 500)),
+    ],
+)
+def test_payments_reaching_the_class_price_mean_paid_in_full(
+    finance_user, own_customer, klass, earlier, last
+):
+    for pay_type, fee in earlier:
+        confirm(payment(own_customer, klass, pay_type, fee), user=finance_user)
     own_customer.refresh_from_db()
     assert own_customer.status == Status.STUDYING
 
-    confirm(payment(own_customer, klass, PayType.TUITION, 4500), user=finance_user)
+    confirm(payment(own_customer, klass, *last), user=finance_user)
 
     own_customer.refresh_from_db()
     assert own_customer.status == Status.PAID_IN_FULL
+
+
+def test_deposits_alone_make_nobody_a_student_nor_paid_in_full(finance_user, own_customer, klass):
+    confirm(payment(own_customer, klass, PayType.DEPOSIT, 10000), user=finance_user)
+
+    own_customer.refresh_from_db()
+    assert own_customer.status == Status.UNREGISTERED
 
 
 @pytest.mark.parametrize("refund_fee", [-2000, 2000])
@@ -223,21 +267,23 @@ def test_rejection_records_the_reason_and_leaves_confirmed_rows_alone(finance_us
 
 
 def test_totals_subtract_refunds_whatever_their_sign(own_customer, klass):
+    # A refund is typed as a refund (positive or negative) or as a negative amount of another type.
     confirmed = {"status": PaymentRecord.Status.CONFIRMED}
     payment(own_customer, klass, PayType.DEPOSIT, 500, **confirmed)
     payment(own_customer, klass, PayType.TUITION, 9500, **confirmed)
     payment(own_customer, klass, PayType.REFUND, -1000, **confirmed)
     payment(own_customer, klass, PayType.REFUND, 2000, **confirmed)
+    payment(own_customer, klass, PayType.TUITION, -500, **confirmed)
     payment(own_customer, klass, PayType.TUITION, 3000)
     payment(own_customer, klass, PayType.TUITION, 7000, status=PaymentRecord.Status.REJECTED)
 
     totals = PaymentRecord.objects.totals()
 
     assert totals == {
-        "count": 6,
-        "confirmed_net": 7000,
+        "count": 7,
+        "confirmed_net": 6500,
         "confirmed_income": 10000,
-        "confirmed_refunds": -3000,
+        "confirmed_refunds": -3500,
         "unconfirmed_net": 3000,
     }
 
@@ -281,3 +327,28 @@ def test_two_finance_users_confirming_the_same_payments_confirm_each_once(make_u
     customer.refresh_from_db()
     assert sorted(counts) == [0, 2]
     assert customer.status == Status.PAID_IN_FULL
+
+
+def test_editing_a_payment_confirmed_since_the_form_was_read_changes_nothing(
+    finance_user, own_customer, klass
+):
+    stale = payment(own_customer, klass, PayType.TUITION, 5000)
+    confirm(stale, user=finance_user)
+    stale.paid_fee = 9
+
+    with pytest.raises(ValidationError):
+        services.payments_update(payment=stale, fields=["paid_fee"])
+
+    stale.refresh_from_db()
+    assert (stale.paid_fee, stale.status) == (5000, PaymentRecord.Status.CONFIRMED)
+
+
+def test_an_unconfirmed_payment_saves_only_its_editable_fields(finance_user, own_customer, klass):
+    pending = payment(own_customer, klass, PayType.TUITION, 5000)
+    PaymentRecord.objects.filter(pk=pending.pk).update(reject_reason="kept")
+    pending.paid_fee, pending.status = 6000, PaymentRecord.Status.CONFIRMED
+
+    services.payments_update(payment=pending, fields=["paid_fee", "status"])
+
+    pending.refresh_from_db()
+    assert (pending.paid_fee, pending.status, pending.reject_reason) == (6000, "unconfirmed", "kept")

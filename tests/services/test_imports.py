@@ -300,6 +300,42 @@ def test_rejected_rows_of_an_xlsx_file_come_back_as_xlsx():
     assert [cell.value for cell in sheet[2]][:2] == ["甲", "bad"]
 
 
+FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def test_formula_like_cells_of_rejected_xlsx_rows_stay_text_and_dates_stay_dates():
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["姓名", "QQ", "出生日期"])
+    for name in FORMULAS:
+        workbook.active.append([name, "bad", datetime.datetime(2001, 2, 3)])
+    for row in workbook.active.iter_rows(min_row=2, max_col=1):
+        row[0].data_type = "s"  # text, as a list saved by Excel holds it
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    outcome = customers_import(data=buffer.getvalue(), file_name="名单.xlsx", user=None, keep_rejected=False)
+
+    content, _name, _content_type = customer_imports_rejected_file(outcome=outcome)
+
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    names = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert [cell.value for cell in names] == FORMULAS
+    assert {cell.data_type for cell in names} == {"s"}
+    assert [row[2].value for row in sheet.iter_rows(min_row=2)] == ["2001-02-03"] * len(FORMULAS)
+
+
+def test_formula_like_cells_of_rejected_csv_rows_are_inert_and_import_as_written():
+    rows = [["姓名", "QQ"], *[[name, "bad"] for name in FORMULAS]]
+    outcome = run(csv_bytes(rows), keep_rejected=False)
+
+    content, _name, _content_type = customer_imports_rejected_file(outcome=outcome)
+
+    header, *rejected = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert [row[0] for row in rejected] == ["'" + name for name in FORMULAS]
+    fixed = [header[:2], *[[row[0], f"1000{index}1"] for index, row in enumerate(rejected)]]
+    assert run(csv_bytes(fixed)).new == len(FORMULAS)
+    assert sorted(Customer.objects.values_list("name", flat=True)) == sorted(FORMULAS)
+
+
 def test_the_fixture_templates_import_cleanly(settings):
     for name in ("customer_import_template.csv", "customer_import_template.xlsx"):
         data = (settings.BASE_DIR / "fixtures" / name).read_bytes()
@@ -403,3 +439,29 @@ def test_a_phone_written_with_country_code_and_dashes_matches_the_stored_one():
     assert (outcome.new, outcome.updated) == (0, 1)
     existing.refresh_from_db()
     assert existing.customer_note == "补充"
+
+
+def test_a_bad_row_after_the_first_written_batch_leaves_the_database_as_it_was(boss_user):
+    known = CustomerFactory(qq="20000000", phone=None, customer_note="")
+    rows = [["姓名", "QQ", "手机", "客户备注"], ["已知", "20000000", "13800009999", "补充"]]
+    rows += [[f"客户{index}", str(30000000 + index), "", ""] for index in range(1500)]
+    rows.insert(1400, ["坏行", "12ab", "", ""])
+
+    outcome = run(csv_bytes(rows), user=boss_user)
+
+    assert [problem.line for problem in outcome.problems] == [1401]  # the header is row 1
+    assert list(Customer.objects.all()) == [known]
+    known.refresh_from_db()
+    assert (known.phone, known.customer_note) == (None, "")
+    assert not CustomerTransfer.objects.exists()
+    assert not CustomerImport.objects.filter(new_count__gt=0).exists()
+
+
+def test_a_dry_run_of_a_file_with_bad_rows_writes_nothing_not_even_history(import_file, boss_user):
+    known = CustomerFactory(qq="10001001", phone=None)
+
+    outcome = run(import_file("customers_one_bad_row.csv"), user=boss_user, dry_run=True)
+
+    assert outcome.error_count == 1
+    assert list(Customer.objects.all()) == [known]
+    assert not CustomerImport.objects.exists()

@@ -155,11 +155,33 @@ def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Custome
 
 # --- recycle ---
 RECYCLE_BATCH_SIZE = 500
+# 我的客户 warns about a customer this many days before it is recycled.
+RECYCLE_WARNING_DAYS = 3
 
 
 def customers_recycle_cutoff(*, days: int, today: datetime.date | None = None) -> datetime.date:
     """The latest ``recycle_from`` date that is recycled today: silent for ``days`` days or more."""
     return (today or timezone.localdate()) - datetime.timedelta(days=days)
+
+
+def customers_recycle_days_left(
+    recycle_from: datetime.date | None, *, days: int | None = None, today: datetime.date | None = None
+) -> int | None:
+    """Days until a customer annotated by ``with_recycle_from()`` is recycled (0 or less: at the next
+    run); None when it never will be (signed up, enrolled, in the pool, or recycling off)."""
+    days = settings.CUSTOMER_RECYCLE_DAYS if days is None else days
+    if recycle_from is None or days <= 0:
+        return None
+    return days - ((today or timezone.localdate()) - recycle_from).days
+
+
+def customers_recycling_soon_cutoff(*, today: datetime.date | None = None) -> datetime.date | None:
+    """The latest ``recycle_from`` of the customers recycled within RECYCLE_WARNING_DAYS days;
+    None when recycling is off."""
+    days = settings.CUSTOMER_RECYCLE_DAYS
+    if days <= 0:
+        return None
+    return customers_recycle_cutoff(days=days - RECYCLE_WARNING_DAYS, today=today)
 
 
 def customers_recycle(

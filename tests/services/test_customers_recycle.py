@@ -2,9 +2,10 @@
 
 import datetime
 import math
+import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from crm.models import Customer, CustomerTransfer
@@ -169,3 +170,39 @@ def test_the_queries_do_not_grow_with_the_number_recycled(
     assert sum(outcome.values()) == count
     if connection.vendor == "postgresql":
         assert inserts_needed(count) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_a_salesperson_is_working_on_is_skipped_without_waiting(sales_user):
+    busy, idle = silent_customer(sales_user, 20), silent_customer(sales_user, 20)
+    locked, done = threading.Event(), threading.Event()
+
+    def salesperson_saving_a_follow_up():
+        try:
+            with transaction.atomic():
+                Customer.objects.select_for_update().get(pk=busy.pk)
+                locked.set()
+                done.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=salesperson_saving_a_follow_up)
+    thread.start()
+    try:
+        assert locked.wait(timeout=30)
+        with connection.cursor() as cursor:
+            # Waiting for the salesperson's lock would fail here instead of hanging the test.
+            cursor.execute("SET lock_timeout = '2s'")
+        outcome = customers_recycle(days=15, today=TODAY)
+    finally:
+        done.set()
+        thread.join(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+    assert outcome == {sales_user.pk: 1}
+    assert consultant_of(idle) is None
+    assert consultant_of(busy) == sales_user
+    # The next run takes the customer skipped this time.
+    assert customers_recycle(days=15, today=TODAY) == {sales_user.pk: 1}

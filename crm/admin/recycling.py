@@ -31,24 +31,26 @@ class RecyclingSoonFilter(admin.SimpleListFilter):
 
 
 class RecycleWarningMixin:
-    """A "N天后回收" / "即将回收" badge after the last follow-up, and the 即将回收 filter.
+    """A "N天后回收" / "即将回收" badge under the last follow-up date, and the 即将回收 filter.
 
-    The date it counts from is one annotation of the list's own query (``with_recycle_from``: a
-    correlated subquery on the rows of the page, which the list's COUNT(*) leaves out)."""
+    The badge sits in the last follow-up cell rather than a column of its own, so that the list still
+    fits a 1366-pixel window. The date it counts from is one annotation of the list's own query
+    (``with_recycle_from``: a correlated subquery on the rows of the page, which the list's COUNT(*)
+    leaves out)."""
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_recycle_from()
 
-    def get_list_display(self, request):
-        columns = list(super().get_list_display(request))
-        after = columns.index("last_follow_up") + 1 if "last_follow_up" in columns else len(columns)
-        return [*columns[:after], "recycle_warning", *columns[after:]]
-
     def get_list_filter(self, request):
         return [*super().get_list_filter(request), RecyclingSoonFilter]
 
-    @admin.display(description=_("recycling"), ordering="recycle_from")
-    def recycle_warning(self, obj):
+    @admin.display(description=_("last follow-up"), ordering="last_consult_date")
+    def last_follow_up(self, obj):
+        shown = super().last_follow_up(obj)
+        warning = self.recycle_warning(obj)
+        return format_html("{}<br>{}", shown, warning) if warning else shown
+
+    def recycle_warning(self, obj) -> str:
         left = customers_recycle_days_left(getattr(obj, "recycle_from", None))
         if left is None or left > RECYCLE_WARNING_DAYS:
             return ""

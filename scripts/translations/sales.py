@@ -36,6 +36,5 @@ TRANSLATIONS = {
     # --- recycle ---
     "automatic recycling": "自动回收",
     "Recycling soon": "即将回收",
-    "recycling": "回收",
     "Recycled in %(days)d days": "%(days)d天后回收",
 }

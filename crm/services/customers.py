@@ -208,9 +208,9 @@ def customers_recycle(
     last_pk = 0
     while True:
         with transaction.atomic():
-            # A salesperson saving a follow-up (or the boss reassigning) holds the customer's row:
-            # skip it rather than wait, it is no longer silent anyway. Batches in pk order, each its
-            # own short transaction, so the locks are held briefly.
+            # A salesperson saving a follow-up (or releasing, or the boss reassigning) holds the
+            # customer's row: skip it rather than make them wait; the next run looks at it again.
+            # Batches in pk order, each its own short transaction, so our locks are held briefly.
             locked = list(
                 due.filter(pk__gt=last_pk)
                 .select_for_update(skip_locked=True)

@@ -18,6 +18,41 @@ class CustomerQuerySet(models.QuerySet):
     def students(self):
         return self.filter(status="studying")
 
+    # --- recycle ---
+    def with_recycle_from(self):
+        """Annotate ``recycle_from``: the local date from which the owner's silence counts, i.e. the
+        latest of the claim (the latest transfer to the current owner), the last follow-up and the
+        creation. NULL when the customer can never be recycled: in the pool, signed up or beyond, or
+        enrolled in a class."""
+        from django.db.models.functions import Coalesce, Greatest, TruncDate
+
+        from crm.models import CustomerTransfer, Enrollment
+
+        claimed = (
+            CustomerTransfer.objects.filter(
+                customer=models.OuterRef("pk"), to_consultant=models.OuterRef("consultant")
+            )
+            .order_by("-date")
+            .annotate(day=TruncDate("date"))
+            .values("day")[:1]
+        )
+        created = TruncDate("date")
+        # Greatest is NULL on SQLite as soon as one argument is: each falls back to the creation date.
+        since = Greatest(
+            created,
+            Coalesce("last_consult_date", created),
+            Coalesce(models.Subquery(claimed, output_field=models.DateField()), created),
+        )
+        enrolled = Enrollment.objects.alive().filter(customer=models.OuterRef("pk"))
+        recyclable = models.Q(consultant__isnull=False, status="unregistered") & ~models.Exists(enrolled)
+        return self.annotate(
+            recycle_from=models.Case(models.When(recyclable, then=since), output_field=models.DateField())
+        )
+
+    def due_for_recycling(self, *, cutoff):
+        """Private customers whose owner has been silent since ``cutoff`` (a local date) or longer."""
+        return self.with_recycle_from().filter(recycle_from__lte=cutoff)
+
 
 class ConsultRecordQuerySet(models.QuerySet):
     def alive(self):

@@ -174,5 +174,11 @@ AUTH_PASSWORD_VALIDATORS = [
     for validator in AUTH_PASSWORD_VALIDATORS
 ]
 
+# --- recycle ---
+# A private customer not followed up by its salesperson for this many days (counted from the claim,
+# the last follow-up or the creation, whichever is latest) goes back to the public pool when
+# `manage.py recycle_customers` runs; only customers who have not signed up. 0 turns it off.
+CUSTOMER_RECYCLE_DAYS = int(os.environ.get("CUSTOMER_RECYCLE_DAYS", "15"))
+
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")

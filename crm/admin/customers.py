@@ -15,6 +15,7 @@ from rangefilter.filters import DateRangeFilter
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
+from crm.admin.recycling import RecycleWarningMixin
 from crm.models import (
     Campus,
     ClassList,
@@ -345,7 +346,7 @@ class PublicCustomerAdmin(CustomerAdminBase):
 
 
 @admin.register(PrivateCustomer)
-class PrivateCustomerAdmin(CustomerAdminBase):
+class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
     """我的客户: the logged-in salesperson's own customers, with their follow-ups inline."""
 
     actions = ["release_customers"]

@@ -3,11 +3,14 @@
 Each change of owner is written to ``CustomerTransfer`` in the same transaction as the change.
 """
 
+import datetime
+from collections import Counter
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Customer, CustomerTransfer, UserProfile
@@ -148,3 +151,80 @@ def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Custome
     if fields:
         customer.save(update_fields=fields)
     return customer
+
+
+# --- recycle ---
+RECYCLE_BATCH_SIZE = 500
+# 我的客户 warns about a customer this many days before it is recycled.
+RECYCLE_WARNING_DAYS = 3
+
+
+def customers_recycle_cutoff(*, days: int, today: datetime.date | None = None) -> datetime.date:
+    """The latest ``recycle_from`` date that is recycled today: silent for ``days`` days or more."""
+    return (today or timezone.localdate()) - datetime.timedelta(days=days)
+
+
+def customers_recycle_days_left(
+    recycle_from: datetime.date | None, *, days: int | None = None, today: datetime.date | None = None
+) -> int | None:
+    """Days until a customer annotated by ``with_recycle_from()`` is recycled (0 or less: at the next
+    run); None when it never will be (signed up, enrolled, in the pool, or recycling off)."""
+    days = settings.CUSTOMER_RECYCLE_DAYS if days is None else days
+    if recycle_from is None or days <= 0:
+        return None
+    return days - ((today or timezone.localdate()) - recycle_from).days
+
+
+def customers_recycling_soon_cutoff(*, today: datetime.date | None = None) -> datetime.date | None:
+    """The latest ``recycle_from`` of the customers recycled within RECYCLE_WARNING_DAYS days;
+    None when recycling is off."""
+    days = settings.CUSTOMER_RECYCLE_DAYS
+    if days <= 0:
+        return None
+    return customers_recycle_cutoff(days=days - RECYCLE_WARNING_DAYS, today=today)
+
+
+def customers_recycle(
+    *,
+    days: int | None = None,
+    today: datetime.date | None = None,
+    dry_run: bool = False,
+    batch_size: int = RECYCLE_BATCH_SIZE,
+) -> Counter:
+    """Put back in the public pool the private customers whose owner has not followed them up for
+    ``days`` days (``settings.CUSTOMER_RECYCLE_DAYS``; 0 disables) and who have not signed up.
+
+    Returns how many customers each former owner lost (user id -> count); a dry run changes nothing
+    and returns what would be recycled. Running it twice recycles nothing the second time.
+    """
+    days = settings.CUSTOMER_RECYCLE_DAYS if days is None else days
+    recycled: Counter = Counter()
+    if days <= 0:
+        return recycled
+    due = Customer.objects.due_for_recycling(cutoff=customers_recycle_cutoff(days=days, today=today))
+    if dry_run:
+        recycled.update(due.values_list("consultant_id", flat=True))
+        return recycled
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            # A salesperson saving a follow-up (or releasing, or the boss reassigning) holds the
+            # customer's row: skip it rather than make them wait; the next run looks at it again.
+            # Batches in pk order, each its own short transaction, so our locks are held briefly.
+            locked = list(
+                due.filter(pk__gt=last_pk)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not locked:
+                break
+            # Re-check on the locked rows with a fresh snapshot: a follow-up, a reassignment or an
+            # enrollment committed while the candidates were read keeps the customer.
+            customers = list(due.filter(pk__in=locked).only("pk", "consultant_id").order_by("pk"))
+            recycled.update(customer.consultant_id for customer in customers)
+            _move(customers, to=None, by=None, reason=CustomerTransfer.Reason.RECYCLE)
+        if len(locked) < batch_size:
+            break
+        last_pk = locked[-1]
+    return recycled

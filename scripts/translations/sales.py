@@ -33,4 +33,8 @@ TRANSLATIONS = {
     "Only your own customers can be released. Nothing was released.": "只能释放自己的客户，未释放任何客户。",
     "You can only write follow-ups for your own customers.": "只能为自己的客户填写跟进记录。",
     "Per page:": "每页：",
+    # --- recycle ---
+    "automatic recycling": "自动回收",
+    "Recycling soon": "即将回收",
+    "Recycled in %(days)d days": "%(days)d天后回收",
 }

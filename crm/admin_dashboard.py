@@ -57,44 +57,36 @@ def date_range(field_name: str, period: services.Period) -> dict[str, str]:
 
 
 def summary_links(period: services.Period) -> dict[str, str]:
-    payments = date_range("date", period)
+    dated, enrolled = date_range("date", period), date_range("enrolled_date", period)
+    converted = ",".join(services.CONVERTED_STATUSES)
+    outgoing = ",".join(services.PaymentRecordQuerySet.OUTGOING_TYPES)
     return {
-        "new_leads": changelist("customer", **date_range("date", period)),
-        "converted": changelist(
-            "customer", status__in=",".join(services.CONVERTED_STATUSES), **date_range("date", period)
-        ),
+        "new_leads": changelist("customer", **dated),
+        "converted": changelist("customer", status__in=converted, **dated),
         "public_pool": changelist("publiccustomer"),
         "private": changelist("customer", consultant__isnull="False"),
-        "follow_ups": changelist("consultrecord", **date_range("date", period)),
-        "enrollments": changelist("enrollment", **date_range("enrolled_date", period)),
-        "approved": changelist("enrollment", contract_approved__exact=1, **date_range("enrolled_date", period)),
-        "confirmed": changelist("paymentrecord", status__exact="confirmed", **payments),
-        "refunds": changelist(
-            "paymentrecord",
-            status__exact="confirmed",
-            pay_type__in=",".join(services.PaymentRecordQuerySet.OUTGOING_TYPES),
-            **payments,
-        ),
-        "pending": changelist("paymentrecord", status__exact="unconfirmed", **payments),
+        "follow_ups": changelist("consultrecord", **dated),
+        "enrollments": changelist("enrollment", **enrolled),
+        "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
+        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
+        "refunds": changelist("paymentrecord", status__exact="confirmed", pay_type__in=outgoing, **dated),
+        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
     }
 
 
 def sales_links(row: services.SalesRow, period: services.Period) -> dict[str, str]:
     user = {"consultant__id__exact": row.user_id}
-    created = date_range("date", period)
+    dated = {**user, **date_range("date", period)}
+    enrolled = {**user, **date_range("enrolled_date", period)}
     return {
         "owned": changelist("customer", **user),
-        "follow_ups": changelist("consultrecord", **user, **date_range("date", period)),
-        "enrollments": changelist("enrollment", **user, **date_range("enrolled_date", period)),
-        "approved": changelist(
-            "enrollment", **user, contract_approved__exact=1, **date_range("enrolled_date", period)
-        ),
-        "confirmed": changelist("paymentrecord", **user, status__exact="confirmed", **date_range("date", period)),
-        "pending": changelist("paymentrecord", **user, status__exact="unconfirmed", **date_range("date", period)),
-        "leads": changelist("customer", **user, **created),
-        "converted": changelist(
-            "customer", **user, status__in=",".join(services.CONVERTED_STATUSES), **created
-        ),
+        "follow_ups": changelist("consultrecord", **dated),
+        "enrollments": changelist("enrollment", **enrolled),
+        "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
+        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
+        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
+        "leads": changelist("customer", **dated),
+        "converted": changelist("customer", status__in=",".join(services.CONVERTED_STATUSES), **dated),
     }
 
 

@@ -28,7 +28,7 @@ TRANSLATIONS = {
     "Enrollments": "报名",
     "%(approved)s contracts approved": "已审核合同 %(approved)s 份",
     "Confirmed revenue (net)": "已确认收入（净额）",
-    "income ¥%(income)s, refunds ¥%(refunds)s": "收入 ¥%(income)s，退款 ¥%(refunds)s",
+    "income %(income)s, refunds %(refunds)s": "收入 %(income)s，退款 %(refunds)s",
     "payments finance has not confirmed yet": "财务尚未确认的缴费",
     "Public pool": "公户客户",
     "customers without a salesperson, now": "当前没有销售跟进的客户",

@@ -16,7 +16,7 @@ MAX_DAYS = 3 * 366
 
 
 class PeriodForm(forms.Form):
-    preset = forms.ChoiceField(choices=list(services.PRESETS.items()), required=False)
+    preset = forms.ChoiceField(label=_("Period"), choices=list(services.PRESETS.items()), required=False)
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 

@@ -6,6 +6,7 @@ TRANSLATIONS = {
     ),
     "Open the dashboard": "打开经营看板",
     # Period
+    "Period": "时间段",
     "From": "从",
     "To": "至",
     "Show": "查询",

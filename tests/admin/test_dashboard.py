@@ -125,3 +125,10 @@ def test_the_source_link_lists_the_new_customers_of_that_source(boss_client, gro
     item = next(item for item in leads if item["row"].source == Customer.Source.QQ)
     response = boss_client.get(item["url"])
     assert response.context["cl"].result_count == item["row"].count == 2
+
+
+def test_an_unknown_preset_shows_this_month_with_the_error_in_chinese(boss_client):
+    response = boss_client.get(URL, {"preset": "forever"})
+    assert response.status_code == 200
+    assert "时间段：" in response.content.decode()
+    assert response.context["board"].period == services.period_preset("this_month")

@@ -1,5 +1,9 @@
 from django.contrib import admin
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
+
+from crm.admin_dashboard import dashboard_view
+from crm.services.dashboard import may_view_dashboard
 
 # The admin index lists the models in the order of the school's work, not alphabetically.
 MODEL_ORDER = [
@@ -25,6 +29,16 @@ class CrmAdminSite(admin.AdminSite):
     site_header = _("Campus CRM")
     site_title = _("Campus CRM")
     index_title = _("School back office")
+    # Adds the dashboard's box above the models for those who may open it.
+    index_template = "admin/crm/index.html"
+
+    def get_urls(self):
+        dashboard = path("dashboard/", self.admin_view(dashboard_view), {"site": self}, name="dashboard")
+        return [dashboard, *super().get_urls()]
+
+    def index(self, request, extra_context=None):
+        extra_context = {"show_dashboard": may_view_dashboard(request.user), **(extra_context or {})}
+        return super().index(request, extra_context)
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)

@@ -212,3 +212,47 @@ def student_customer(student_user, student_class):
 @pytest.fixture
 def student_client(client_for, student_user, student_customer):
     return client_for(student_user)
+
+
+# --- dashboard ---
+@pytest.fixture
+def grow_school(sales_user, other_sales_user):
+    """grow_school(n) -> n more of everything the dashboard counts (leads, follow-ups, enrollments,
+    payments, lessons with study records), spread over two salespeople and two classes, this month."""
+    import datetime
+
+    from crm.models import Customer, PaymentRecord, StudyRecord
+    from tests.factories import (
+        ClassListFactory,
+        ConsultRecordFactory,
+        CourseRecordFactory,
+        CustomerFactory,
+        EnrollmentFactory,
+        PaymentRecordFactory,
+        StudyRecordFactory,
+    )
+
+    classes = ClassListFactory.create_batch(2, start_date=datetime.date(2020, 1, 1))
+
+    def grow(count: int):
+        for index in range(count):
+            seller = (sales_user, other_sales_user)[index % 2]
+            klass = classes[index % 2]
+            customer = CustomerFactory(
+                consultant=seller,
+                source=Customer.Source.values[index % len(Customer.Source.values)],
+                status=Customer.Status.STUDYING if index % 3 else Customer.Status.UNREGISTERED,
+                class_list=[klass],
+            )
+            ConsultRecordFactory(customer=customer, consultant=seller)
+            EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=seller)
+            PaymentRecordFactory(
+                customer=customer,
+                enrolment_class=klass,
+                consultant=seller,
+                status=PaymentRecord.Status.CONFIRMED if index % 2 else PaymentRecord.Status.UNCONFIRMED,
+            )
+            lesson = CourseRecordFactory(re_class=klass, teacher=seller)
+            StudyRecordFactory(course_record=lesson, student=customer, score=StudyRecord.Score.B)
+
+    return grow

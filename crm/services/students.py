@@ -6,7 +6,8 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Avg, Count, Exists, OuterRef, Q, Value
+from django.db.models.functions import Greatest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
@@ -57,6 +58,18 @@ def average_score(records: list[StudyRecord]) -> float | None:
     # Ungraded records (N/A) do not count; copied or failed homework counts as zero.
     graded = [max(record.score, 0) for record in records if record.score != StudyRecord.Score.NOT_GRADED]
     return sum(graded) / len(graded) if graded else None
+
+
+# The same two rules as aggregates, for figures over many records (the boss's dashboard); keep
+# them in step with attendance_rate() and average_score() above.
+def present_count() -> Count:
+    """How many of the study records count as being in class (the numerator of attendance_rate)."""
+    return Count("pk", filter=Q(attendance__in=PRESENT))
+
+
+def average_score_aggregate() -> Avg:
+    """average_score() in the database: N/A left out, COPY and FAIL counted as zero."""
+    return Avg(Greatest("score", Value(0)), filter=~Q(score=StudyRecord.Score.NOT_GRADED))
 
 
 def student_overview(*, customer: Customer) -> StudentOverview:

@@ -1,0 +1,131 @@
+"""Query count and time of the boss's dashboard with many customers, follow-ups and payments.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench \
+        .venv/bin/python bench/dashboard.py [N]
+
+Run it against a scratch database: it migrates it and adds customers (QQ numbers 8000000000 + i) until
+there are N (default 100000) of them, spread over this year, two thirds owned by ten salespeople, each
+owned one with a follow-up and a payment. It prints figures for each part of the dashboard and the
+whole page; it asserts nothing.
+"""
+
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from crm.models import ConsultRecord, Customer, PaymentRecord  # noqa: E402
+from crm.services import dashboard as services  # noqa: E402
+from tests.factories import ClassListFactory, UserFactory  # noqa: E402
+
+BASE_QQ = 8_000_000_000
+BATCH = 5000
+SOURCES = Customer.Source.values
+STATUSES = Customer.Status.values
+
+
+def populate(total: int, sellers, classes) -> None:
+    existing = Customer.objects.filter(qq__startswith="8").count()
+    now = timezone.now()
+    start_of_year = now.replace(month=1, day=1, hour=0, minute=0)
+    span = (now - start_of_year).total_seconds()
+    for start in range(existing, total, BATCH):
+        stop = min(start + BATCH, total)
+        customers = Customer.objects.bulk_create(
+            Customer(
+                qq=str(BASE_QQ + i),
+                name=f"看板客户{i}",
+                source=SOURCES[i % len(SOURCES)],
+                status=STATUSES[i % len(STATUSES)],
+                course=["PythonFullStack"],
+                date=start_of_year + datetime.timedelta(seconds=span * (i % 997) / 997),
+                consultant=sellers[i % len(sellers)] if i % 3 else None,
+            )
+            for i in range(start, stop)
+        )
+        owned = [c for c in customers if c.consultant_id]
+        ConsultRecord.objects.bulk_create(
+            ConsultRecord(customer=c, consultant_id=c.consultant_id, note="bench", status="B", date=c.date)
+            for c in owned
+        )
+        PaymentRecord.objects.bulk_create(
+            PaymentRecord(
+                customer=c,
+                consultant_id=c.consultant_id,
+                enrolment_class=classes[c.pk % len(classes)],
+                pay_type="refund" if c.pk % 50 == 0 else "tuition",
+                paid_fee=1000,
+                status="confirmed" if c.pk % 4 else "unconfirmed",
+                date=c.date,
+            )
+            for c in owned
+        )
+        print(f"  {stop} customers", flush=True)
+
+
+def measure(label: str, run, repeat: int = 3) -> None:
+    best = None
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            run()
+            elapsed = time.perf_counter() - started
+        best = elapsed if best is None else min(best, elapsed)
+    slowest = max(queries.captured_queries, key=lambda query: float(query["time"]), default=None)
+    slowest_ms = float(slowest["time"]) * 1000 if slowest else 0.0
+    print(
+        f"{label:<36} {len(queries):>3} queries  {best * 1000:8.1f} ms (best of {repeat}),"
+        f" slowest query {slowest_ms:.1f} ms"
+    )
+    if os.environ.get("BENCH_VERBOSE") and slowest:
+        print("    " + slowest["sql"][:400])
+
+
+def main() -> None:
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    sellers = [UserFactory(username=f"bench_sales{n}", role="sales") for n in range(10)]
+    boss = UserFactory(username="bench_boss", role="boss")
+    classes = [ClassListFactory(start_date=datetime.date(2020, 1, 1)) for _ in range(6)]
+    print(f"Populating up to {total} customers ({connection.vendor})...")
+    populate(total, sellers, classes)
+    if connection.vendor == "postgresql":
+        # Fresh statistics, as autovacuum would have them on a live database.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    counts = f"{Customer.objects.count()} customers, {PaymentRecord.objects.count()} payments"
+    print(f"\n{counts} ({connection.vendor})")
+    for preset in ("this_month", "this_year"):
+        period = services.period_preset(preset)
+        print(f"-- {preset}: {period.start} to {period.end}")
+        measure("leads_by_source", lambda period=period: services.leads_by_source(period))
+        measure("sales_performance", lambda period=period: services.sales_performance(period))
+        measure("revenue_totals", lambda period=period: services.revenue_totals(period))
+        measure("revenue_by_class", lambda period=period: services.revenue_by_class(period))
+        measure("classes_overview", lambda period=period: services.classes_overview(period))
+        measure("dashboard (all figures)", lambda period=period: services.dashboard(period))
+    client = Client()
+    client.force_login(boss)
+    url = reverse("admin:dashboard")
+    measure("the page, this month", lambda: client.get(url))
+    measure("the page, this year", lambda: client.get(url, {"preset": "this_year"}))
+
+
+if __name__ == "__main__":
+    main()

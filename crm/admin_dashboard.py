@@ -1,0 +1,162 @@
+"""The boss's dashboard page in the admin site (wired by ``CrmAdminSite.get_urls``)."""
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from crm.services import dashboard as services
+
+# Longer periods would still be a constant number of queries, but each scans more rows.
+MAX_DAYS = 3 * 366
+
+
+class PeriodForm(forms.Form):
+    preset = forms.ChoiceField(label=_("Period"), choices=list(services.PRESETS.items()), required=False)
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if bool(start) != bool(end) and not self.errors:
+            raise forms.ValidationError(_("Give both the first and the last day of the period."))
+        if start and end:
+            if start > end:
+                raise forms.ValidationError(_("The first day must not be after the last day."))
+            if (end - start).days >= MAX_DAYS:
+                raise forms.ValidationError(_("Choose a period of at most three years."))
+        return cleaned
+
+    def period(self) -> tuple[services.Period, str]:
+        """The period asked for and its preset ("" for a custom range); this month when none or invalid."""
+        if self.is_bound and self.is_valid():
+            data = self.cleaned_data
+            if data["start"] and data["end"]:
+                return services.Period(data["start"], data["end"]), ""
+            if data["preset"]:
+                return services.period_preset(data["preset"]), data["preset"]
+        return services.period_preset(services.DEFAULT_PRESET), services.DEFAULT_PRESET
+
+
+def changelist(model_name: str, **params) -> str:
+    url = reverse(f"admin:crm_{model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def date_range(field_name: str, period: services.Period) -> dict[str, str]:
+    """The query parameters of django-admin-rangefilter's DateRangeFilter for the period."""
+    return {
+        f"{field_name}__range__gte": period.start.isoformat(),
+        f"{field_name}__range__lte": period.end.isoformat(),
+    }
+
+
+def summary_links(period: services.Period) -> dict[str, str]:
+    dated, enrolled = date_range("date", period), date_range("enrolled_date", period)
+    converted = ",".join(services.CONVERTED_STATUSES)
+    outgoing = ",".join(services.PaymentRecordQuerySet.OUTGOING_TYPES)
+    return {
+        "new_leads": changelist("customer", **dated),
+        "converted": changelist("customer", status__in=converted, **dated),
+        "public_pool": changelist("publiccustomer"),
+        "private": changelist("customer", consultant__isnull="False"),
+        "follow_ups": changelist("consultrecord", **dated),
+        "enrollments": changelist("enrollment", **enrolled),
+        "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
+        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
+        "refunds": changelist("paymentrecord", status__exact="confirmed", pay_type__in=outgoing, **dated),
+        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
+    }
+
+
+def sales_links(row: services.SalesRow, period: services.Period) -> dict[str, str]:
+    user = {"consultant__id__exact": row.user_id}
+    dated = {**user, **date_range("date", period)}
+    enrolled = {**user, **date_range("enrolled_date", period)}
+    return {
+        "owned": changelist("customer", **user),
+        "follow_ups": changelist("consultrecord", **dated),
+        "enrollments": changelist("enrollment", **enrolled),
+        "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
+        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
+        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
+        "leads": changelist("customer", **dated),
+        "converted": changelist("customer", status__in=",".join(services.CONVERTED_STATUSES), **dated),
+    }
+
+
+def class_revenue_links(row: services.ClassRevenueRow, period: services.Period) -> dict[str, str]:
+    klass = (
+        {"enrolment_class__id__exact": row.class_id}
+        if row.class_id is not None
+        else {"enrolment_class__isnull": "True"}
+    )
+    payments = {**klass, **date_range("date", period)}
+    return {
+        "payments": changelist("paymentrecord", **payments),
+        "confirmed": changelist("paymentrecord", status__exact="confirmed", **payments),
+        "pending": changelist("paymentrecord", status__exact="unconfirmed", **payments),
+    }
+
+
+def class_links(row: services.ClassRow) -> dict[str, str]:
+    return {
+        "class": reverse("admin:crm_classlist_change", args=[row.class_id]),
+        "students": changelist("customer", class_list__id__exact=row.class_id),
+        "studying": changelist("customer", class_list__id__exact=row.class_id, status__exact="studying"),
+        "study_records": changelist("studyrecord", course_record__re_class__id__exact=row.class_id),
+    }
+
+
+def _bar(value: int | float | None, largest: int | float) -> float:
+    """Width in percent of a value's bar against the largest value of its column."""
+    return round(100 * max(value or 0, 0) / largest, 1) if largest and largest > 0 else 0.0
+
+
+def dashboard_view(request, site):
+    if not services.may_view_dashboard(request.user):
+        raise PermissionDenied
+    form = PeriodForm(request.GET or None)
+    period, preset = form.period()
+    board = services.dashboard(period)
+    top_lead = max((row.count for row in board.leads), default=0)
+    top_sales = max((row.confirmed_net for row in board.sales), default=0)
+    top_class = max((row.confirmed_net for row in board.classes_revenue), default=0)
+    context = {
+        **site.each_context(request),
+        "title": _("Business dashboard"),
+        "board": board,
+        "form": form,
+        "preset": preset,
+        "presets": [
+            {"code": code, "label": label, "url": f"?{urlencode({'preset': code})}"}
+            for code, label in services.PRESETS.items()
+        ],
+        "period_days": (period.end - period.start).days + 1,
+        "cap": settings.MAX_CUSTOMER_NUM,
+        "links": summary_links(period),
+        "leads": [
+            {
+                "row": row,
+                "bar": _bar(row.count, top_lead),
+                "url": changelist("customer", source__exact=row.source, **date_range("date", period)),
+            }
+            for row in board.leads
+        ],
+        "sales": [
+            {"row": row, "bar": _bar(row.confirmed_net, top_sales), "links": sales_links(row, period)}
+            for row in board.sales
+        ],
+        "classes_revenue": [
+            {"row": row, "bar": _bar(row.confirmed_net, top_class), "links": class_revenue_links(row, period)}
+            for row in board.classes_revenue
+        ],
+        "classes": [{"row": row, "links": class_links(row)} for row in board.classes],
+    }
+    request.current_app = site.name
+    return TemplateResponse(request, "admin/crm/dashboard.html", context)

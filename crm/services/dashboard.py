@@ -1,0 +1,387 @@
+"""The boss's dashboard (经营看板): the school's figures for a period, as plain data.
+
+Every function takes a ``Period`` (local dates in ``TIME_ZONE``, both ends included) and runs a small
+constant number of aggregate queries, whatever the size of the tables.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import ClassList, ConsultRecord, Customer, Enrollment, PaymentRecord, StudyRecord, UserProfile
+from crm.querysets import PaymentRecordQuerySet
+from crm.services.students import average_score_aggregate, present_count
+
+# Who may open the dashboard: the boss (and superusers). Finance keeps to the payment list and its
+# totals: the dashboard also shows leads, follow-ups and each salesperson's performance.
+DASHBOARD_PERMISSION = "crm.view_all_customers"
+
+# A customer created in the period counts as converted once signed up, studying or paid in full.
+CONVERTED_STATUSES = (
+    Customer.Status.SIGNED,
+    Customer.Status.STUDYING,
+    Customer.Status.PAID_IN_FULL,
+)
+
+PRESETS = {
+    "this_week": _("This week"),
+    "this_month": _("This month"),
+    "last_month": _("Last month"),
+    "this_year": _("This year"),
+}
+DEFAULT_PRESET = "this_month"
+
+
+def may_view_dashboard(user) -> bool:
+    return user.is_active and user.has_perm(DASHBOARD_PERMISSION)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime.date
+    end: datetime.date  # included
+
+    @property
+    def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
+        """The period as aware datetimes [start of the first day, start of the day after the last)."""
+        zone = timezone.get_current_timezone()
+        start = datetime.datetime.combine(self.start, datetime.time.min, tzinfo=zone)
+        end = datetime.datetime.combine(self.end + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+        return start, end
+
+    def within(self, field_name: str) -> Q:
+        """Rows whose datetime ``field_name`` falls on a local day of the period."""
+        start, end = self.bounds
+        return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+
+
+def period_preset(name: str, today: datetime.date | None = None) -> Period:
+    """The period of a preset (see PRESETS) around ``today`` (the local date by default)."""
+    today = today or timezone.localdate()
+    if name == "this_week":
+        monday = today - datetime.timedelta(days=today.weekday())
+        return Period(monday, monday + datetime.timedelta(days=6))
+    if name == "this_month":
+        return Period(today.replace(day=1), _month_end(today))
+    if name == "last_month":
+        last_day = today.replace(day=1) - datetime.timedelta(days=1)
+        return Period(last_day.replace(day=1), last_day)
+    if name == "this_year":
+        return Period(today.replace(month=1, day=1), today.replace(month=12, day=31))
+    raise ValueError(f"unknown period preset {name!r}")
+
+
+def _month_end(day: datetime.date) -> datetime.date:
+    next_month = (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    return next_month - datetime.timedelta(days=1)
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return 100 * part / whole if whole else None
+
+
+# New leads
+
+
+@dataclass
+class SourceRow:
+    source: str
+    label: str
+    count: int
+    share: float | None  # percent of the period's new leads
+
+
+def leads_by_source(period: Period) -> list[SourceRow]:
+    """Customers created in the period, per source (every source, the largest first)."""
+    counts = dict(
+        Customer.objects.filter(period.within("date"))
+        .order_by()
+        .values_list("source")
+        .annotate(count=Count("pk"))
+    )
+    total = sum(counts.values())
+    rows = [
+        SourceRow(
+            source=code,
+            label=str(label),
+            count=counts.get(code, 0),
+            share=_percent(counts.get(code, 0), total),
+        )
+        for code, label in Customer.Source.choices
+    ]
+    return sorted(rows, key=lambda row: -row.count)
+
+
+# Salespeople
+
+
+@dataclass
+class SalesRow:
+    user_id: int
+    name: str
+    in_sales_team: bool
+    owned: int = 0  # private customers now
+    follow_ups: int = 0
+    followed_customers: int = 0
+    enrollments: int = 0
+    approved: int = 0
+    confirmed_net: int = 0
+    income: int = 0
+    refunds: int = 0
+    pending: int = 0
+    payments: int = 0
+    leads: int = 0  # customers created in the period and owned by this salesperson now
+    converted: int = 0
+
+    @property
+    def cap(self) -> int:
+        return settings.MAX_CUSTOMER_NUM
+
+    @property
+    def owned_percent(self) -> float:
+        return min(100.0, _percent(self.owned, self.cap) or 0.0)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return _percent(self.converted, self.leads)
+
+
+def _holds(codename: str):
+    """Users that hold crm.<codename> through one of their groups or directly."""
+    crm_perm = Q(content_type__app_label="crm", codename=codename)
+    return Exists(Permission.objects.filter(crm_perm, group__user=OuterRef("pk"))) | Exists(
+        Permission.objects.filter(crm_perm, user=OuterRef("pk"))
+    )
+
+
+def sales_team() -> Q:
+    """The salespeople: active users who may claim customers but do not see everybody's (not the boss)."""
+    return Q(is_active=True, is_superuser=False) & _holds("claim_customer") & ~_holds("view_all_customers")
+
+
+def _payment_sums() -> dict:
+    # The grouped twin of PaymentRecordQuerySet.totals(): the same net amount, summed per group.
+    net = PaymentRecordQuerySet.net_amount()
+    confirmed = Q(status=PaymentRecord.Status.CONFIRMED)
+    outgoing = Q(pay_type__in=PaymentRecordQuerySet.OUTGOING_TYPES)
+    return {
+        "payments": Count("pk"),
+        "confirmed_net": Sum(net, filter=confirmed, default=0),
+        "income": Sum(net, filter=confirmed & ~outgoing, default=0),
+        "refunds": Sum(net, filter=confirmed & outgoing, default=0),
+        "pending": Sum(net, filter=Q(status=PaymentRecord.Status.UNCONFIRMED), default=0),
+    }
+
+
+def payments_in(period: Period):
+    return PaymentRecord.objects.alive().filter(period.within("date")).order_by()
+
+
+def sales_performance(period: Period) -> list[SalesRow]:
+    """One row per salesperson (and per other user with figures): pool, follow-ups, sales, conversion."""
+    figures: dict[int, dict] = {}
+
+    def merge(rows, user_key="consultant"):
+        for row in rows:
+            user_id = row.pop(user_key)
+            if user_id is not None:
+                figures.setdefault(user_id, {}).update(row)
+
+    merge(
+        Customer.objects.exclude(consultant=None).order_by().values("consultant").annotate(owned=Count("pk"))
+    )
+    merge(
+        ConsultRecord.objects.alive()
+        .filter(period.within("date"))
+        .order_by()
+        .values("consultant")
+        .annotate(follow_ups=Count("pk"), followed_customers=Count("customer", distinct=True))
+    )
+    merge(
+        Enrollment.objects.alive()
+        .filter(period.within("enrolled_date"))
+        .order_by()
+        .values("consultant")
+        .annotate(enrollments=Count("pk"), approved=Count("pk", filter=Q(contract_approved=True)))
+    )
+    merge(payments_in(period).values("consultant").annotate(**_payment_sums()))
+    merge(
+        Customer.objects.filter(period.within("date"))
+        .exclude(consultant=None)
+        .order_by()
+        .values("consultant")
+        .annotate(leads=Count("pk"), converted=Count("pk", filter=Q(status__in=CONVERTED_STATUSES)))
+    )
+    users = (
+        UserProfile.objects.filter(sales_team() | Q(pk__in=list(figures)))
+        .annotate(in_sales_team=ExpressionWrapper(sales_team(), output_field=BooleanField()))
+        .values("pk", "name", "username", "in_sales_team")
+    )
+    rows = [
+        SalesRow(
+            user_id=user["pk"],
+            name=user["name"] or user["username"],
+            in_sales_team=bool(user["in_sales_team"]),
+            **figures.get(user["pk"], {}),
+        )
+        for user in users
+    ]
+    # The sales team first, the best revenue first; others (the boss, former staff) after them.
+    return sorted(
+        rows, key=lambda row: (not row.in_sales_team, -row.confirmed_net, -row.follow_ups, row.name)
+    )
+
+
+# Money
+
+
+@dataclass
+class ClassRevenueRow:
+    class_id: int | None  # None: payments without a class
+    label: str
+    payments: int
+    confirmed_net: int
+    income: int
+    refunds: int
+    pending: int
+
+
+def revenue_totals(period: Period) -> dict[str, int]:
+    """PaymentRecordQuerySet.totals() of the period's payments."""
+    return payments_in(period).totals()
+
+
+def revenue_by_class(period: Period) -> list[ClassRevenueRow]:
+    sums = {
+        row.pop("enrolment_class"): row
+        for row in payments_in(period).values("enrolment_class").annotate(**_payment_sums())
+    }
+    classes = ClassList.objects.filter(pk__in=[pk for pk in sums if pk is not None]).select_related("campus")
+    labels = {klass.pk: str(klass) for klass in classes}
+    rows = [
+        ClassRevenueRow(class_id=pk, label=labels.get(pk) or str(_("No class")), **row)
+        for pk, row in sums.items()
+    ]
+    return sorted(rows, key=lambda row: (row.class_id is None, -row.confirmed_net, -row.pending, row.label))
+
+
+# Classes
+
+
+@dataclass
+class ClassRow:
+    class_id: int
+    label: str
+    class_type: str
+    start_date: datetime.date
+    graduate_date: datetime.date | None
+    students: int  # customers who joined the class
+    studying: int
+    lessons: int = 0  # lessons of the period
+    study_records: int = 0
+    present: int = 0
+    average_score: float | None = None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return _percent(self.present, self.study_records)
+
+
+def classes_overview(period: Period) -> list[ClassRow]:
+    """Classes running during the period; attendance and scores of their lessons in the period."""
+    classes = (
+        ClassList.objects.filter(start_date__lte=period.end)
+        .filter(Q(graduate_date__isnull=True) | Q(graduate_date__gte=period.start))
+        .select_related("campus")
+        .annotate(
+            student_count=Count("customers", distinct=True),
+            studying_count=Count(
+                "customers", filter=Q(customers__status=Customer.Status.STUDYING), distinct=True
+            ),
+        )
+        .order_by("-start_date", "course", "semester")
+    )
+    rows = {
+        klass.pk: ClassRow(
+            class_id=klass.pk,
+            label=str(klass),
+            class_type=klass.get_class_type_display(),
+            start_date=klass.start_date,
+            graduate_date=klass.graduate_date,
+            students=klass.student_count,
+            studying=klass.studying_count,
+        )
+        for klass in classes
+    }
+    study = (
+        StudyRecord.objects.filter(
+            course_record__re_class__in=list(rows),
+            course_record__date__gte=period.start,
+            course_record__date__lte=period.end,
+        )
+        .order_by()
+        .values("course_record__re_class")
+        .annotate(
+            lessons=Count("course_record", distinct=True),
+            study_records=Count("pk"),
+            present=present_count(),
+            average_score=average_score_aggregate(),
+        )
+    )
+    for figures in study:
+        row = rows[figures.pop("course_record__re_class")]
+        for name, value in figures.items():
+            setattr(row, name, value)
+    return list(rows.values())
+
+
+# The whole page
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    leads: list[SourceRow]
+    public_pool: int
+    sales: list[SalesRow]
+    totals: dict[str, int]
+    classes_revenue: list[ClassRevenueRow]
+    classes: list[ClassRow]
+    summary: dict = field(default_factory=dict)
+
+
+def public_pool_size() -> int:
+    return Customer.objects.public().count()
+
+
+def dashboard(period: Period) -> Dashboard:
+    """Every figure of the dashboard for the period."""
+    leads = leads_by_source(period)
+    sales = sales_performance(period)
+    new_leads = sum(row.count for row in leads)
+    converted = Customer.objects.filter(period.within("date"), status__in=CONVERTED_STATUSES).count()
+    totals = revenue_totals(period)
+    board = Dashboard(
+        period=period,
+        leads=leads,
+        public_pool=public_pool_size(),
+        sales=sales,
+        totals=totals,
+        classes_revenue=revenue_by_class(period),
+        classes=classes_overview(period),
+    )
+    board.summary = {
+        "new_leads": new_leads,
+        "converted": converted,
+        "conversion_rate": _percent(converted, new_leads),
+        "private": sum(row.owned for row in sales),
+        "follow_ups": sum(row.follow_ups for row in sales),
+        "enrollments": sum(row.enrollments for row in sales),
+        "approved": sum(row.approved for row in sales),
+    }
+    return board

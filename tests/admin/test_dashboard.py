@@ -1,0 +1,134 @@
+import datetime
+import html
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.models import Customer, PaymentRecord
+from crm.services import dashboard as services
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("admin:dashboard")
+
+
+def links_of(response) -> list[str]:
+    return sorted(
+        {html.unescape(href) for href in re.findall(r'href="(/admin/[^"]+)"', response.content.decode())}
+    )
+
+
+def test_the_boss_sees_the_dashboard_in_chinese(boss_client, grow_school):
+    grow_school(3)
+    response = boss_client.get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    for label in [
+        "经营看板",
+        "本月",
+        "新增客户",
+        "转化率",
+        "销售团队",
+        "新增客户来源",
+        "各班级收入",
+        "班级",
+        "已确认收入（净额）",
+    ]:
+        assert label in page
+    assert "Sales team" not in page and "Business dashboard" not in page
+    assert response.context["preset"] == "this_month"
+    assert response.context["board"].period == services.period_preset("this_month")
+
+
+def test_a_superuser_sees_the_dashboard(client, make_user):
+    client.force_login(make_user(None, username="root", is_staff=True, is_superuser=True))
+    assert client.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["sales", "finance", "class_teacher", "lecturer", "ta"])
+def test_other_staff_are_refused(client, make_user, role):
+    client.force_login(make_user(role, username=f"{role}_x"))
+    assert client.get(URL).status_code == 403
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_the_admin_index_links_to_the_dashboard_for_the_boss_only(boss_client, client_for, sales_user):
+    page = boss_client.get(reverse("admin:index")).content.decode()
+    assert f'href="{URL}"' in page and "打开经营看板" in page
+    sales_page = client_for(sales_user).get(reverse("admin:index")).content.decode()
+    assert URL not in sales_page
+
+
+def test_a_preset_chooses_the_period(boss_client):
+    response = boss_client.get(URL, {"preset": "last_month"})
+    assert response.context["board"].period == services.period_preset("last_month")
+    assert 'class="active">上月' in response.content.decode()
+
+
+def test_a_date_range_chooses_the_period(boss_client):
+    response = boss_client.get(URL, {"start": "2026-11-03", "end": "2026-11-09"})
+    assert response.context["board"].period == services.Period(
+        datetime.date(2026, 11, 3), datetime.date(2026, 11, 9)
+    )
+    assert "2026-11-03 至 2026-11-09" in response.content.decode()
+
+
+def test_a_reversed_range_is_refused_and_this_month_shown(boss_client):
+    response = boss_client.get(URL, {"start": "2026-11-09", "end": "2026-11-03"})
+    assert response.status_code == 200
+    assert "开始日期不能晚于结束日期。" in response.content.decode()
+    assert response.context["board"].period == services.period_preset("this_month")
+
+
+@pytest.mark.parametrize("size", [2, 10])
+def test_the_page_takes_the_same_few_queries_whatever_the_data_size(
+    boss_client, grow_school, django_assert_max_num_queries, size
+):
+    grow_school(size)
+    with django_assert_max_num_queries(18):
+        response = boss_client.get(URL)
+    assert response.context["board"].summary["new_leads"] == size
+
+
+def test_every_number_links_to_a_list_that_accepts_its_filters(boss_client, grow_school):
+    grow_school(4)
+    links = links_of(boss_client.get(URL))
+    assert any("paymentrecord" in link and "status__exact=confirmed" in link for link in links)
+    for link in links:
+        response = boss_client.get(link)
+        # A filter the admin does not accept redirects to ?e=1.
+        assert response.status_code == 200, link
+
+
+def test_the_revenue_link_lists_the_confirmed_payments_of_the_period(boss_client, grow_school):
+    grow_school(6)
+    PaymentRecord.objects.filter(pk=PaymentRecord.objects.first().pk).update(
+        date=timezone.now() - datetime.timedelta(days=400)
+    )
+    expected = PaymentRecord.objects.filter(
+        services.period_preset("this_month").within("date"), status=PaymentRecord.Status.CONFIRMED
+    ).count()
+    response = boss_client.get(boss_client.get(URL).context["links"]["confirmed"])
+    assert response.context["cl"].result_count == expected
+
+
+def test_the_source_link_lists_the_new_customers_of_that_source(boss_client, grow_school):
+    grow_school(10)
+    leads = boss_client.get(URL).context["leads"]
+    item = next(item for item in leads if item["row"].source == Customer.Source.QQ)
+    response = boss_client.get(item["url"])
+    assert response.context["cl"].result_count == item["row"].count == 2
+
+
+def test_an_unknown_preset_shows_this_month_with_the_error_in_chinese(boss_client):
+    response = boss_client.get(URL, {"preset": "forever"})
+    assert response.status_code == 200
+    assert "时间段：" in response.content.decode()
+    assert response.context["board"].period == services.period_preset("this_month")

@@ -273,7 +273,10 @@ class DemoLoader:
             if index == 7:
                 payments.append((PaymentRecord.PayType.REFUND, -2000, confirmed))
         for pay_type, fee, status in payments:
-            date = self.now - datetime.timedelta(days=60 - index)
+            # Deposits come with the enrollment; tuition and refunds spread over the weeks since, so that
+            # this month's figures (payment list, dashboard) are never empty.
+            days_ago = 60 - index if pay_type == PaymentRecord.PayType.DEPOSIT else max(2, 45 - 3 * index)
+            date = self.now - datetime.timedelta(days=days_ago)
             PaymentRecord.objects.get_or_create(
                 customer=customer,
                 enrolment_class=klass,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin
+from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
@@ -144,7 +144,7 @@ class CustomerTransferInline(ReadOnlyAdminMixin, admin.TabularInline):
         )
 
 
-class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
+class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     """What the three customer lists share: the columns, the search, the filters and the form."""
 
     form = CustomerForm
@@ -247,6 +247,7 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
         return None
 
     def save_model(self, request, obj, form, change):
+        # The services re-check the cap under a lock; their ValidationError shows the form again.
         if change:
             customer_update(customer=obj, by=request.user, fields=form.changed_data)
         else:

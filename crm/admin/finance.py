@@ -9,7 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin
+from crm.admin.base import CrmModelAdmin, SaveErrorsAdminMixin
 from crm.admin.exporting import StreamingExportMixin
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
@@ -107,7 +107,7 @@ class OwnCustomerAdminMixin:
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
+class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
     list_display = [
         "customer",
         "enrolment_class",
@@ -167,7 +167,9 @@ class EnrollmentAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin
 
     def save_model(self, request, obj, form, change):
         if not change:
-            return super().save_model(request, obj, form, change)
+            # A ValidationError (the same enrollment added meanwhile) shows the form again.
+            services.enrollments_create(enrollment=obj, user=request.user)
+            return
         try:
             services.enrollments_update(
                 enrollment=obj,

@@ -47,6 +47,21 @@ def enrollment_check(
         )
 
 
+@transaction.atomic
+def enrollments_create(*, enrollment: Enrollment, user: UserProfile) -> Enrollment:
+    """Save the new ``enrollment`` of ``user``'s customer, whose consultant ``user`` becomes.
+
+    The customer's row is locked, then the rules are checked again: two identical enrollments sent
+    at once both pass the form's check, and the second then gets a ValidationError instead of
+    breaking the unique constraint.
+    """
+    customer = Customer.objects.select_for_update().get(pk=enrollment.customer_id)
+    enrollment_check(user=user, customer=customer, enrolment_class=enrollment.enrolment_class)
+    enrollment.consultant = user
+    enrollment.save()
+    return enrollment
+
+
 # What an enrollment's edit form may change; approval, customer and consultant are never edited, and
 # once approved the class and campus are settled too (the customer is in that class).
 ENROLLMENT_FIELDS = [

@@ -3,16 +3,20 @@ import datetime
 import html
 import io
 import re
+import threading
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 from django.contrib import admin
-from django.test import RequestFactory
+from django.db import connections
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from crm.admin.finance import EnrollmentForm
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
+from crm.services import finance as finance_services
 from tests.factories import ClassListFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
 
 pytestmark = pytest.mark.django_db
@@ -589,3 +593,82 @@ def test_the_class_filter_offers_only_the_classes_the_user_sees(
 
     assert offered(class_teacher_user) == {klass.pk, taught.pk}
     assert offered(finance_user) == {klass.pk, taught.pk, other.pk}
+
+
+# Two identical enrollments at once: the second is a form error, never a 500
+
+
+def test_an_enrollment_added_meanwhile_shows_the_form_again_and_saves_nothing(
+    sales_client, sales_user, own_customer, klass, monkeypatch
+):
+    # The other request committed the same enrollment after this form was checked: the form's checks
+    # (the rule and the unique constraint) saw no duplicate, simulated by skipping them; the service's
+    # re-check under the customer's lock sees it.
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user, memo="先到")
+    monkeypatch.setattr(EnrollmentForm, "run_check", lambda form, check, **kwargs: None)
+    monkeypatch.setattr(Enrollment, "validate_constraints", lambda enrollment, exclude=None: None)
+
+    response = sales_client.post(reverse("admin:crm_enrollment_add"), enrollment_post(own_customer, klass))
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors == {"enrolment_class": ["该客户已报名此班级。"]}
+    assert "该客户已报名此班级。" in html.unescape(response.content.decode())
+    assert list(Enrollment.objects.values_list("memo", flat=True)) == ["先到"]
+
+
+def paused_before(monkeypatch, owner, name, thread_name):
+    """Make ``owner.name`` (the service the admin saves with), called in the thread ``thread_name``,
+    signal ``reached`` and wait for ``go_on`` first: that request has passed every check of its form,
+    and the other request runs exactly between its checks and its save."""
+    reached, go_on = threading.Event(), threading.Event()
+    service = getattr(owner, name)
+
+    def pause_then_save(*args, **kwargs):
+        if threading.current_thread().name == thread_name:
+            reached.set()
+            go_on.wait(timeout=30)
+        return service(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, pause_then_save)
+    return reached, go_on
+
+
+def post_in_thread(client, url, data, name):
+    """POST from a thread of its own (its own database connection); returns the thread and its response."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["response"] = client.post(url, data)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_enrollments_sent_at_once_save_one_and_show_the_other_an_error(
+    sales_user, own_customer, klass, monkeypatch
+):
+    first, second = Client(), Client()
+    first.force_login(sales_user)
+    second.force_login(sales_user)
+    checked, go_on = paused_before(monkeypatch, finance_services, "enrollments_create", "second")
+    url = reverse("admin:crm_enrollment_add")
+
+    thread, outcome = post_in_thread(second, url, enrollment_post(own_customer, klass, memo="后到"), "second")
+    try:
+        assert checked.wait(timeout=30)  # the second request's form found no duplicate
+        assert first.post(url, enrollment_post(own_customer, klass, memo="先到")).status_code == 302
+    finally:
+        go_on.set()
+        thread.join(timeout=60)
+
+    response = outcome["response"]
+    assert response.status_code == 200
+    assert "该客户已报名此班级。" in html.unescape(response.content.decode())
+    assert list(Enrollment.objects.values_list("memo", flat=True)) == ["先到"]

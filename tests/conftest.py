@@ -1,6 +1,8 @@
+import threading
+
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import translation
 
 from crm.roles import ROLES
@@ -256,3 +258,50 @@ def grow_school(sales_user, other_sales_user):
             StudyRecordFactory(course_record=lesson, student=customer, score=StudyRecord.Score.B)
 
     return grow
+
+
+# --- races ---
+@pytest.fixture
+def pause_before(monkeypatch):
+    """pause_before(module, "service", "thread name") -> (reached, go_on) events.
+
+    The service, called from the thread of that name (the admin saving a form), first signals
+    ``reached`` and waits for ``go_on``: the request has passed every check of its form, and the test
+    runs the competing change exactly between those checks and the save. No sleeps.
+    """
+
+    def pause(owner, name, thread_name):
+        reached, go_on = threading.Event(), threading.Event()
+        service = getattr(owner, name)
+
+        def pause_then_call(*args, **kwargs):
+            if threading.current_thread().name == thread_name:
+                reached.set()
+                go_on.wait(timeout=30)
+            return service(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, pause_then_call)
+        return reached, go_on
+
+    return pause
+
+
+@pytest.fixture
+def post_in_thread():
+    """post_in_thread(client, url, data, name) -> (thread, outcome): the POST runs in a thread of that
+    name, with its own database connection; ``outcome["response"]`` once the thread is joined."""
+
+    def post(client, url, data, name):
+        outcome = {}
+
+        def run():
+            try:
+                outcome["response"] = client.post(url, data)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run, name=name)
+        thread.start()
+        return thread, outcome
+
+    return post

@@ -1,10 +1,15 @@
 """The three customer lists as a salesperson and the boss use them."""
 
+import html
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import Client
 from django.urls import reverse
 
+from crm.admin import customers as customers_admin
 from crm.models import ConsultRecord, Customer, CustomerTransfer
+from crm.services.customers import customers_claim
 from tests.factories import ClassListFactory, ConsultRecordFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -466,3 +471,59 @@ def test_all_customers_show_the_consultant_and_the_status_as_a_coloured_badge(bo
     page = boss_client.get(reverse(ALL)).content.decode()
     assert f'<td class="field-consultant nowrap">{sales_user}</td>' in page
     assert '<span class="crm-badge" style="background:#2f6fb3">已报名</span>' in page
+
+
+# --- The cap filled meanwhile: a form error, never a 500 ---
+
+
+def test_the_cap_filled_meanwhile_shows_the_boss_the_form_again_and_changes_nothing(
+    boss_client, sales_user, other_sales_user, settings, monkeypatch
+):
+    # The new owner reached the cap after the boss's form was checked: the form's check saw room (a
+    # stale read, simulated by skipping it); the service's re-check under the owner's lock does not.
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory.create_batch(2, consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user, name="原名")
+    monkeypatch.setattr(customers_admin, "customers_check_capacity", lambda **kwargs: None)
+    data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
+
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert f"{other_sales_user} 最多拥有 2 个客户：已有 2 个" in errors
+    assert "未做任何更改" in html.unescape(response.content.decode())
+    customer.refresh_from_db()
+    assert (customer.consultant, customer.name) == (sales_user, "原名")
+    assert not CustomerTransfer.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_between_the_bosss_form_check_and_save_shows_the_boss_the_cap(
+    boss_user, sales_user, other_sales_user, settings, pause_before, post_in_thread
+):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory(consultant=other_sales_user)
+    free = CustomerFactory()
+    customer = CustomerFactory(consultant=sales_user, name="原名")
+    boss = Client()
+    boss.force_login(boss_user)
+    reached, go_on = pause_before(customers_admin, "customer_update", "boss")
+    data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
+    url = reverse("admin:crm_customer_change", args=[customer.pk])
+
+    thread, outcome = post_in_thread(boss, url, data, "boss")
+    try:
+        assert reached.wait(timeout=30)  # the boss's form found room for one more customer
+        customers_claim(user=other_sales_user, customer_ids=[free.pk])  # the last place is taken
+    finally:
+        go_on.set()
+        thread.join(timeout=60)
+
+    response = outcome["response"]
+    assert response.status_code == 200
+    assert f"{other_sales_user} 最多拥有 2 个客户：已有 2 个" in html.unescape(response.content.decode())
+    customer.refresh_from_db()
+    assert (customer.consultant, customer.name) == (sales_user, "原名")
+    assert list(CustomerTransfer.objects.values_list("reason", flat=True)) == ["claim"]

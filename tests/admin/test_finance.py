@@ -3,13 +3,11 @@ import datetime
 import html
 import io
 import re
-import threading
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 from django.contrib import admin
-from django.db import connections
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -617,47 +615,15 @@ def test_an_enrollment_added_meanwhile_shows_the_form_again_and_saves_nothing(
     assert list(Enrollment.objects.values_list("memo", flat=True)) == ["先到"]
 
 
-def paused_before(monkeypatch, owner, name, thread_name):
-    """Make ``owner.name`` (the service the admin saves with), called in the thread ``thread_name``,
-    signal ``reached`` and wait for ``go_on`` first: that request has passed every check of its form,
-    and the other request runs exactly between its checks and its save."""
-    reached, go_on = threading.Event(), threading.Event()
-    service = getattr(owner, name)
-
-    def pause_then_save(*args, **kwargs):
-        if threading.current_thread().name == thread_name:
-            reached.set()
-            go_on.wait(timeout=30)
-        return service(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, pause_then_save)
-    return reached, go_on
-
-
-def post_in_thread(client, url, data, name):
-    """POST from a thread of its own (its own database connection); returns the thread and its response."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["response"] = client.post(url, data)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, name=name)
-    thread.start()
-    return thread, outcome
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_enrollments_sent_at_once_save_one_and_show_the_other_an_error(
-    sales_user, own_customer, klass, monkeypatch
+    sales_user, own_customer, klass, pause_before, post_in_thread
 ):
     first, second = Client(), Client()
     first.force_login(sales_user)
     second.force_login(sales_user)
-    checked, go_on = paused_before(monkeypatch, finance_services, "enrollments_create", "second")
+    checked, go_on = pause_before(finance_services, "enrollments_create", "second")
     url = reverse("admin:crm_enrollment_add")
 
     thread, outcome = post_in_thread(second, url, enrollment_post(own_customer, klass, memo="后到"), "second")

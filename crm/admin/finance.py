@@ -177,6 +177,8 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
                 may_edit_approved=self.has_approve_permission(request),
             )
         except ValidationError as error:
+            if getattr(error, "code", None) != "approved":
+                raise  # the class taken meanwhile: the form is shown again with the error
             raise PermissionDenied(" ".join(error.messages)) from error
 
     def has_approve_permission(self, request):

@@ -38,7 +38,11 @@ def enrollment_check(
     """
     if enrollment is None and not Customer.objects.owned_by(user).filter(pk=customer.pk).exists():
         raise ValidationError({"customer": _("You can only enrol your own customers.")}, code="not_owner")
-    duplicates = Enrollment.objects.filter(customer=customer, enrolment_class=enrolment_class)
+    _check_not_enrolled(customer.pk, enrolment_class.pk, enrollment=enrollment)
+
+
+def _check_not_enrolled(customer_id: int, class_id: int, *, enrollment: Enrollment | None = None) -> None:
+    duplicates = Enrollment.objects.filter(customer_id=customer_id, enrolment_class_id=class_id)
     if enrollment is not None:
         duplicates = duplicates.exclude(pk=enrollment.pk)
     if duplicates.exists():
@@ -91,7 +95,13 @@ def enrollments_update(*, enrollment: Enrollment, fields: list[str], may_edit_ap
             _("This contract has been approved: it can no longer be edited."), code="approved"
         )
     editable = APPROVED_ENROLLMENT_FIELDS if approved else ENROLLMENT_FIELDS
-    enrollment.save(update_fields=[name for name in fields if name in editable])
+    fields = [name for name in fields if name in editable]
+    if "enrolment_class" in fields:
+        # Moved to another class: re-check under the customer's lock, as enrollments_create does,
+        # that the customer has not been enrolled in it meanwhile.
+        Customer.objects.select_for_update().filter(pk=enrollment.customer_id).exists()
+        _check_not_enrolled(enrollment.customer_id, enrollment.enrolment_class_id, enrollment=enrollment)
+    enrollment.save(update_fields=fields)
     return enrollment
 
 

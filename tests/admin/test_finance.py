@@ -638,3 +638,23 @@ def test_two_identical_enrollments_sent_at_once_save_one_and_show_the_other_an_e
     assert response.status_code == 200
     assert "该客户已报名此班级。" in html.unescape(response.content.decode())
     assert list(Enrollment.objects.values_list("memo", flat=True)) == ["先到"]
+
+
+def test_moving_an_enrollment_to_a_class_joined_meanwhile_shows_the_form_again(
+    sales_client, sales_user, own_customer, klass, monkeypatch
+):
+    moved = EnrollmentFactory(customer=own_customer, consultant=sales_user, memo="原")
+    original_class = moved.enrolment_class
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+    monkeypatch.setattr(EnrollmentForm, "run_check", lambda form, check, **kwargs: None)
+    monkeypatch.setattr(Enrollment, "validate_constraints", lambda enrollment, exclude=None: None)
+
+    response = sales_client.post(
+        reverse("admin:crm_enrollment_change", args=[moved.pk]),
+        enrollment_post(own_customer, klass, memo="改"),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"enrolment_class": ["该客户已报名此班级。"]}
+    moved.refresh_from_db()
+    assert (moved.enrolment_class, moved.memo) == (original_class, "原")

@@ -352,3 +352,85 @@ def test_an_unconfirmed_payment_saves_only_its_editable_fields(finance_user, own
 
     pending.refresh_from_db()
     assert (pending.paid_fee, pending.status, pending.reject_reason) == (6000, "unconfirmed", "kept")
+
+
+# Enrollments created or moved while another one is saved
+
+
+def enrollment_of(customer, klass, **fields):
+    return Enrollment(
+        customer=customer,
+        enrolment_class=klass,
+        school=klass.campus,
+        why_us="朋友推荐",
+        your_expectation="找到工作",
+        **fields,
+    )
+
+
+def test_creating_an_enrollment_makes_the_user_its_consultant(sales_user, own_customer, klass):
+    enrollment = services.enrollments_create(enrollment=enrollment_of(own_customer, klass), user=sales_user)
+
+    assert Enrollment.objects.get() == enrollment
+    assert enrollment.consultant == sales_user
+
+
+def test_creating_an_enrollment_that_exists_already_raises_and_saves_nothing(sales_user, own_customer, klass):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, memo="先到")
+
+    with pytest.raises(ValidationError) as raised:
+        services.enrollments_create(
+            enrollment=enrollment_of(own_customer, klass, memo="后到"), user=sales_user
+        )
+
+    assert raised.value.message_dict == {"enrolment_class": ["该客户已报名此班级。"]}
+    assert list(Enrollment.objects.values_list("memo", flat=True)) == ["先到"]
+
+
+def test_creating_an_enrollment_of_someone_elses_customer_raises(other_sales_user, own_customer, klass):
+    with pytest.raises(ValidationError):
+        services.enrollments_create(enrollment=enrollment_of(own_customer, klass), user=other_sales_user)
+
+    assert not Enrollment.objects.exists()
+
+
+def test_moving_an_enrollment_to_a_class_the_customer_joined_meanwhile_raises(own_customer, klass):
+    moved = EnrollmentFactory(customer=own_customer, memo="原")
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+    original_class = moved.enrolment_class
+    moved.enrolment_class, moved.memo = klass, "改"
+
+    with pytest.raises(ValidationError):
+        services.enrollments_update(
+            enrollment=moved, fields=["enrolment_class", "memo"], may_edit_approved=False
+        )
+
+    moved.refresh_from_db()
+    assert (moved.enrolment_class, moved.memo) == (original_class, "原")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_enrollments_at_once_save_exactly_one(sales_user, own_customer, klass):
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def create():
+        try:
+            barrier.wait()
+            enrollment = enrollment_of(own_customer, klass)
+            outcomes.append(services.enrollments_create(enrollment=enrollment, user=sales_user))
+        except ValidationError as error:
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sum(isinstance(outcome, Enrollment) for outcome in outcomes) == 1
+    assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 3
+    assert Enrollment.objects.count() == 1

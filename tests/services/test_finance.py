@@ -7,6 +7,7 @@ from django.db import connection
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.services import finance as services
 from tests.factories import CustomerFactory, EnrollmentFactory, PaymentRecordFactory
+from tests.services.test_customers import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -412,24 +413,10 @@ def test_moving_an_enrollment_to_a_class_the_customer_joined_meanwhile_raises(ow
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_enrollments_at_once_save_exactly_one(sales_user, own_customer, klass):
-    barrier = threading.Barrier(4)
-    outcomes = []
-
     def create():
-        try:
-            barrier.wait()
-            enrollment = enrollment_of(own_customer, klass)
-            outcomes.append(services.enrollments_create(enrollment=enrollment, user=sales_user))
-        except ValidationError as error:
-            outcomes.append(error)
-        finally:
-            connection.close()
+        return services.enrollments_create(enrollment=enrollment_of(own_customer, klass), user=sales_user)
 
-    threads = [threading.Thread(target=create) for _n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = run_in_threads([create] * 4)
 
     assert sum(isinstance(outcome, Enrollment) for outcome in outcomes) == 1
     assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 3

@@ -180,5 +180,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # `manage.py recycle_customers` runs; only customers who have not signed up. 0 turns it off.
 CUSTOMER_RECYCLE_DAYS = int(os.environ.get("CUSTOMER_RECYCLE_DAYS", "15"))
 
+# --- polish ---
+# Local date formats (2026-11-27) for the Chinese screens: crm/formats/zh_Hans/formats.py.
+FORMAT_MODULE_PATH = "crm.formats"
+
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")

@@ -13,7 +13,8 @@ from import_export.signals import post_export
 from crm.resources.streaming import export_response
 
 # Strings of django-import-export's templates that its Chinese catalog lacks; ours translates them.
-UPSTREAM_STRINGS = [_("Select all")]
+# "Submit" is the only button of the export page (import.html, which also has one, is replaced by ours).
+UPSTREAM_STRINGS = [_("Select all"), _("Submit")]
 
 
 class ExportForm(SelectableFieldsExportForm):

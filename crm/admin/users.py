@@ -49,6 +49,9 @@ class UserProfileAdmin(UserAdmin):
         (_("School"), {"fields": ("name", "mobile", "department")}),
     )
     add_form_template = "admin/crm/userprofile/add_form.html"
+    # Same layout as the other lists and forms (a narrower sidebar, tighter list cells).
+    Media = CrmModelAdmin.Media
+
     # Roles are ticked in a short list of checkboxes: Django 5.2's two-box widget speaks English.
     filter_horizontal = ()
 

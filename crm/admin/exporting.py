@@ -10,6 +10,7 @@ from import_export.formats import base_formats
 from import_export.forms import SelectableFieldsExportForm
 from import_export.signals import post_export
 
+from crm.admin.base import CrmModelAdmin
 from crm.resources.streaming import export_response
 
 # Strings of django-import-export's templates that its Chinese catalog lacks; ours translates them.
@@ -18,6 +19,9 @@ UPSTREAM_STRINGS = [_("Select all"), _("Submit")]
 
 
 class ExportForm(SelectableFieldsExportForm):
+    # The export page then has the back office's layout (its narrower sidebar) like the lists.
+    Media = CrmModelAdmin.Media
+
     def _get_field_label(self, resource, field_name: str) -> str:
         # The stock label is the English field name followed by the header; show the header only.
         field = resource.fields.get(field_name)

@@ -3,7 +3,11 @@
 TRANSLATIONS = {
     # django-import-export's export page: its only button exports.
     "Submit": "导出",
-    # django-axes, the admin's log of login attempts (crm/axes_strings.py).
+    # Django's help of "基于密码的验证" on the add-user form (crm/polish_strings.py).
+    "Whether the user will be able to authenticate using a password or not. "
+    "If disabled, they may still be able to authenticate using other backends, "
+    "such as Single Sign-On or LDAP.": "选择“禁用”时，此账号暂时不能用密码登录，可以以后再为它设置密码。",
+    # django-axes, the admin's log of login attempts (crm/polish_strings.py).
     "access attempt": "登录尝试",
     "access attempts": "登录尝试",
     "access failure": "登录失败",

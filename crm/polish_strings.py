@@ -1,4 +1,6 @@
-"""Strings of django-axes (the login-attempt log of the admin) that it has no Chinese for.
+"""Strings of installed packages whose Chinese is missing or confusing on a school's screens:
+django-axes (the admin's login-attempt log) has no Chinese; Django's own help of "password-based
+authentication" speaks of Single Sign-On and LDAP, which the school does not have.
 
 Marked here so that ``makemessages`` puts them in our catalogue, which Django reads before the
 packages' own (LOCALE_PATHS); their Chinese is in scripts/translations/polish.py. Nothing imports
@@ -37,4 +39,12 @@ AXES_STRINGS = [
     gettext_noop("The time when access attempt expires and is no longer valid."),
     gettext_noop("User Agent"),
     gettext_noop("Username"),
+]
+
+DJANGO_STRINGS = [
+    gettext_noop(
+        "Whether the user will be able to authenticate using a password or not. "
+        "If disabled, they may still be able to authenticate using other backends, "
+        "such as Single Sign-On or LDAP."
+    ),
 ]

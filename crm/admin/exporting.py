@@ -22,6 +22,12 @@ class ExportForm(SelectableFieldsExportForm):
     # The export page then has the back office's layout (its narrower sidebar) like the lists.
     Media = CrmModelAdmin.Media
 
+    def _init_formats(self, formats):
+        super()._init_formats(formats)
+        # Finance exports for Excel: .xlsx (the first format) is chosen unless the user picks .csv.
+        self.fields["format"].choices = [choice for choice in self.fields["format"].choices if choice[0]]
+        self.fields["format"].initial = "0"
+
     def _get_field_label(self, resource, field_name: str) -> str:
         # The stock label is the English field name followed by the header; show the header only.
         field = resource.fields.get(field_name)

@@ -658,3 +658,11 @@ def test_moving_an_enrollment_to_a_class_joined_meanwhile_shows_the_form_again(
     assert response.context["adminform"].form.errors == {"enrolment_class": ["该客户已报名此班级。"]}
     moved.refresh_from_db()
     assert (moved.enrolment_class, moved.memo) == (original_class, "原")
+
+
+def test_the_export_page_offers_xlsx_first_and_chosen(finance_client):
+    response = finance_client.get(reverse("admin:crm_paymentrecord_export"))
+
+    format_field = response.context["form"]["format"]
+    assert [label for _value, label in format_field.field.choices] == ["xlsx", "csv"]
+    assert format_field.value() == "0"

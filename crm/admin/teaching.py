@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Func, IntegerField, OuterRef, Subquery
+from django.db.models import Exists, Func, IntegerField, OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -144,10 +144,16 @@ class ClassListAdmin(CrmModelAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "teachers":
-            # The school's active staff only (never the students' accounts), in a plain list box:
-            # Django 5.2's two-box widget speaks English on a Chinese screen.
-            staff = UserProfile.objects.filter(is_staff=True, is_active=True)
-            kwargs["queryset"] = staff.order_by("username")
+            # Active teaching staff only (a role that marks study records: class teachers, lecturers,
+            # TAs), plus whoever already teaches a class so that editing never drops them; never sales,
+            # finance or the students' accounts. A plain list box: Django 5.2's two-box widget speaks
+            # English on a Chinese screen.
+            teaching = Q(
+                groups__permissions__codename="change_studyrecord",
+                groups__permissions__content_type__app_label="crm",
+            )
+            staff = UserProfile.objects.filter(teaching | Q(classes__isnull=False), is_staff=True)
+            kwargs["queryset"] = staff.filter(is_active=True).distinct().order_by("username")
             kwargs["widget"] = forms.SelectMultiple(attrs={"size": 10})
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 

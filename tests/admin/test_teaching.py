@@ -110,17 +110,19 @@ def test_the_class_list_query_count_does_not_grow_with_the_classes(client_for, b
     assert queries_for_page() == few
 
 
-def test_the_class_form_offers_the_active_staff_as_teachers_in_a_plain_list(
-    client_for, boss_user, lecturer_user, teaching_class, make_user
+def test_the_class_form_offers_the_active_teaching_staff_as_teachers_in_a_plain_list(
+    client_for, boss_user, lecturer_user, class_teacher_user, ta_user, sales_user, finance_user, make_user
 ):
     student = make_user("student", username="student_z")
     retired = make_user("lecturer", username="retired", is_active=False)
+    klass = ClassListFactory(teachers=[boss_user])
 
-    response = client_for(boss_user).get(reverse("admin:crm_classlist_change", args=[teaching_class.pk]))
+    response = client_for(boss_user).get(reverse("admin:crm_classlist_change", args=[klass.pk]))
 
-    field = response.context["adminform"].form.fields["teachers"]
-    assert lecturer_user in field.queryset
-    assert student not in field.queryset and retired not in field.queryset
+    offered = set(response.context["adminform"].form.fields["teachers"].queryset)
+    # The boss already teaches this class: editing it must keep him a valid choice.
+    assert offered == {lecturer_user, class_teacher_user, ta_user, boss_user}
+    assert not offered & {student, retired, sales_user, finance_user}
     # Not Django's two-box filter widget, whose texts are English in Chinese (Django 5.2).
     assert "selectfilter" not in response.content.decode()
 

@@ -1,7 +1,12 @@
 from django import forms
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin
@@ -106,3 +111,64 @@ class UserProfileAdmin(UserAdmin):
     def roles(self, user):
         names = "、".join(group.name for group in user.groups.all())
         return names or (_("Superuser") if user.is_superuser else _("Waiting for a role"))
+
+
+# Django stores permission names in English ("Can view class") when it creates them; people read
+# them here in the site's language, built from the action and the model's translated name.
+DEFAULT_PERMISSION_LABELS = {
+    "add": _("Can add %(model)s"),
+    "change": _("Can change %(model)s"),
+    "delete": _("Can delete %(model)s"),
+    "view": _("Can view %(model)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """A permission in the site's language: "班级：可以查看班级"; custom permissions by their own name."""
+    model = permission.content_type.model_class()
+    if model is None:
+        return permission.name
+    action, _separator, model_name = permission.codename.partition("_")
+    if model_name == model._meta.model_name and action in DEFAULT_PERMISSION_LABELS:
+        text = DEFAULT_PERMISSION_LABELS[action] % {"model": model._meta.verbose_name}
+    else:
+        text = gettext(permission.name)
+    return f"{capfirst(model._meta.verbose_name)}：{text}"
+
+
+class PermissionChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, permission):
+        return permission_label(permission)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(GroupAdmin):
+    """Roles (crm/roles.py) with their permissions readable in Chinese, one per line."""
+
+    Media = CrmModelAdmin.Media
+    # Django 5.2's two-box widget speaks English on a Chinese screen.
+    filter_horizontal = ()
+    show_full_result_count = False
+
+    def get_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return ["name", "permissions"]
+        return ["name", "permission_list"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if self.has_change_permission(request, obj) else ["name", "permission_list"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "permissions":
+            kwargs["form_class"] = PermissionChoiceField
+            kwargs["queryset"] = Permission.objects.select_related("content_type")
+            kwargs["widget"] = forms.SelectMultiple(attrs={"size": 20})
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @admin.display(description=_("permissions"))
+    def permission_list(self, group):
+        labels = sorted(permission_label(p) for p in group.permissions.select_related("content_type"))
+        return format_html_join(mark_safe("<br>"), "{}", ((label,) for label in labels)) or "-"

@@ -55,7 +55,7 @@ class Customer(models.Model):
         error_messages={"unique": _("A customer with this QQ number already exists.")},
     )
     qq_name = models.CharField(_("QQ nickname"), max_length=64, blank=True)
-    name = models.CharField(_("name"), max_length=32, blank=True)
+    name = models.CharField(_("customer name"), max_length=32, blank=True)
     sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     # NULL rather than "" when absent, so that uniqueness applies only to real numbers.

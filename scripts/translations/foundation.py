@@ -33,7 +33,9 @@ TRANSLATIONS = {
     "QQ": "QQ",
     "A customer with this QQ number already exists.": "该QQ号的客户已存在。",
     "QQ nickname": "QQ昵称",
-    "name": "姓名",
+    "customer name": "姓名",
+    # Department (and Django's Group) names: a name, not a person's name.
+    "name": "名称",
     "sex": "性别",
     "birthday": "出生日期",
     "phone": "手机",
@@ -192,4 +194,10 @@ TRANSLATIONS = {
     "Change or view list link": "修改或查看列表链接",
     "Error:": "错误：",
     "Forgotten your login credentials?": "忘记了您的登录凭据？",
+    # Permissions as people read them on the role (group) pages (crm/admin/users.py).
+    "Can add %(model)s": "可以增加%(model)s",
+    "Can change %(model)s": "可以修改%(model)s",
+    "Can delete %(model)s": "可以删除%(model)s",
+    "Can view %(model)s": "可以查看%(model)s",
+    "permissions": "权限",
 }

@@ -118,3 +118,27 @@ def test_the_boss_cannot_change_a_superusers_account_or_password(boss_client, ma
     assert change.status_code == 403
     root.refresh_from_db()
     assert root.check_password("Root-pass-2026") and root.username == "root" and root.is_active
+
+
+def test_a_role_page_lists_its_permissions_in_chinese_one_per_line(boss_client):
+    from django.contrib.auth.models import Group
+
+    sales_role = Group.objects.get(name="销售")
+
+    page = boss_client.get(reverse("admin:auth_group_change", args=[sales_role.pk])).content.decode()
+
+    assert "班级：可以查看班级" in page
+    assert "客户：可以从公户领取客户" in page
+    assert "Can view" not in page and "名称" in page
+
+
+def test_a_superuser_edits_a_roles_permissions_by_their_chinese_labels(client_for, make_user):
+    from django.contrib.auth.models import Group
+
+    superuser = make_user(None, username="root", is_superuser=True, is_staff=True)
+    sales_role = Group.objects.get(name="销售")
+
+    response = client_for(superuser).get(reverse("admin:auth_group_change", args=[sales_role.pk]))
+
+    labels = [label for _value, label in response.context["adminform"].form.fields["permissions"].choices]
+    assert "班级：可以查看班级" in labels

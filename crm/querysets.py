@@ -124,20 +124,24 @@ class PaymentRecordQuerySet(models.QuerySet):
             output_field=models.IntegerField(),
         )
 
-    def totals(self) -> dict[str, int]:
-        """Totals of these rows in one query: confirmed net, its income and refunds, and pending."""
-        net = self.net_amount()
+    @classmethod
+    def total_expressions(cls) -> dict[str, models.Aggregate]:
+        """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group."""
+        net = cls.net_amount()
         confirmed = models.Q(status="confirmed")
         # Money out is a refund or drop-out of any sign, or a negative amount of any type.
-        outgoing = models.Q(pay_type__in=self.OUTGOING_TYPES) | models.Q(paid_fee__lt=0)
-        sums = self.aggregate(
-            count=models.Count("pk"),
-            confirmed_net=models.Sum(net, filter=confirmed, default=0),
-            confirmed_income=models.Sum(net, filter=confirmed & ~outgoing, default=0),
-            confirmed_refunds=models.Sum(net, filter=confirmed & outgoing, default=0),
-            unconfirmed_net=models.Sum(net, filter=models.Q(status="unconfirmed"), default=0),
-        )
-        return sums
+        outgoing = models.Q(pay_type__in=cls.OUTGOING_TYPES) | models.Q(paid_fee__lt=0)
+        return {
+            "count": models.Count("pk"),
+            "confirmed_net": models.Sum(net, filter=confirmed, default=0),
+            "confirmed_income": models.Sum(net, filter=confirmed & ~outgoing, default=0),
+            "confirmed_refunds": models.Sum(net, filter=confirmed & outgoing, default=0),
+            "unconfirmed_net": models.Sum(net, filter=models.Q(status="unconfirmed"), default=0),
+        }
+
+    def totals(self) -> dict[str, int]:
+        """Totals of these rows in one query: confirmed net, its income and refunds, and pending."""
+        return self.aggregate(**self.total_expressions())
 
 
 # --- teaching ---

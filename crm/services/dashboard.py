@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, Sum
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -164,18 +164,19 @@ def sales_team() -> Q:
     return Q(is_active=True, is_superuser=False) & _holds("claim_customer") & ~_holds("view_all_customers")
 
 
+# PaymentRecordQuerySet.totals() per group, under the names the dashboard's rows use.
+PAYMENT_SUM_NAMES = {
+    "count": "payments",
+    "confirmed_net": "confirmed_net",
+    "confirmed_income": "income",
+    "confirmed_refunds": "refunds",
+    "unconfirmed_net": "pending",
+}
+
+
 def _payment_sums() -> dict:
-    # The grouped twin of PaymentRecordQuerySet.totals(): the same net amount, summed per group.
-    net = PaymentRecordQuerySet.net_amount()
-    confirmed = Q(status=PaymentRecord.Status.CONFIRMED)
-    outgoing = Q(pay_type__in=PaymentRecordQuerySet.OUTGOING_TYPES)
-    return {
-        "payments": Count("pk"),
-        "confirmed_net": Sum(net, filter=confirmed, default=0),
-        "income": Sum(net, filter=confirmed & ~outgoing, default=0),
-        "refunds": Sum(net, filter=confirmed & outgoing, default=0),
-        "pending": Sum(net, filter=Q(status=PaymentRecord.Status.UNCONFIRMED), default=0),
-    }
+    expressions = PaymentRecordQuerySet.total_expressions()
+    return {name: expressions[key] for key, name in PAYMENT_SUM_NAMES.items()}
 
 
 def payments_in(period: Period):

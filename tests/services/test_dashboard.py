@@ -269,3 +269,22 @@ def test_only_those_who_see_every_customer_may_view_the_dashboard(
     assert services.may_view_dashboard(make_user(None, username="root", is_superuser=True, is_staff=True))
     assert not services.may_view_dashboard(sales_user)
     assert not services.may_view_dashboard(finance_user)
+
+
+def test_a_refund_typed_as_negative_tuition_is_a_refund_per_class_as_in_the_payment_list(school, sales_user):
+    klass = school["class"]
+    PaymentRecordFactory(
+        customer=CustomerFactory(consultant=sales_user),
+        consultant=sales_user,
+        enrolment_class=klass,
+        pay_type=PayType.TUITION,
+        paid_fee=-500,
+        status=Status.CONFIRMED,
+        date=datetime.datetime(2026, 11, 10, 12, tzinfo=SHANGHAI),
+    )
+
+    row = {row.class_id: row for row in services.revenue_by_class(NOVEMBER)}[klass.pk]
+    totals = services.payments_in(NOVEMBER).filter(enrolment_class=klass).totals()
+
+    assert (row.income, row.refunds) == (10000, -3500)
+    assert (row.income, row.refunds) == (totals["confirmed_income"], totals["confirmed_refunds"])

@@ -174,8 +174,6 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     list_select_related = ["consultant"]
     readonly_fields = ["date", "last_consult_date"]
     raw_id_fields = ["user"]
-    # The full count is a second COUNT over the whole table on every page; the filtered count is enough.
-    show_full_result_count = False
     ownership_fields: tuple[str, ...] = ()
     inlines = [CustomerTransferInline]
 

@@ -4,7 +4,13 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.http import Http404
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+
+
+def badge(label: str, colour: str) -> str:
+    """A coloured label in a list cell (a customer's status, a recycling warning)."""
+    return format_html('<span class="crm-badge" style="background:{}">{}</span>', colour, label)
 
 
 class ScopedAdminMixin:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin
+from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
@@ -264,10 +264,7 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
-        colour = STATUS_COLOURS.get(obj.status, "#8a8a8a")
-        return format_html(
-            '<span class="crm-badge" style="background:{}">{}</span>', colour, obj.get_status_display()
-        )
+        return badge(obj.get_status_display(), STATUS_COLOURS.get(obj.status, "#8a8a8a"))
 
     @admin.display(description=_("courses of interest"))
     def courses(self, obj):

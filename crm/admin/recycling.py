@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin.base import badge
 from crm.services.customers import (
     RECYCLE_WARNING_DAYS,
     customers_recycle_days_left,
@@ -59,4 +60,4 @@ class RecycleWarningMixin:
         else:
             label = gettext("Recycled in %(days)d days") % {"days": left}
             colour = RECYCLE_WARNING_COLOURS["soon"]
-        return format_html('<span class="crm-badge" style="background:{}">{}</span>', colour, label)
+        return badge(label, colour)

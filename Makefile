@@ -44,9 +44,9 @@ test-postgres: venv
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2; \
 	fi
 
-messages: venv  ## regenerate crm/locale from the source and scripts/translations/*.py
+messages: venv  ## add new source strings to crm/locale's .po (then translate them there), compile both catalogues
 	cd crm && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location
-	$(BIN)/python scripts/fill_translations.py crm/locale/zh_Hans/LC_MESSAGES/django.po scripts/translations
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -11,6 +11,7 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from crm.admin import customers, finance, followups, imports, teaching, users  # noqa: F401
         from crm.roles import sync_roles
 
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="crm.sync_roles")
@@ -18,4 +19,4 @@ class CrmConfig(AppConfig):
 
 class CrmAdminConfig(admin_apps.AdminConfig):
     default = False
-    default_site = "crm.admin_site.CrmAdminSite"
+    default_site = "crm.admin.site.CrmAdminSite"

@@ -98,7 +98,8 @@ LOGIN_URL = "login"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "crm" / "locale"]
+# Ours first, then the Chinese we give strings of Django and installed packages (see its header).
+LOCALE_PATHS = [BASE_DIR / "crm" / "locale", BASE_DIR / "config" / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin_dashboard import dashboard_view
+from crm.admin.dashboard import dashboard_view
 from crm.services.dashboard import may_view_dashboard
 
 # The admin index lists the models in the order of the school's work, not alphabetically.

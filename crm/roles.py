@@ -24,6 +24,25 @@ def _perms(model: str, *actions: str) -> set[str]:
 
 CRUD = ("view", "add", "change", "delete")
 
+# Capabilities: what a user may do beyond a model's CRUD, checked by these names and never inferred
+# from the CRUD permissions that happen to go with them.
+VIEW_ALL_CLASSES = "crm.view_all_classes"
+APPROVE_ENROLLMENT = "crm.approve_enrollment"
+VIEW_DASHBOARD = "crm.view_dashboard"
+OWN_CUSTOMERS = "crm.own_customers"
+TEACH_CLASS = "crm.teach_class"
+VIEW_DELETED_CONSULTRECORD = "crm.view_deleted_consultrecord"
+CAPABILITIES = frozenset(
+    {
+        VIEW_ALL_CLASSES,
+        APPROVE_ENROLLMENT,
+        VIEW_DASHBOARD,
+        OWN_CUSTOMERS,
+        TEACH_CLASS,
+        VIEW_DELETED_CONSULTRECORD,
+    }
+)
+
 SALES = Role(
     code="sales",
     group_name="销售",
@@ -33,6 +52,7 @@ SALES = Role(
         _perms("publiccustomer", "view", "add", "change")
         | _perms("privatecustomer", "view", "add", "change")
         | _perms("customer", "claim", "release")
+        | {OWN_CUSTOMERS}
         | _perms("consultrecord", "view", "add", "change")
         | _perms("enrollment", "view", "add", "change")
         | _perms("paymentrecord", "view", "add", "change")
@@ -53,6 +73,7 @@ CLASS_TEACHER = Role(
         | _perms("enrollment", "view", "change")
         | _perms("campus", "view")
         | _perms("contracttemplate", "view")
+        | {APPROVE_ENROLLMENT, TEACH_CLASS}
     ),
 )
 LECTURER = Role(
@@ -64,6 +85,7 @@ LECTURER = Role(
         _perms("classlist", "view")
         | _perms("courserecord", "view", "add", "change")
         | _perms("studyrecord", "view", "add", "change")
+        | {TEACH_CLASS}
     ),
 )
 TA = Role(
@@ -72,7 +94,10 @@ TA = Role(
     label=_("Teaching assistant"),
     is_staff=True,
     permissions=frozenset(
-        _perms("classlist", "view") | _perms("courserecord", "view") | _perms("studyrecord", "view", "change")
+        _perms("classlist", "view")
+        | _perms("courserecord", "view")
+        | _perms("studyrecord", "view", "change")
+        | {TEACH_CLASS}
     ),
 )
 FINANCE = Role(
@@ -85,6 +110,7 @@ FINANCE = Role(
         | _perms("enrollment", "view", "export")
         | _perms("classlist", "view")
         | _perms("campus", "view")
+        | {VIEW_ALL_CLASSES}
     ),
 )
 BOSS = Role(
@@ -94,7 +120,8 @@ BOSS = Role(
     is_staff=True,
     permissions=frozenset(
         _perms("customer", *CRUD, "claim", "release", "import", "export")
-        | {"crm.view_all_customers"}
+        | {"crm.view_all_customers", "crm.correct_customer_status"}
+        | CAPABILITIES
         | _perms("publiccustomer", *CRUD)
         | _perms("privatecustomer", *CRUD)
         | _perms("customertransfer", "view")

@@ -133,6 +133,10 @@ class Customer(models.Model):
             ("view_all_customers", _("Can view all customers")),
             ("import_customer", _("Can import customers")),
             ("export_customer", _("Can export customers")),
+            # Who may hold private customers: the only users offered as 销售 anywhere.
+            ("own_customers", _("Can own customers")),
+            ("view_dashboard", _("Can view the dashboard")),
+            ("correct_customer_status", _("Can correct a customer's status")),
         ]
 
     def __str__(self) -> str:
@@ -215,6 +219,39 @@ class CustomerTransfer(models.Model):
         }
 
 
+class CustomerStatusChange(models.Model):
+    """A correction of a customer's status by the boss (``customers_correct_status``), kept like the
+    ownership history: the only way a status moves other than forward through enrollments and payments."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(_("from status"), max_length=16, choices=Customer.Status.choices)
+    to_status = models.CharField(_("to status"), max_length=16, choices=Customer.Status.choices)
+    reason = models.CharField(_("reason"), max_length=255)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    date = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("status correction")
+        verbose_name_plural = _("status corrections")
+        ordering = ["-date", "-id"]
+
+    def __str__(self) -> str:
+        return gettext("%(customer)s: %(from)s → %(to)s") % {
+            "customer": self.customer,
+            "from": self.get_from_status_display(),
+            "to": self.get_to_status_display(),
+        }
+
+
 class ConsultRecord(models.Model):
     class Stage(models.TextChoices):
         A = "A", _("No plan to enrol soon")
@@ -249,6 +286,7 @@ class ConsultRecord(models.Model):
         verbose_name = _("follow-up record")
         verbose_name_plural = _("follow-up records")
         ordering = ["-date", "-id"]
+        permissions = [("view_deleted_consultrecord", _("Can view deleted follow-up records"))]
         indexes = [
             models.Index(fields=["customer", "date"], name="crm_consult_customer_date"),
             models.Index(fields=["consultant", "date"], name="crm_consult_owner_date"),

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -44,10 +45,26 @@ class Enrollment(models.Model):
                 fields=["enrolment_class", "customer"], name="crm_enrollment_unique_class_customer"
             ),
         ]
-        permissions = [("export_enrollment", _("Can export enrollments"))]
+        permissions = [
+            ("export_enrollment", _("Can export enrollments")),
+            ("approve_enrollment", _("Can approve enrollments")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer} {self.enrolment_class}"
+
+
+# The largest amount of one payment, in yuan: far above any tuition, and far below what 32-bit
+# columns and 64-bit sums can hold.
+MAX_PAID_FEE = 1_000_000
+
+
+def validate_paid_fee(value: int) -> None:
+    if value == 0 or abs(value) > MAX_PAID_FEE:
+        raise ValidationError(
+            _("An amount is not zero and at most ¥%(max)s either way.") % {"max": f"{MAX_PAID_FEE:,}"},
+            code="paid_fee_range",
+        )
 
 
 class PaymentRecord(models.Model):
@@ -83,7 +100,7 @@ class PaymentRecord(models.Model):
     pay_type = models.CharField(
         _("payment type"), max_length=16, choices=PayType.choices, default=PayType.DEPOSIT
     )
-    paid_fee = models.IntegerField(_("amount"), default=0)
+    paid_fee = models.IntegerField(_("amount"), default=0, validators=[validate_paid_fee])
     note = models.TextField(_("note"), blank=True)
     date = models.DateTimeField(_("paid on"), default=timezone.now, db_index=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.UNCONFIRMED)

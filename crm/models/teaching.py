@@ -57,6 +57,11 @@ class ClassList(models.Model):
                 fields=["course", "semester", "campus"], name="crm_classlist_unique_semester"
             ),
         ]
+        permissions = [
+            ("view_all_classes", _("Can view all classes")),
+            # Who may be a class's or a lesson's teacher (class teachers, lecturers, TAs).
+            ("teach_class", _("Can teach classes")),
+        ]
 
     def __str__(self) -> str:
         return _("%(course)s %(semester)s (%(campus)s)") % {

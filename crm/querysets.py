@@ -1,5 +1,6 @@
 """Read vocabulary of the models: who sees which rows. Never writes."""
 
+from django.contrib.auth.models import UserManager
 from django.db import models
 
 
@@ -181,3 +182,30 @@ class StudyRecordQuerySet(models.QuerySet):
         if user.has_perm(SEES_EVERY_RECORD):
             return self
         return self.filter(course_record__re_class__teachers=user)
+
+
+# --- users ---
+class UserQuerySet(models.QuerySet):
+    def holding(self, perm: str):
+        """Active users granted ``perm`` (``"app_label.codename"``) through a role or directly; a
+        superuser only if granted it too, so that "who may own customers" lists real salespeople."""
+        from django.contrib.auth.backends import ModelBackend
+
+        granted = ModelBackend().with_perm(perm, is_active=True, include_superusers=False)
+        return self.filter(pk__in=granted.values("pk"))
+
+    def sales_staff(self):
+        """Who may hold private customers: the only users offered as 销售 anywhere."""
+        from crm.roles import OWN_CUSTOMERS
+
+        return self.holding(OWN_CUSTOMERS)
+
+    def teaching_staff(self):
+        """Who may be a class's or a lesson's teacher."""
+        from crm.roles import TEACH_CLASS
+
+        return self.holding(TEACH_CLASS)
+
+
+class CrmUserManager(UserManager.from_queryset(UserQuerySet)):
+    pass

@@ -2,6 +2,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crm.querysets import CrmUserManager
+
 
 class Department(models.Model):
     name = models.CharField(_("name"), max_length=64, unique=True)
@@ -27,6 +29,8 @@ class UserProfile(AbstractUser):
         related_name="members",
     )
     memo = models.TextField(_("memo"), blank=True)
+
+    objects = CrmUserManager()
 
     class Meta:
         verbose_name = _("user")

@@ -21,10 +21,11 @@ class CustomerQuerySet(models.QuerySet):
 
     # --- recycle ---
     def with_recycle_from(self):
-        """Annotate ``recycle_from``: the local date from which the owner's silence counts, i.e. the
-        latest of the claim (the latest transfer to the current owner), the last follow-up and the
-        creation. NULL when the customer can never be recycled: in the pool, signed up or beyond, or
-        enrolled in a class."""
+        """Annotate the two dates the recycling rules count from, both local dates: ``recycle_from``,
+        from which the owner's silence counts (the latest of the claim — the latest transfer to the
+        current owner —, the last follow-up and the creation), and ``owned_from``, from which the
+        deal window counts (the latest of the claim and the creation). Both NULL when the customer
+        can never be recycled: in the pool, signed up or beyond, enrolled in a class, or locked."""
         from django.db.models.functions import Coalesce, Greatest, TruncDate
 
         from crm.models import CustomerTransfer, Enrollment
@@ -39,20 +40,36 @@ class CustomerQuerySet(models.QuerySet):
         )
         created = TruncDate("date")
         # Greatest is NULL on SQLite as soon as one argument is: each falls back to the creation date.
-        since = Greatest(
-            created,
-            Coalesce("last_consult_date", created),
-            Coalesce(models.Subquery(claimed, output_field=models.DateField()), created),
-        )
+        claimed_on = Coalesce(models.Subquery(claimed, output_field=models.DateField()), created)
+        since = Greatest(created, Coalesce("last_consult_date", created), claimed_on)
         enrolled = Enrollment.objects.alive().filter(customer=models.OuterRef("pk"))
-        recyclable = models.Q(consultant__isnull=False, status="unregistered") & ~models.Exists(enrolled)
+        recyclable = models.Q(consultant__isnull=False, status="unregistered", locked=False) & ~models.Exists(
+            enrolled
+        )
         return self.annotate(
-            recycle_from=models.Case(models.When(recyclable, then=since), output_field=models.DateField())
+            recycle_from=models.Case(models.When(recyclable, then=since), output_field=models.DateField()),
+            owned_from=models.Case(
+                models.When(recyclable, then=Greatest(created, claimed_on)), output_field=models.DateField()
+            ),
         )
 
-    def due_for_recycling(self, *, cutoff):
-        """Private customers whose owner has been silent since ``cutoff`` (a local date) or longer."""
-        return self.with_recycle_from().filter(recycle_from__lte=cutoff)
+    @staticmethod
+    def recycle_due_q(*, silence_cutoff, deal_cutoff) -> models.Q:
+        """Customers annotated by ``with_recycle_from()`` that a rule recycles at its cutoff (a local
+        date; None: the rule is off)."""
+        due = models.Q(pk__in=[])
+        if silence_cutoff is not None:
+            due |= models.Q(recycle_from__lte=silence_cutoff)
+        if deal_cutoff is not None:
+            due |= models.Q(owned_from__lte=deal_cutoff)
+        return due
+
+    def due_for_recycling(self, *, silence_cutoff, deal_cutoff=None):
+        """Private customers that the no-follow-up rule (silent since ``silence_cutoff`` or longer) or
+        the no-deal rule (owned since ``deal_cutoff`` or longer) puts back in the pool."""
+        return self.with_recycle_from().filter(
+            self.recycle_due_q(silence_cutoff=silence_cutoff, deal_cutoff=deal_cutoff)
+        )
 
 
 class ConsultRecordQuerySet(models.QuerySet):

@@ -51,7 +51,7 @@ SALES = Role(
     permissions=frozenset(
         _perms("publiccustomer", "view", "add", "change")
         | _perms("privatecustomer", "view", "add", "change")
-        | _perms("customer", "claim", "release")
+        | _perms("customer", "claim", "release", "lock")
         | {OWN_CUSTOMERS}
         | _perms("consultrecord", "view", "add", "change")
         | _perms("enrollment", "view", "add", "change")
@@ -119,7 +119,7 @@ BOSS = Role(
     label=_("Boss"),
     is_staff=True,
     permissions=frozenset(
-        _perms("customer", *CRUD, "claim", "release", "import", "export")
+        _perms("customer", *CRUD, "claim", "release", "lock", "import", "export")
         | {"crm.view_all_customers", "crm.correct_customer_status"}
         | CAPABILITIES
         | _perms("publiccustomer", *CRUD)

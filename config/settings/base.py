@@ -185,5 +185,15 @@ CUSTOMER_RECYCLE_DAYS = int(os.environ.get("CUSTOMER_RECYCLE_DAYS", "15"))
 # Local date formats (2026-11-27) for the Chinese screens: crm/formats/zh_Hans/formats.py.
 FORMAT_MODULE_PATH = "crm.formats"
 
+# SALES (to merge): the public pool's rules; each 0 turns the rule off.
+# Claims one user may make from the pool since local midnight (customers handed out by the boss do not count).
+CUSTOMER_DAILY_CLAIM_LIMIT = int(os.environ.get("CUSTOMER_DAILY_CLAIM_LIMIT", "30"))
+# Days during which a salesperson cannot claim back a customer they released or that was recycled from them.
+CUSTOMER_RECLAIM_COOLDOWN_DAYS = int(os.environ.get("CUSTOMER_RECLAIM_COOLDOWN_DAYS", "7"))
+# A private customer not enrolled within this many days of its claim is recycled, even if followed up.
+CUSTOMER_DEAL_DAYS = int(os.environ.get("CUSTOMER_DEAL_DAYS", "90"))
+# Private customers one user may lock against recycling.
+CUSTOMER_LOCK_LIMIT = int(os.environ.get("CUSTOMER_LOCK_LIMIT", "10"))
+
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
+from crm.admin.confirmation import action_confirmation, is_confirmed
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
@@ -28,11 +29,15 @@ from crm.models import (
     UserProfile,
 )
 from crm.services.customers import (
+    CHOSEN_RELEASE_REASONS,
     customer_create,
     customer_update,
     customers_check_capacity,
     customers_claim,
+    customers_lock,
+    customers_quota,
     customers_release,
+    customers_unlock,
 )
 from crm.services.followups import consult_records_save
 
@@ -67,6 +72,27 @@ def selected_ids(request, queryset) -> list[int]:
     if request.POST.get("select_across") == "1":
         return list(queryset.values_list("pk", flat=True))
     return [int(value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME) if value.isdigit()]
+
+
+class ReleaseForm(forms.Form):
+    """Why the customers go back to the pool (the rules are ``customers_release``'s)."""
+
+    reason = forms.ChoiceField(
+        label=_("Why"),
+        choices=[(reason.value, reason.label) for reason in CHOSEN_RELEASE_REASONS],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label=_("Note"), max_length=255, required=False)
+
+
+class QuotaChangeListMixin:
+    """ "私户 37/150 · 今日已领 3/30 · 锁定 2/10" above the pool and the private list, for the user."""
+
+    change_list_template = "admin/crm/customer_quota_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"quota": customers_quota(user=request.user), **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(Campus)
@@ -133,7 +159,7 @@ class CustomerForm(forms.ModelForm):
 
 class CustomerTransferInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CustomerTransfer
-    fields = ["date", "reason", "from_consultant", "to_consultant", "by"]
+    fields = ["date", "reason", "from_consultant", "to_consultant", "by", "release_reason", "release_note"]
     readonly_fields = fields
     extra = 0
     verbose_name_plural = _("ownership history")
@@ -320,13 +346,35 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
 
 
 @admin.register(PublicCustomer)
-class PublicCustomerAdmin(CustomerAdminBase):
+class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
     """公户: customers without a consultant; a salesperson claims them from here."""
 
     actions = ["claim_customers"]
 
     def scope_queryset(self, request, queryset):
         return queryset.public()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        # What the previous salesperson learnt, for the next one.
+        return [(_("Back in the pool"), {"fields": ["last_release"]}), *fieldsets]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "last_release"] if obj is not None else readonly
+
+    @admin.display(description=_("why released"))
+    def last_release(self, obj):
+        transfer = obj.transfers.filter(to_consultant__isnull=True).order_by("-date", "-id").first()
+        if transfer is None:
+            return "-"
+        why = transfer.get_release_reason_display() or transfer.get_reason_display()
+        when = timezone.localdate(transfer.date).isoformat()
+        if transfer.release_note:
+            return format_html("{} · {}<br>{}", when, why, transfer.release_note)
+        return format_html("{} · {}", when, why)
 
     def has_claim_permission(self, request):
         return request.user.has_perm("crm.claim_customer")
@@ -342,10 +390,10 @@ class PublicCustomerAdmin(CustomerAdminBase):
 
 
 @admin.register(PrivateCustomer)
-class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
+class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAdminBase):
     """我的客户: the logged-in salesperson's own customers, with their follow-ups inline."""
 
-    actions = ["release_customers"]
+    actions = ["release_customers", "lock_customers", "unlock_customers"]
 
     def scope_queryset(self, request, queryset):
         return queryset.owned_by(request.user)
@@ -359,6 +407,9 @@ class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
     def has_release_permission(self, request):
         return request.user.has_perm("crm.release_customer")
 
+    def has_lock_permission(self, request):
+        return request.user.has_perm("crm.lock_customer")
+
     def save_formset(self, request, form, formset, change):
         if formset.model is not ConsultRecord:
             return super().save_formset(request, form, formset, change)
@@ -367,9 +418,50 @@ class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
 
     @admin.action(permissions=["release"], description=_("Release the selected customers to the public pool"))
     def release_customers(self, request, queryset):
-        self.change_owners(
-            request, queryset, customers_release, _("%(count)d customers released to the public pool.")
+        form = ReleaseForm(request.POST if is_confirmed(request) else None)
+        if form.is_valid():
+            try:
+                released = customers_release(
+                    user=request.user,
+                    customer_ids=selected_ids(request, queryset),
+                    reason=form.cleaned_data["reason"],
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                message = gettext("%(count)d customers released to the public pool.") % {
+                    "count": len(released)
+                }
+                self.message_user(request, message, messages.SUCCESS)
+                return None
+        return action_confirmation(
+            self,
+            request,
+            queryset,
+            action="release_customers",
+            title=gettext("Release customers to the public pool"),
+            question=gettext(
+                "These customers go back to the public pool, where any salesperson may claim them:"
+            ),
+            submit_label=gettext("Release"),
+            form=form,
         )
+
+    @admin.action(permissions=["lock"], description=_("Lock the selected customers against recycling"))
+    def lock_customers(self, request, queryset):
+        self.change_owners(request, queryset, customers_lock, _("%(count)d customers locked."))
+
+    @admin.action(permissions=["lock"], description=_("Unlock the selected customers"))
+    def unlock_customers(self, request, queryset):
+        self.change_owners(request, queryset, customers_unlock, _("%(count)d customers unlocked."))
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        shown = super().status_badge(obj)
+        if obj.locked:
+            return format_html('{} <span class="crm-lock" title="{}">🔒</span>', shown, gettext("Locked"))
+        return shown
 
 
 class ConsultRecordInline(admin.TabularInline):
@@ -390,8 +482,8 @@ class ConsultRecordInline(admin.TabularInline):
 
 @admin.register(CustomerTransfer)
 class CustomerTransferAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
-    list_display = ["customer", "from_consultant", "to_consultant", "by", "reason", "date"]
-    list_filter = ["reason", ("date", DateRangeFilter)]
+    list_display = ["customer", "from_consultant", "to_consultant", "by", "reason", "release_reason", "date"]
+    list_filter = ["reason", "release_reason", ("date", DateRangeFilter)]
     search_fields = ["customer__name", "customer__qq"]
     list_select_related = ["customer", "from_consultant", "to_consultant", "by"]
 

@@ -9,7 +9,7 @@ from crm.admin.base import badge
 from crm.services.customers import (
     RECYCLE_WARNING_DAYS,
     customers_recycle_days_left,
-    customers_recycling_soon_cutoff,
+    customers_recycling_soon_q,
 )
 
 RECYCLE_WARNING_COLOURS = {"due": "#c0392b", "soon": "#e67e22"}
@@ -20,15 +20,15 @@ class RecyclingSoonFilter(admin.SimpleListFilter):
     parameter_name = "recycling"
 
     def lookups(self, request, model_admin):
-        if customers_recycling_soon_cutoff() is None:
-            return []  # recycling is off: no filter
+        if customers_recycling_soon_q() is None:
+            return []  # both recycling rules are off: no filter
         return [("soon", _("Recycling soon"))]
 
     def queryset(self, request, queryset):
-        cutoff = customers_recycling_soon_cutoff()
-        if self.value() != "soon" or cutoff is None:
+        soon = customers_recycling_soon_q()
+        if self.value() != "soon" or soon is None:
             return queryset
-        return queryset.filter(recycle_from__lte=cutoff)
+        return queryset.filter(soon)
 
 
 class RecycleWarningMixin:
@@ -52,7 +52,9 @@ class RecycleWarningMixin:
         return format_html("{}<br>{}", shown, warning) if warning else shown
 
     def recycle_warning(self, obj) -> str:
-        left = customers_recycle_days_left(getattr(obj, "recycle_from", None))
+        left = customers_recycle_days_left(
+            getattr(obj, "recycle_from", None), getattr(obj, "owned_from", None)
+        )
         if left is None or left > RECYCLE_WARNING_DAYS:
             return ""
         if left <= 0:

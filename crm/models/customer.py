@@ -107,6 +107,8 @@ class Customer(models.Model):
     class_list = models.ManyToManyField(
         "crm.ClassList", verbose_name=_("classes joined"), blank=True, related_name="customers"
     )
+    # A locked private customer is never recycled (crm.lock_customer, CUSTOMER_LOCK_LIMIT per owner).
+    locked = models.BooleanField(_("locked"), default=False)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("login account"),
@@ -137,6 +139,7 @@ class Customer(models.Model):
             ("own_customers", _("Can own customers")),
             ("view_dashboard", _("Can view the dashboard")),
             ("correct_customer_status", _("Can correct a customer's status")),
+            ("lock_customer", _("Can lock own customers against recycling")),
         ]
 
     def __str__(self) -> str:
@@ -172,6 +175,17 @@ class CustomerTransfer(models.Model):
         IMPORT = "import", _("Imported")
         CREATE = "create", _("Created")
 
+    class ReleaseReason(models.TextChoices):
+        """Why a customer went back to the pool: chosen by the salesperson, or the recycling rule."""
+
+        NO_INTEREST = "no_interest", _("No interest")
+        UNREACHABLE = "unreachable", _("Cannot be reached")
+        WRONG_NUMBER = "wrong_number", _("Wrong number")
+        DUPLICATE = "duplicate", _("Duplicate customer")
+        OTHER = "other", _("Other")
+        NO_FOLLOW_UP = "no_follow_up", _("Not followed up in time")
+        NO_DEAL = "no_deal", _("No deal in time")
+
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="transfers"
     )
@@ -200,6 +214,10 @@ class CustomerTransfer(models.Model):
         related_name="+",
     )
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    release_reason = models.CharField(
+        _("why released"), max_length=16, choices=ReleaseReason.choices, blank=True
+    )
+    release_note = models.CharField(_("release note"), max_length=255, blank=True)
     date = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
 
     objects = CustomerTransferQuerySet.as_manager()
@@ -208,6 +226,11 @@ class CustomerTransfer(models.Model):
         verbose_name = _("ownership change")
         verbose_name_plural = _("ownership history")
         ordering = ["-date", "-id"]
+        indexes = [
+            # The daily claim count and the reclaim cool-down read a user's recent transfers.
+            models.Index(fields=["to_consultant", "reason", "date"], name="crm_transfer_to_reason_date"),
+            models.Index(fields=["from_consultant", "date"], name="crm_transfer_from_date"),
+        ]
 
     def __str__(self) -> str:
         # Shown above each row of the history on a customer's page and as the title of a history entry.

@@ -50,9 +50,15 @@ def customers_check_capacity(*, user, adding: int, by=None) -> None:
     raise ValidationError(message % params, code="cap")
 
 
-def _move(customers: list[Customer], *, to, by, reason) -> list[Customer]:
-    """Give the (locked) customers to ``to`` (None: the pool) and write one history row each."""
-    Customer.objects.filter(pk__in=[customer.pk for customer in customers]).update(consultant=to)
+def _move(
+    customers: list[Customer], *, to, by, reason, release_reason: str = "", release_note: str = ""
+) -> list[Customer]:
+    """Give the (locked) customers to ``to`` (None: the pool) and write one history row each.
+
+    A lock belongs to an owner: a customer that changes hands is unlocked."""
+    Customer.objects.filter(pk__in=[customer.pk for customer in customers]).update(
+        consultant=to, locked=False
+    )
     CustomerTransfer.objects.bulk_create(
         CustomerTransfer(
             customer=customer,
@@ -60,18 +66,96 @@ def _move(customers: list[Customer], *, to, by, reason) -> list[Customer]:
             to_consultant=to,
             by=by,
             reason=reason,
+            release_reason=release_reason,
+            release_note=release_note,
         )
         for customer in customers
     )
     for customer in customers:
         customer.consultant = to
+        customer.locked = False
     return customers
+
+
+def local_midnight(today: datetime.date | None = None) -> datetime.datetime:
+    """The start of the local day, as an aware datetime (the day the school's clock shows)."""
+    day = today or timezone.localdate()
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def customers_claimed_today(*, user, today: datetime.date | None = None) -> int:
+    """Claims ``user`` made from the pool since local midnight, from the ownership history: releasing a
+    customer does not give a claim back, and customers handed out by the boss are not claims."""
+    return CustomerTransfer.objects.filter(
+        reason=CustomerTransfer.Reason.CLAIM, to_consultant=user, by=user, date__gte=local_midnight(today)
+    ).count()
+
+
+def customers_check_daily_claims(*, user, adding: int) -> None:
+    limit = settings.CUSTOMER_DAILY_CLAIM_LIMIT
+    if limit <= 0:
+        return
+    claimed = customers_claimed_today(user=user)
+    if claimed + adding > limit:
+        raise ValidationError(
+            _(
+                "You may claim at most %(limit)d customers a day: you have claimed %(claimed)d today, and "
+                "%(adding)d more would exceed the limit. Nothing was claimed."
+            )
+            % {"limit": limit, "claimed": claimed, "adding": adding},
+            code="daily_limit",
+        )
+
+
+def customers_reclaimable_from(*, user, customer_ids: Iterable[int]) -> dict[int, datetime.date]:
+    """For each customer that ``user`` released, or that was recycled away from them, within the
+    cool-down (CUSTOMER_RECLAIM_COOLDOWN_DAYS): the local date from which they may claim it back."""
+    days = settings.CUSTOMER_RECLAIM_COOLDOWN_DAYS
+    if days <= 0:
+        return {}
+    today = timezone.localdate()
+    since = local_midnight(today - datetime.timedelta(days=days - 1))
+    left = CustomerTransfer.objects.filter(
+        customer_id__in=list(customer_ids),
+        from_consultant=user,
+        reason__in=[CustomerTransfer.Reason.RELEASE, CustomerTransfer.Reason.RECYCLE],
+        date__gte=since,
+    ).values_list("customer_id", "date")
+    reclaimable: dict[int, datetime.date] = {}
+    for customer_id, date in left:
+        day = timezone.localdate(date) + datetime.timedelta(days=days)
+        reclaimable[customer_id] = max(day, reclaimable.get(customer_id, day))
+    return reclaimable
+
+
+def customers_check_cooldown(*, user, customers: list[Customer]) -> None:
+    reclaimable = customers_reclaimable_from(user=user, customer_ids=[customer.pk for customer in customers])
+    if not reclaimable:
+        return
+    blocked = [customer for customer in customers if customer.pk in reclaimable]
+    raise ValidationError(
+        _(
+            "You let these customers go recently and can claim them back from the date shown: "
+            "%(list)s. Nothing was claimed."
+        )
+        % {
+            "list": ", ".join(
+                _("%(customer)s (from %(date)s)")
+                % {"customer": customer, "date": reclaimable[customer.pk].isoformat()}
+                for customer in blocked
+            )
+        },
+        code="cooldown",
+    )
 
 
 @transaction.atomic
 def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
-    """Move the customers from the public pool to ``user``: all of them, or none."""
+    """Move the customers from the public pool to ``user``: all of them, or none, within the cap
+    (MAX_CUSTOMER_NUM), the daily claim limit and the reclaim cool-down."""
     ids = sorted(set(customer_ids))
+    # The cap and the daily limit are counts of the user's rows: every claim of the user waits here
+    # for the previous one to commit, so neither count can go stale before the claim commits.
     _lock_owner(user)
     # Many users claiming the same customers: the row locks make the second claimer wait and then
     # read the committed owner, so each customer is claimed exactly once. The pk order of the locks
@@ -88,13 +172,30 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
             % {"names": _names(taken)},
             code="taken",
         )
+    customers_check_cooldown(user=user, customers=customers)
+    customers_check_daily_claims(user=user, adding=len(customers))
     customers_check_capacity(user=user, adding=len(customers))
     return _move(customers, to=user, by=user, reason=CustomerTransfer.Reason.CLAIM)
 
 
+# Release reasons a salesperson chooses; the others are the recycling rules'.
+CHOSEN_RELEASE_REASONS = [
+    CustomerTransfer.ReleaseReason.NO_INTEREST,
+    CustomerTransfer.ReleaseReason.UNREACHABLE,
+    CustomerTransfer.ReleaseReason.WRONG_NUMBER,
+    CustomerTransfer.ReleaseReason.DUPLICATE,
+    CustomerTransfer.ReleaseReason.OTHER,
+]
+
+
 @transaction.atomic
-def customers_release(*, user, customer_ids: Iterable[int]) -> list[Customer]:
-    """Put ``user``'s own customers back in the public pool: all of them, or none."""
+def customers_release(*, user, customer_ids: Iterable[int], reason: str, note: str = "") -> list[Customer]:
+    """Put ``user``'s own customers back in the public pool, with the reason: all of them, or none."""
+    note = note.strip()
+    if reason not in CHOSEN_RELEASE_REASONS:
+        raise ValidationError(_("Choose why the customers go back to the pool."), code="reason")
+    if reason == CustomerTransfer.ReleaseReason.OTHER and not note:
+        raise ValidationError(_("Say why in the note when the reason is “Other”."), code="note")
     ids = sorted(set(customer_ids))
     customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     not_own = len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers)
@@ -102,7 +203,91 @@ def customers_release(*, user, customer_ids: Iterable[int]) -> list[Customer]:
         raise ValidationError(
             _("Only your own customers can be released. Nothing was released."), code="not_own"
         )
-    return _move(customers, to=None, by=user, reason=CustomerTransfer.Reason.RELEASE)
+    return _move(
+        customers,
+        to=None,
+        by=user,
+        reason=CustomerTransfer.Reason.RELEASE,
+        release_reason=reason,
+        release_note=note[:255],
+    )
+
+
+def customers_locked_count(*, user) -> int:
+    return Customer.objects.owned_by(user).filter(locked=True).count()
+
+
+@transaction.atomic
+def customers_lock(*, user, customer_ids: Iterable[int]) -> list[Customer]:
+    """Lock ``user``'s own customers against recycling, within CUSTOMER_LOCK_LIMIT: all or none."""
+    ids = sorted(set(customer_ids))
+    # Locks from several tabs at once serialize on the owner's row, as claims do, so the limit holds.
+    _lock_owner(user)
+    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers):
+        raise ValidationError(_("Only your own customers can be locked. Nothing was locked."), code="not_own")
+    adding = [customer for customer in customers if not customer.locked]
+    limit = settings.CUSTOMER_LOCK_LIMIT
+    locked = customers_locked_count(user=user)
+    if limit > 0 and locked + len(adding) > limit:
+        raise ValidationError(
+            _(
+                "You may lock at most %(limit)d customers: you have locked %(locked)d, and %(adding)d more "
+                "would exceed the limit. Nothing was locked."
+            )
+            % {"limit": limit, "locked": locked, "adding": len(adding)},
+            code="lock_limit",
+        )
+    if limit <= 0:
+        raise ValidationError(_("Locking customers is turned off."), code="lock_off")
+    Customer.objects.filter(pk__in=[customer.pk for customer in adding]).update(locked=True)
+    return adding
+
+
+@transaction.atomic
+def customers_unlock(*, user, customer_ids: Iterable[int]) -> list[Customer]:
+    """Unlock ``user``'s own customers: all or none."""
+    ids = sorted(set(customer_ids))
+    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers):
+        raise ValidationError(
+            _("Only your own customers can be unlocked. Nothing was unlocked."), code="not_own"
+        )
+    unlocking = [customer for customer in customers if customer.locked]
+    Customer.objects.filter(pk__in=[customer.pk for customer in unlocking]).update(locked=False)
+    return unlocking
+
+
+def customers_quota(*, user) -> dict[str, int]:
+    """The user's figures against the pool's limits, for "私户 37/150 · 今日已领 3/30 · 锁定 2/10", in
+    one query; the counts are those the limits are checked against."""
+    from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    def count_of(queryset):
+        counted = queryset.order_by().values(key=Value(1)).annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+    claims = CustomerTransfer.objects.filter(
+        reason=CustomerTransfer.Reason.CLAIM, to_consultant=OuterRef("pk"), by=OuterRef("pk")
+    ).filter(date__gte=local_midnight())
+    owned = Customer.objects.filter(consultant=OuterRef("pk"))
+    figures = (
+        UserProfile.objects.filter(pk=user.pk)
+        .annotate(
+            owned=count_of(owned),
+            locked=count_of(owned.filter(Q(locked=True))),
+            claimed_today=count_of(claims),
+        )
+        .values("owned", "locked", "claimed_today")
+        .get()
+    )
+    return {
+        **figures,
+        "cap": settings.MAX_CUSTOMER_NUM,
+        "daily_limit": settings.CUSTOMER_DAILY_CLAIM_LIMIT,
+        "lock_limit": settings.CUSTOMER_LOCK_LIMIT,
+    }
 
 
 @transaction.atomic
@@ -165,43 +350,72 @@ def customers_recycle_cutoff(*, days: int, today: datetime.date | None = None) -
 
 
 def customers_recycle_days_left(
-    recycle_from: datetime.date | None, *, days: int | None = None, today: datetime.date | None = None
+    recycle_from: datetime.date | None,
+    owned_from: datetime.date | None = None,
+    *,
+    days: int | None = None,
+    deal_days: int | None = None,
+    today: datetime.date | None = None,
 ) -> int | None:
     """Days until a customer annotated by ``with_recycle_from()`` is recycled (0 or less: at the next
-    run); None when it never will be (signed up, enrolled, in the pool, or recycling off)."""
+    run) by whichever rule comes first — no follow-up for ``days`` days, or no deal ``deal_days`` days
+    after the claim; None when it never will be (signed up, enrolled, locked, in the pool, rules off)."""
     days = settings.CUSTOMER_RECYCLE_DAYS if days is None else days
-    if recycle_from is None or days <= 0:
-        return None
-    return days - ((today or timezone.localdate()) - recycle_from).days
+    deal_days = settings.CUSTOMER_DEAL_DAYS if deal_days is None else deal_days
+    today = today or timezone.localdate()
+    left = []
+    if recycle_from is not None and days > 0:
+        left.append(days - (today - recycle_from).days)
+    if owned_from is not None and deal_days > 0:
+        left.append(deal_days - (today - owned_from).days)
+    return min(left) if left else None
 
 
-def customers_recycling_soon_cutoff(*, today: datetime.date | None = None) -> datetime.date | None:
-    """The latest ``recycle_from`` of the customers recycled within RECYCLE_WARNING_DAYS days;
-    None when recycling is off."""
-    days = settings.CUSTOMER_RECYCLE_DAYS
-    if days <= 0:
+def customers_recycle_cutoffs(
+    *,
+    ahead: int = 0,
+    days: int | None = None,
+    deal_days: int | None = None,
+    today: datetime.date | None = None,
+) -> tuple[datetime.date | None, datetime.date | None]:
+    """The latest ``recycle_from`` and ``owned_from`` recycled within ``ahead`` days (0: at today's run)
+    by the no-follow-up and the no-deal rule; None for a rule that is off."""
+    days = settings.CUSTOMER_RECYCLE_DAYS if days is None else days
+    deal_days = settings.CUSTOMER_DEAL_DAYS if deal_days is None else deal_days
+    silence = customers_recycle_cutoff(days=days - ahead, today=today) if days > 0 else None
+    deal = customers_recycle_cutoff(days=deal_days - ahead, today=today) if deal_days > 0 else None
+    return silence, deal
+
+
+def customers_recycling_soon_q(*, today: datetime.date | None = None):
+    """The customers (annotated by ``with_recycle_from()``) recycled within RECYCLE_WARNING_DAYS days, as
+    a Q for lists and counts; None when both recycling rules are off."""
+    silence, deal = customers_recycle_cutoffs(ahead=RECYCLE_WARNING_DAYS, today=today)
+    if silence is None and deal is None:
         return None
-    return customers_recycle_cutoff(days=days - RECYCLE_WARNING_DAYS, today=today)
+    return Customer.objects.recycle_due_q(silence_cutoff=silence, deal_cutoff=deal)
 
 
 def customers_recycle(
     *,
     days: int | None = None,
+    deal_days: int | None = None,
     today: datetime.date | None = None,
     dry_run: bool = False,
     batch_size: int = RECYCLE_BATCH_SIZE,
 ) -> Counter:
-    """Put back in the public pool the private customers whose owner has not followed them up for
-    ``days`` days (``settings.CUSTOMER_RECYCLE_DAYS``; 0 disables) and who have not signed up.
+    """Put back in the public pool the private customers who have not signed up, are not enrolled nor
+    locked, and whose owner has not followed them up for ``days`` days (CUSTOMER_RECYCLE_DAYS) or has
+    not made a deal ``deal_days`` days after the claim (CUSTOMER_DEAL_DAYS); 0 turns a rule off.
 
     Returns how many customers each former owner lost (user id -> count); a dry run changes nothing
     and returns what would be recycled. Running it twice recycles nothing the second time.
     """
-    days = settings.CUSTOMER_RECYCLE_DAYS if days is None else days
+    silence, deal = customers_recycle_cutoffs(days=days, deal_days=deal_days, today=today)
     recycled: Counter = Counter()
-    if days <= 0:
+    if silence is None and deal is None:
         return recycled
-    due = Customer.objects.due_for_recycling(cutoff=customers_recycle_cutoff(days=days, today=today))
+    due = Customer.objects.due_for_recycling(silence_cutoff=silence, deal_cutoff=deal)
     if dry_run:
         recycled.update(due.values_list("consultant_id", flat=True))
         return recycled
@@ -219,11 +433,18 @@ def customers_recycle(
             )
             if not locked:
                 break
-            # Re-check on the locked rows with a fresh snapshot: a follow-up, a reassignment or an
-            # enrollment committed while the candidates were read keeps the customer.
+            # Re-check on the locked rows with a fresh snapshot: a follow-up, a reassignment, a lock or
+            # an enrollment committed while the candidates were read keeps the customer.
             customers = list(due.filter(pk__in=locked).only("pk", "consultant_id").order_by("pk"))
             recycled.update(customer.consultant_id for customer in customers)
-            _move(customers, to=None, by=None, reason=CustomerTransfer.Reason.RECYCLE)
+            silent = [c for c in customers if silence is not None and c.recycle_from <= silence]
+            no_deal = [c for c in customers if c not in silent]
+            for group, why in (
+                (silent, CustomerTransfer.ReleaseReason.NO_FOLLOW_UP),
+                (no_deal, CustomerTransfer.ReleaseReason.NO_DEAL),
+            ):
+                if group:
+                    _move(group, to=None, by=None, reason=CustomerTransfer.Reason.RECYCLE, release_reason=why)
         if len(locked) < batch_size:
             break
         last_pk = locked[-1]

@@ -86,7 +86,8 @@ def customer_owner():
 @pytest.mark.parametrize("count", [10, 100])
 @pytest.mark.parametrize(
     ("url_name", "who", "owner", "queries"),
-    [(PRIVATE, "sales", "sales", 7), (PUBLIC, "sales", None, 7), (ALL, "boss", "sales", 7)],
+    # The pool and my customers add one query: the user's quota line.
+    [(PRIVATE, "sales", "sales", 8), (PUBLIC, "sales", None, 8), (ALL, "boss", "sales", 7)],
 )
 def test_the_changelist_needs_the_same_queries_at_10_and_100_rows(
     client_for, sales_user, boss_user, count, url_name, who, owner, queries, django_assert_max_num_queries
@@ -321,10 +322,35 @@ def test_a_user_without_the_claim_permission_has_no_claim_action(client_for, mak
     )
 
 
-def test_releasing_own_customers(sales_client, sales_user):
+def test_releasing_own_customers_asks_why_then_releases_them_with_the_reason(sales_client, sales_user):
     own = CustomerFactory.create_batch(2, consultant=sales_user)
-    post_action(sales_client, PRIVATE, "release_customers", own)
+
+    asked = post_action(sales_client, PRIVATE, "release_customers", own)
+
+    assert asked.status_code == 200
+    assert 'name="reason"' in asked.content.decode()
+    assert Customer.objects.public().count() == 0
+    post_action(
+        sales_client, PRIVATE, "release_customers", own, post="yes", reason="unreachable", note="三次未接"
+    )
     assert Customer.objects.public().count() == 2
+    assert set(
+        CustomerTransfer.objects.filter(reason=CustomerTransfer.Reason.RELEASE).values_list(
+            "release_reason", "release_note"
+        )
+    ) == {(CustomerTransfer.ReleaseReason.UNREACHABLE, "三次未接")}
+
+
+def test_a_release_for_another_reason_without_a_note_is_refused_and_releases_nothing(
+    sales_client, sales_user
+):
+    own = CustomerFactory.create_batch(2, consultant=sales_user)
+
+    response = post_action(sales_client, PRIVATE, "release_customers", own, post="yes", reason="other")
+
+    assert response.status_code == 200
+    assert "备注" in response.content.decode()
+    assert Customer.objects.public().count() == 0
 
 
 def test_releasing_someone_elses_customer_by_a_forged_post_releases_nothing(
@@ -332,7 +358,7 @@ def test_releasing_someone_elses_customer_by_a_forged_post_releases_nothing(
 ):
     own = CustomerFactory(consultant=sales_user)
     theirs = CustomerFactory(consultant=other_sales_user)
-    post_action(sales_client, PRIVATE, "release_customers", [own, theirs])
+    post_action(sales_client, PRIVATE, "release_customers", [own, theirs], post="yes", reason="no_interest")
     assert Customer.objects.get(pk=own.pk).consultant == sales_user
     assert Customer.objects.get(pk=theirs.pk).consultant == other_sales_user
 

@@ -14,6 +14,12 @@ from tests.factories import CustomerFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def silence_rule_only(settings):
+    """These tests are about the no-follow-up rule; the no-deal rule has its own tests."""
+    settings.CUSTOMER_DEAL_DAYS = 0
+
+
 def silent_customers(owner, count, days):
     last = timezone.localdate() - datetime.timedelta(days=days)
     created = timezone.now() - datetime.timedelta(days=days + 30)

@@ -96,7 +96,7 @@ def test_a_batch_that_would_cross_the_cap_claims_nothing(sales_user, cap):
 def test_release_puts_own_customers_back_in_the_pool(sales_user):
     own = CustomerFactory.create_batch(2, consultant=sales_user)
 
-    customers_release(user=sales_user, customer_ids=ids(own))
+    customers_release(user=sales_user, customer_ids=ids(own), reason="no_interest")
 
     assert Customer.objects.public().count() == 2
     transfers = CustomerTransfer.objects.filter(reason=CustomerTransfer.Reason.RELEASE)
@@ -108,7 +108,7 @@ def test_release_of_another_users_customer_releases_nothing(sales_user, other_sa
     theirs = CustomerFactory(consultant=other_sales_user)
 
     with pytest.raises(ValidationError):
-        customers_release(user=sales_user, customer_ids=[own.pk, theirs.pk])
+        customers_release(user=sales_user, customer_ids=[own.pk, theirs.pk], reason="no_interest")
 
     assert Customer.objects.get(pk=own.pk).consultant == sales_user
     assert Customer.objects.get(pk=theirs.pk).consultant == other_sales_user

@@ -14,6 +14,13 @@ from tests.factories import CustomerFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def silence_rule_only(settings):
+    """These tests are about the no-follow-up rule; the no-deal rule has its own tests."""
+    settings.CUSTOMER_DEAL_DAYS = 0
+
+
 TODAY = datetime.date(2026, 11, 27)
 LONG_AGO = timezone.make_aware(datetime.datetime(2026, 1, 1, 10, 0))
 

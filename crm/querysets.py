@@ -11,6 +11,28 @@ class CustomerQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(consultant=user)
 
+    def of_campus_of(self, user):
+        """The customers of the user's campus or of none; every customer for a user without a campus
+        or who sees all customers. A salesperson's pool is this part of the public pool."""
+        if getattr(user, "campus_id", None) is None or user.has_perm("crm.view_all_customers"):
+            return self
+        return self.filter(models.Q(campus__isnull=True) | models.Q(campus_id=user.campus_id))
+
+    def with_contacts_visible_to(self, user):
+        """Annotate ``contacts_visible``: whether ``user`` sees the customer's QQ, phone and WeChat id
+        whole — the owner and whoever sees all customers; everyone else sees them masked."""
+        if user.has_perm("crm.view_all_customers"):
+            return self.annotate(contacts_visible=models.Value(True, output_field=models.BooleanField()))
+        return self.annotate(
+            contacts_visible=models.ExpressionWrapper(
+                models.Q(consultant_id=user.pk), output_field=models.BooleanField()
+            )
+        )
+
+    def pool_of(self, user):
+        """The public pool as ``user`` sees, searches and claims it."""
+        return self.public().of_campus_of(user)
+
     def visible_to(self, user):
         if user.has_perm("crm.view_all_customers"):
             return self

@@ -1,10 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -17,6 +18,7 @@ from crm.admin.confirmation import action_confirmation, is_confirmed
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
+from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.models import (
     Campus,
     ClassList,
@@ -28,12 +30,16 @@ from crm.models import (
     PublicCustomer,
     UserProfile,
 )
+from crm.roles import OWN_CUSTOMERS
 from crm.services.customers import (
     CHOSEN_RELEASE_REASONS,
+    DuplicateState,
     customer_create,
     customer_update,
     customers_check_capacity,
     customers_claim,
+    customers_duplicate_message,
+    customers_duplicate_state,
     customers_lock,
     customers_quota,
     customers_release,
@@ -41,8 +47,11 @@ from crm.services.customers import (
 )
 from crm.services.followups import consult_records_save
 
-PERSON_FIELDS = ["qq", "qq_name", "name", "sex", "birthday", "phone"]
+PERSON_FIELDS = ["qq", "qq_name", "name", "sex", "birthday", "phone", "wechat"]
+# What a user who may not see a customer's contacts whole sees instead of each field (masked, read-only).
+MASKED_FIELDS = {"qq": "qq_number", "phone": "phone_number", "wechat": "wechat_id"}
 CONSULTATION_FIELDS = [
+    "campus",
     "source",
     "introduce_from",
     "course",
@@ -122,6 +131,13 @@ class CourseFilter(admin.SimpleListFilter):
         )
 
 
+DUPLICATE_MESSAGES = {
+    "qq": _("A customer with this QQ number already exists."),
+    "phone": _("A customer with this phone number already exists."),
+    "wechat": _("A customer with this WeChat id already exists."),
+}
+
+
 class CustomerForm(forms.ModelForm):
     """The one form of adding and editing a customer; QQ and phone are checked by the model's validators,
     and a duplicate is reported by the model's generic message, which never names the owner."""
@@ -137,14 +153,46 @@ class CustomerForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._accept_any_typed_length()
         field = self.fields.get("introduce_from")
         current = self.instance.introduce_from_id
         # The current referrer stays a valid choice even when it is outside the user's own customers.
         if field is not None and current and hasattr(field, "queryset"):
             field.queryset = field.queryset | Customer.objects.filter(pk=current)
 
+    # The contacts are stored in their canonical form, whatever way they were typed (crm.contacts): the
+    # length the model allows is checked on that form, not on what was typed.
+    def _accept_any_typed_length(self):
+        from django.core.validators import MaxLengthValidator
+
+        for name in ("qq", "phone"):
+            field = self.fields.get(name)
+            if field is not None and hasattr(field, "max_length"):
+                field.max_length = 32
+                field.widget.attrs["maxlength"] = "32"
+                field.validators = [v for v in field.validators if not isinstance(v, MaxLengthValidator)]
+
+    def clean_qq(self):
+        return canonical_qq(self.cleaned_data.get("qq"))
+
+    def clean_phone(self):
+        return canonical_phone(self.cleaned_data.get("phone"))
+
+    def clean_wechat(self):
+        return canonical_wechat(self.cleaned_data.get("wechat"))
+
     def clean(self):
         cleaned_data = super().clean()
+        # A duplicate is refused with what 查重 would say of it: its state, never its owner.
+        for field, message in DUPLICATE_MESSAGES.items():
+            value = cleaned_data.get(field)
+            if not value or field not in self.fields or self.acting_user is None:
+                continue
+            state, days = customers_duplicate_state(
+                user=self.acting_user, contact=value, exclude_pk=self.instance.pk
+            )
+            if state != DuplicateState.NONE:
+                self.add_error(field, f"{message} {customers_duplicate_message(state, days)}")
         owner = cleaned_data.get("consultant") if "consultant" in self.fields else self.new_owner
         # A new customer with an owner, or an existing one given to another consultant (the boss on
         # 全部客户), counts against that owner's cap.
@@ -176,8 +224,8 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     form = CustomerForm
     list_display = [
         "name",
-        "qq",
-        "phone",
+        "qq_number",
+        "phone_number",
         "sex",
         "source",
         "status_badge",
@@ -187,7 +235,7 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         "follow_ups_link",
         "created",
     ]
-    list_display_links = ["name", "qq"]
+    list_display_links = ["name", "qq_number"]
     list_filter = [
         "source",
         "status",
@@ -195,13 +243,18 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         ("date", DateRangeFilter),
         ("last_consult_date", DateRangeFilter),
     ]
-    search_fields = ["name", "qq", "qq_name", "phone"]
-    search_help_text = _("Search by name, QQ, QQ nickname or phone.")
+    search_fields = ["name", "qq", "qq_name", "phone", "wechat"]
+    search_help_text = _(
+        "Search by name, QQ, QQ nickname, phone or WeChat id (at least four digits of a number)."
+    )
     list_select_related = ["consultant"]
     readonly_fields = ["date", "last_consult_date"]
     raw_id_fields = ["user"]
     ownership_fields: tuple[str, ...] = ()
     inlines = [CustomerTransferInline]
+    # The pool lists customers that are not the user's: their contacts are masked, and searched by four
+    # digits or more.
+    lists_others_customers = False
 
     def get_queryset(self, request):
         follow_ups = (
@@ -218,6 +271,7 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .with_contacts_visible_to(request.user)
             .annotate(follow_up_count=Coalesce(Subquery(follow_ups, output_field=IntegerField()), Value(0)))
             .prefetch_related(
                 Prefetch("class_list", queryset=ClassList.objects.select_related("campus").order_by("pk"))
@@ -225,8 +279,11 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         )
 
     def get_fieldsets(self, request, obj=None):
+        person = PERSON_FIELDS
+        if obj is not None and not obj.contacts_visible:
+            person = [MASKED_FIELDS.get(name, name) for name in PERSON_FIELDS]
         fieldsets = [
-            (None, {"fields": PERSON_FIELDS}),
+            (None, {"fields": person}),
             (_("Consultation"), {"fields": CONSULTATION_FIELDS}),
             (_("Follow-up"), {"fields": ["next_date", "last_consult_date", "date"]}),
             (_("Classes"), {"fields": ["class_list"]}),
@@ -234,6 +291,24 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         if self.ownership_fields:
             fieldsets.append((_("Ownership"), {"fields": list(self.ownership_fields)}))
         return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is not None and not obj.contacts_visible:
+            return [*readonly, *MASKED_FIELDS.values()]
+        return readonly
+
+    def get_search_results(self, request, queryset, search_term):
+        # A contact is found by a complete number or a fragment of four digits or more: shorter
+        # fragments would let someone read a masked number digit by digit. Typed punctuation and
+        # a +86 prefix are ignored, as when the numbers were stored.
+        digits = canonical_phone(search_term) or ""
+        if digits.isdigit():
+            masked = self.lists_others_customers and not request.user.has_perm("crm.view_all_customers")
+            if masked and len(digits) < 4:
+                return queryset.none(), False
+            search_term = digits
+        return super().get_search_results(request, queryset, search_term)
 
     def get_autocomplete_fields(self, request):
         # The referrer is searched among the customers the user may see; without access to the
@@ -288,6 +363,24 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
             return
         self.message_user(request, success_message % {"count": len(changed)}, messages.SUCCESS)
 
+    def shown_contact(self, obj, field: str) -> str:
+        value = getattr(obj, field)
+        if getattr(obj, "contacts_visible", False):
+            return value or "-"
+        return MASKS[field](value) or "-"
+
+    @admin.display(description=_("QQ"), ordering="qq")
+    def qq_number(self, obj):
+        return self.shown_contact(obj, "qq")
+
+    @admin.display(description=_("phone"), ordering="phone")
+    def phone_number(self, obj):
+        return self.shown_contact(obj, "phone")
+
+    @admin.display(description=_("WeChat id"))
+    def wechat_id(self, obj):
+        return self.shown_contact(obj, "wechat")
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
         return badge(obj.get_status_display(), STATUS_COLOURS.get(obj.status, "#8a8a8a"))
@@ -328,9 +421,41 @@ def days_ago(days: int) -> str:
     return gettext("%(days)d days ago") % {"days": days}
 
 
+class DuplicateCheckForm(forms.Form):
+    contact = forms.CharField(
+        label=_("QQ, phone or WeChat id"), max_length=64, widget=forms.TextInput(attrs={"autofocus": True})
+    )
+
+
 @admin.register(Customer)
 class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
     """全部客户: every customer, for users with crm.view_all_customers."""
+
+    def get_urls(self):
+        check = path(
+            "duplicate-check/",
+            self.admin_site.admin_view(self.duplicate_check_view),
+            name="crm_customer_duplicate_check",
+        )
+        return [check, *super().get_urls()]
+
+    def duplicate_check_view(self, request):
+        """查重: whether a contact is known and in which state, for whoever enters customers."""
+        if not (request.user.has_perm(OWN_CUSTOMERS) or request.user.has_perm("crm.view_all_customers")):
+            raise PermissionDenied
+        form = DuplicateCheckForm(request.GET if "contact" in request.GET else None)
+        answer = None
+        if form.is_valid():
+            state, days = customers_duplicate_state(user=request.user, contact=form.cleaned_data["contact"])
+            answer = {"state": state, "message": customers_duplicate_message(state, days)}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Duplicate check"),
+            "opts": self.opts,
+            "form": form,
+            "answer": answer,
+        }
+        return TemplateResponse(request, "admin/crm/customer/duplicate_check.html", context)
 
     list_display = [*CustomerAdminBase.list_display[:6], "consultant", *CustomerAdminBase.list_display[6:]]
     ownership_fields = ("consultant", "user")
@@ -350,9 +475,10 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
     """公户: customers without a consultant; a salesperson claims them from here."""
 
     actions = ["claim_customers"]
+    lists_others_customers = True
 
     def scope_queryset(self, request, queryset):
-        return queryset.public()
+        return queryset.pool_of(request.user)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -47,10 +48,14 @@ class Customer(models.Model):
         STUDYING = "studying", _("Studying")
         PAID_IN_FULL = "paid_in_full", _("Tuition paid in full")
 
+    # NULL rather than "" when absent (as phone and wechat), so that uniqueness applies only to real ids;
+    # a customer has at least one of the three (Meta.constraints).
     qq = models.CharField(
         _("QQ"),
         max_length=12,
         unique=True,
+        null=True,
+        blank=True,
         validators=[qq_validator],
         error_messages={"unique": _("A customer with this QQ number already exists.")},
     )
@@ -68,6 +73,7 @@ class Customer(models.Model):
         validators=[mobile_validator],
         error_messages={"unique": _("A customer with this phone number already exists.")},
     )
+    wechat = models.CharField(_("WeChat id"), max_length=64, null=True, blank=True)
     source = models.CharField(_("source"), max_length=32, choices=Source.choices, default=Source.QQ)
     introduce_from = models.ForeignKey(
         "self",
@@ -107,6 +113,16 @@ class Customer(models.Model):
     class_list = models.ManyToManyField(
         "crm.ClassList", verbose_name=_("classes joined"), blank=True, related_name="customers"
     )
+    # The campus whose pool the customer is in (None: every campus's); set by the form, the import and
+    # the class the customer joins.
+    campus = models.ForeignKey(
+        Campus,
+        verbose_name=_("campus"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customers",
+    )
     # A locked private customer is never recycled (crm.lock_customer, CUSTOMER_LOCK_LIMIT per owner).
     locked = models.BooleanField(_("locked"), default=False)
     user = models.OneToOneField(
@@ -128,6 +144,26 @@ class Customer(models.Model):
             models.Index(fields=["consultant", "status"], name="crm_customer_owner_status"),
             models.Index(fields=["last_consult_date"], name="crm_customer_last_consult"),
             models.Index(fields=["next_date"], name="crm_customer_next_date"),
+            # A campus's pool, newest first: the pool list of a salesperson with a campus.
+            models.Index(
+                fields=["campus", "-date"],
+                name="crm_customer_pool_campus",
+                condition=models.Q(consultant__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(qq__isnull=False)
+                | models.Q(phone__isnull=False)
+                | models.Q(wechat__isnull=False),
+                name="crm_customer_has_a_contact",
+                violation_error_message=_("Enter at least one of QQ, phone and WeChat id."),
+            ),
+            models.UniqueConstraint(
+                Lower("wechat"),
+                name="crm_customer_unique_wechat",
+                violation_error_message=_("A customer with this WeChat id already exists."),
+            ),
         ]
         permissions = [
             ("claim_customer", _("Can claim customers from the public pool")),
@@ -143,7 +179,18 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or self.qq_name or self.qq} ({self.qq})"
+        # Shown in messages, histories and autocompletes to people who may not see the contacts whole.
+        return f"{self.name or self.qq_name or '-'} ({self.masked_contact})"
+
+    @property
+    def masked_contact(self) -> str:
+        from crm.contacts import mask_phone, mask_qq, mask_wechat
+
+        if self.qq:
+            return mask_qq(self.qq)
+        if self.phone:
+            return mask_phone(self.phone)
+        return mask_wechat(self.wechat)
 
 
 class PublicCustomer(Customer):

@@ -29,6 +29,15 @@ class UserProfile(AbstractUser):
         related_name="members",
     )
     memo = models.TextField(_("memo"), blank=True)
+    # A salesperson with a campus sees and claims the pool customers of that campus or of none.
+    campus = models.ForeignKey(
+        "crm.Campus",
+        verbose_name=_("campus"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="staff",
+    )
 
     objects = CrmUserManager()
 

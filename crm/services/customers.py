@@ -160,7 +160,10 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     # Many users claiming the same customers: the row locks make the second claimer wait and then
     # read the committed owner, so each customer is claimed exactly once. The pk order of the locks
     # keeps two overlapping claims from deadlocking.
-    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    # Another campus's customers do not exist for the user: a forged id claims nothing.
+    customers = list(
+        Customer.objects.of_campus_of(user).select_for_update().filter(pk__in=ids).order_by("pk")
+    )
     if len(customers) != len(ids):
         raise ValidationError(
             _("Some selected customers no longer exist. Nothing was claimed."), code="missing"
@@ -336,6 +339,62 @@ def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Custome
     if fields:
         customer.save(update_fields=fields)
     return customer
+
+
+# --- duplicate check (查重) ---
+class DuplicateState:
+    NONE = "none"
+    POOL = "pool"
+    OTHER_CAMPUS = "other_campus"
+    OWN = "own"
+    TAKEN = "taken"
+
+
+def customers_find_by_contact(contact: str):
+    """The customers whose QQ, phone or WeChat id is ``contact`` (in any of the ways it may be typed)."""
+    from django.db.models import Q
+
+    from crm.contacts import canonical_phone, canonical_qq, canonical_wechat
+
+    match = Q(pk__in=[])
+    if qq := canonical_qq(contact):
+        match |= Q(qq=qq)
+    if phone := canonical_phone(contact):
+        match |= Q(phone=phone)
+    if wechat := canonical_wechat(contact):
+        match |= Q(wechat__iexact=wechat)
+    return Customer.objects.filter(match)
+
+
+def customers_duplicate_state(*, user, contact: str, exclude_pk: int | None = None) -> tuple[str, int | None]:
+    """What a salesperson may learn of a contact before entering it: whether a customer has it, and
+    in which state — never who owns it or any detail. The second value is the days left of another
+    salesperson's protection (until recycling), when there is one."""
+    found = customers_find_by_contact(contact).exclude(pk=exclude_pk)
+    customer = found.with_recycle_from().order_by("pk").first()
+    if customer is None:
+        return DuplicateState.NONE, None
+    if customer.consultant_id is None:
+        in_pool = Customer.objects.pool_of(user).filter(pk=customer.pk).exists()
+        return (DuplicateState.POOL if in_pool else DuplicateState.OTHER_CAMPUS), None
+    if customer.consultant_id == user.pk:
+        return DuplicateState.OWN, None
+    days = customers_recycle_days_left(customer.recycle_from, customer.owned_from)
+    return DuplicateState.TAKEN, (max(days, 0) if days is not None else None)
+
+
+def customers_duplicate_message(state: str, days: int | None) -> str:
+    messages = {
+        DuplicateState.NONE: _("No customer has it."),
+        DuplicateState.POOL: _("In the public pool: you may claim it."),
+        DuplicateState.OTHER_CAMPUS: _("In another campus's public pool."),
+        DuplicateState.OWN: _("It is your customer."),
+    }
+    if state in messages:
+        return messages[state]
+    if days is None:
+        return _("Another salesperson is following it up.")
+    return _("Another salesperson is following it up (protected for %(days)d more days).") % {"days": days}
 
 
 # --- recycle ---

@@ -118,21 +118,25 @@ def test_str_of_every_model():
     assert str(DepartmentFactory(name="销售部")) == "销售部"
     assert str(CampusFactory(name="上海")) == "上海"
     assert str(ContractTemplateFactory(name="脱产班协议")) == "脱产班协议"
-    assert str(customer) == "张三 (888888)"
-    assert str(ConsultRecordFactory(customer=customer, status="B")) == "张三 (888888) B 1个月内报名"
+    assert str(customer) == "张三 (8****8)"
+    assert str(ConsultRecordFactory(customer=customer, status="B")) == "张三 (8****8) B 1个月内报名"
     assert str(record).endswith("3期 (" + record.re_class.campus.name + ") 第2节")
     assert str(StudyRecordFactory(course_record=record, student=customer)) == f"{record} {customer}"
     enrollment = EnrollmentFactory(customer=customer)
     assert str(enrollment) == f"{customer} {enrollment.enrolment_class}"
     assert str(PaymentRecordFactory(customer=customer, paid_fee=500, pay_type="deposit")) == (
-        "张三 (888888) 订金/报名费 500"
+        "张三 (8****8) 订金/报名费 500"
     )
-    assert str(models.PublicCustomer.objects.get(pk=customer.pk)) == "张三 (888888)"
+    assert str(models.PublicCustomer.objects.get(pk=customer.pk)) == "张三 (8****8)"
 
 
-def test_customer_str_falls_back_to_qq_name_then_qq():
-    assert str(CustomerFactory(name="", qq_name="小鱼", qq="55555")) == "小鱼 (55555)"
-    assert str(CustomerFactory(name="", qq_name="", qq="66666")) == "66666 (66666)"
+def test_customer_str_falls_back_to_qq_name_and_shows_a_contact_masked():
+    # str() is what histories, messages and autocompletes show, also to people who may not see the
+    # contacts whole.
+    assert str(CustomerFactory(name="", qq_name="小鱼", qq="55555")) == "小鱼 (5****5)"
+    assert str(CustomerFactory(name="", qq_name="", qq="66666666")) == "- (66****66)"
+    assert str(CustomerFactory(name="甲", qq=None, phone="13812345678")) == "甲 (138****5678)"
+    assert str(CustomerFactory(name="乙", qq=None, phone=None, wechat="wx_abcdef")) == "乙 (wx****ef)"
 
 
 def test_ownership_change_str_names_the_customer_and_both_owners():
@@ -140,5 +144,5 @@ def test_ownership_change_str_names_the_customer_and_both_owners():
     customer = CustomerFactory(name="王五", qq="123456")
     claimed = models.CustomerTransfer(customer=customer, to_consultant=owner, reason="claim")
     released = models.CustomerTransfer(customer=customer, from_consultant=owner, reason="release")
-    assert str(claimed) == "王五 (123456)：公户 → 李销售"
-    assert str(released) == "王五 (123456)：李销售 → 公户"
+    assert str(claimed) == "王五 (1****6)：公户 → 李销售"
+    assert str(released) == "王五 (1****6)：李销售 → 公户"

@@ -193,7 +193,7 @@ def test_existing_customer_with_nothing_to_fill_is_skipped_with_a_note():
     outcome = run(csv_bytes([["姓名", "QQ"], ["别名", "10001"]]))
 
     assert (outcome.new, outcome.updated, outcome.skipped) == (0, 0, 1)
-    assert outcome.skipped_rows[0].reasons == ["系统中已有该客户 老客户 (10001)，没有可补充的字段。"]
+    assert outcome.skipped_rows[0].reasons == ["系统中已有该客户 老客户 (1****1)，没有可补充的字段。"]
 
 
 def test_a_phone_of_another_customer_is_not_copied_onto_the_matched_one():

@@ -221,6 +221,7 @@ class CustomerTransfer(models.Model):
         RECYCLE = "recycle", _("Recycled automatically")
         IMPORT = "import", _("Imported")
         CREATE = "create", _("Created")
+        MERGE = "merge", _("Merged")
 
     class ReleaseReason(models.TextChoices):
         """Why a customer went back to the pool: chosen by the salesperson, or the recycling rule."""

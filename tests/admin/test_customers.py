@@ -182,7 +182,8 @@ def customer_form(**fields):
         "status": "unregistered",
     }
     data.update(fields)
-    data.update({f"transfers-{k}": v for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()})
+    for inline in ("transfers", "status_changes"):
+        data.update({f"{inline}-{k}": v for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()})
     return data
 
 

@@ -262,7 +262,9 @@ def test_a_consultant_over_the_customer_cap_rejects_the_file(settings, sales_use
 
     # The claim's own check and message, on the first row that gives them a customer.
     assert [problem.line for problem in outcome.problems] == [2]
-    assert "may own at most 2 customers: they own 1, and 2 more would exceed" in outcome.problems[0].reasons[0]
+    assert (
+        "may own at most 2 customers: they own 1, and 2 more would exceed" in outcome.problems[0].reasons[0]
+    )
     assert Customer.objects.count() == 1
 
 

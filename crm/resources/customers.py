@@ -565,6 +565,8 @@ class CustomerResource(resources.ModelResource):
             quote = db.ops.quote_name
             columns = ", ".join(quote(field.column) for field in fields)
             not_null = ", ".join(quote(field.column) for field in fields if not field.null)
+            # psycopg2's own cursor behind Django's wrapper (``.cursor``, checked against Django 5.2): COPY
+            # has no Django API. Every PostgreSQL import test goes through it.
             cursor.cursor.copy_expert(
                 f"COPY {quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
                 buffer,

@@ -25,6 +25,7 @@ from crm.models import (
     ConsultRecord,
     Course,
     Customer,
+    CustomerStatusChange,
     CustomerTransfer,
     PrivateCustomer,
     PublicCustomer,
@@ -38,6 +39,7 @@ from crm.services.customers import (
     customer_update,
     customers_check_capacity,
     customers_claim,
+    customers_correct_status,
     customers_duplicate_message,
     customers_duplicate_state,
     customers_lock,
@@ -71,8 +73,13 @@ STATUS_COLOURS = {
 
 
 def staff_users():
-    """User choices of the customer forms: the school's active staff, a short list (never the students)."""
+    """The online consultants offered: the school's active staff, a short list (never the students)."""
     return UserProfile.objects.filter(is_staff=True, is_active=True).order_by("username")
+
+
+def referrers_visible_to(user):
+    """The customers a user may see named as a referrer: those of their lists (own or all) and the pool."""
+    return Customer.objects.visible_to(user) | Customer.objects.public()
 
 
 def selected_ids(request, queryset) -> list[int]:
@@ -149,16 +156,30 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [*PERSON_FIELDS, *CONSULTATION_FIELDS, "next_date", "class_list", "consultant", "user"]
+        # Never the status nor the classes joined: only the enrollment and payment services and the
+        # boss's correction write them.
+        fields = [
+            *PERSON_FIELDS,
+            *(name for name in CONSULTATION_FIELDS if name != "status"),
+            "next_date",
+            "consultant",
+            "user",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._accept_any_typed_length()
         field = self.fields.get("introduce_from")
         current = self.instance.introduce_from_id
-        # The current referrer stays a valid choice even when it is outside the user's own customers.
+        # A current referrer from the pool stays a valid choice; one the user may not see never gets
+        # here (CustomerAdminBase shows it as another salesperson's customer, read-only).
         if field is not None and current and hasattr(field, "queryset"):
-            field.queryset = field.queryset | Customer.objects.filter(pk=current)
+            field.queryset = field.queryset | Customer.objects.public().filter(pk=current)
+        field = self.fields.get("consultant")
+        if field is not None:
+            # Only the sales staff are offered; a current owner who no longer is stays until reassigned.
+            current = UserProfile.objects.filter(pk=self.instance.consultant_id)
+            field.queryset = (UserProfile.objects.sales_staff() | current).order_by("username")
 
     # The contacts are stored in their canonical form, whatever way they were typed (crm.contacts): the
     # length the model allows is checked on that form, not on what was typed.
@@ -218,6 +239,30 @@ class CustomerTransferInline(ReadOnlyAdminMixin, admin.TabularInline):
         )
 
 
+class CustomerStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CustomerStatusChange
+    fields = ["date", "from_status", "to_status", "reason", "by"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = _("status corrections")
+
+    def has_view_permission(self, request, obj=None):
+        # Part of the customer's page, which is already scoped to the customers the user may see.
+        return True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("customer", "by")
+
+
+class CorrectStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("new status"), choices=Customer.Status.choices)
+    reason = forms.CharField(
+        label=_("reason for the correction"),
+        max_length=CustomerStatusChange._meta.get_field("reason").max_length,
+        error_messages={"required": _("Give a reason for the correction.")},
+    )
+
+
 class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     """What the three customer lists share: the columns, the search, the filters and the form."""
 
@@ -248,10 +293,12 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         "Search by name, QQ, QQ nickname, phone or WeChat id (at least four digits of a number)."
     )
     list_select_related = ["consultant"]
-    readonly_fields = ["date", "last_consult_date"]
+    # The status and the classes joined are written only by their services (enrollment approval,
+    # payment confirmation, the boss's correction): shown, never posted.
+    readonly_fields = ["status", "class_list", "date", "last_consult_date", "hidden_referrer"]
     raw_id_fields = ["user"]
     ownership_fields: tuple[str, ...] = ()
-    inlines = [CustomerTransferInline]
+    inlines = [CustomerTransferInline, CustomerStatusChangeInline]
     # The pool lists customers that are not the user's: their contacts are masked, and searched by four
     # digits or more.
     lists_others_customers = False
@@ -282,9 +329,13 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         person = PERSON_FIELDS
         if obj is not None and not obj.contacts_visible:
             person = [MASKED_FIELDS.get(name, name) for name in PERSON_FIELDS]
+        consultation = list(CONSULTATION_FIELDS)
+        if self.referrer_is_hidden(request, obj):
+            # Not a form field: the referrer is kept as it is on save, and never named.
+            consultation[consultation.index("introduce_from")] = "hidden_referrer"
         fieldsets = [
             (None, {"fields": person}),
-            (_("Consultation"), {"fields": CONSULTATION_FIELDS}),
+            (_("Consultation"), {"fields": consultation}),
             (_("Follow-up"), {"fields": ["next_date", "last_consult_date", "date"]}),
             (_("Classes"), {"fields": ["class_list"]}),
         ]
@@ -310,6 +361,17 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
             search_term = digits
         return super().get_search_results(request, queryset, search_term)
 
+    def referrer_is_hidden(self, request, obj) -> bool:
+        """Whether ``obj``'s referrer is someone else's private customer, which the user may not see."""
+        if obj is None or obj.introduce_from_id is None:
+            return False
+        # Asked by several hooks of one page: answered once per request and customer.
+        answers = request.__dict__.setdefault("crm_hidden_referrers", {})
+        if obj.pk not in answers:
+            visible = referrers_visible_to(request.user).filter(pk=obj.introduce_from_id).exists()
+            answers[obj.pk] = not visible
+        return answers[obj.pk]
+
     def get_autocomplete_fields(self, request):
         # The referrer is searched among the customers the user may see; without access to the
         # all-customers list a short scoped list (their own customers) replaces the search.
@@ -322,18 +384,13 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         return super().get_inline_instances(request, obj) if obj is not None else []
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name in ("consultant", "network_consultant"):
+        if db_field.name == "consultant":
+            kwargs["queryset"] = UserProfile.objects.sales_staff().order_by("username")
+        elif db_field.name == "network_consultant":
             kwargs["queryset"] = staff_users()
         elif db_field.name not in self.get_autocomplete_fields(request) and db_field.name == "introduce_from":
             kwargs["queryset"] = Customer.objects.visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "class_list":
-            # A plain list box: the classes are few, and Django's two-box widget speaks English in 5.2.
-            kwargs["queryset"] = ClassList.objects.select_related("campus")
-            kwargs["widget"] = forms.SelectMultiple(attrs={"size": 8})
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -380,6 +437,10 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     @admin.display(description=_("WeChat id"))
     def wechat_id(self, obj):
         return self.shown_contact(obj, "wechat")
+
+    @admin.display(description=_("referred by"))
+    def hidden_referrer(self, obj):
+        return gettext("Another salesperson's customer")
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
@@ -459,6 +520,7 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
 
     list_display = [*CustomerAdminBase.list_display[:6], "consultant", *CustomerAdminBase.list_display[6:]]
     ownership_fields = ("consultant", "user")
+    actions = ["correct_status"]
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
@@ -468,6 +530,45 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm("crm.view_all_customers") and super().has_change_permission(request, obj)
+
+    def has_correct_status_permission(self, request):
+        return request.user.has_perm("crm.correct_customer_status")
+
+    @admin.action(permissions=["correct_status"], description=_("Correct the status of the selected"))
+    def correct_status(self, request, queryset):
+        form = CorrectStatusForm(request.POST if request.POST.get("post") == "yes" else None)
+        if form.is_valid():
+            try:
+                changes = customers_correct_status(
+                    customer_ids=queryset.values_list("pk", flat=True),
+                    status=form.cleaned_data["status"],
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Statuses corrected: %(count)d.") % {"count": len(changes)},
+                    messages.SUCCESS if changes else messages.INFO,
+                )
+                return None
+        # Ask for the new status and the reason on an intermediate page, like the delete confirmation,
+        # that posts the same action and selection back with post=yes.
+        customers = queryset.order_by("pk")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Correct the status"),
+            "opts": self.opts,
+            "form": form,
+            "customers": customers[:50],
+            "count": customers.count(),
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/crm/customer/correct_status.html", context)
 
 
 @admin.register(PublicCustomer)
@@ -525,7 +626,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
         return queryset.owned_by(request.user)
 
     def get_inlines(self, request, obj):
-        return [ConsultRecordInline, CustomerTransferInline]
+        return [ConsultRecordInline, CustomerTransferInline, CustomerStatusChangeInline]
 
     def new_customer_owner(self, request):
         return request.user

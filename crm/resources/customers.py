@@ -1,34 +1,34 @@
 """django-import-export resource of customer lists: headers, values, deduplication, history.
 
 Fast by design (100,000 rows at well over 10,000 rows/s): bulk writes, no diff, no per-row
-queries. Existing customers (by QQ, then phone), staff users and each consultant's customer count
-are read up front in a few queries; every row is then checked in Python.
+queries. Existing customers (by QQ, then phone) and staff users are read up front in a few queries;
+every row is then checked in Python. New customers are written into the public pool; those with a
+consultant are then given to them by ``customers_import_assign``, the claim's own locked cap check.
 """
 
 import csv
 import datetime
 import io
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.db.models.base import ModelState
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import resources
 from import_export.results import RowResult
 
-from crm.models import ClassType, Course, Customer, CustomerImport, CustomerTransfer
+from crm.models import ClassType, Course, Customer, CustomerImport, UserProfile
 from crm.models.customer import mobile_validator, qq_validator
 from crm.resources.streaming import is_formula_like
+from crm.services.customers import customers_import_assign, customers_owner_error
 
 # The columns an import understands, in the order of the template file.
 IMPORT_FIELDS = [
@@ -181,6 +181,7 @@ class ImportRow:
     filled: dict = field(default_factory=dict)
     note: str = ""
     instance: Customer | None = None
+    owner: UserProfile | None = None
 
 
 class CustomerResource(resources.ModelResource):
@@ -293,7 +294,6 @@ class CustomerResource(resources.ModelResource):
         self.seen_qq, self.seen_phone, self.seen_pk = {}, {}, {}
         if "consultant" in self.columns:
             self.load_consultants()
-        self.assigned = Counter()
         self.new_customer = {key: value for key, value in Customer().__dict__.items() if key != "_state"}
 
     @staticmethod
@@ -320,10 +320,8 @@ class CustomerResource(resources.ModelResource):
             self.staff_by_username[user.username.lower()] = user
             if user.name.strip():
                 self.staff_by_name.setdefault(user.name.strip().lower(), []).append(user)
-        counts = (
-            Customer.objects.filter(consultant__isnull=False).values_list("consultant").annotate(Count("id"))
-        )
-        self.owned_counts = dict(counts)
+        # Who may own customers, to say so on the row; customers_import_assign checks it again.
+        self.sales_staff = set(UserProfile.objects.sales_staff().values_list("pk", flat=True))
 
     # --- each row: parse, find the customer it is, fill ---
 
@@ -412,6 +410,8 @@ class CustomerResource(resources.ModelResource):
 
     def init_instance(self, row=None):
         # Model.__init__ walks every field: for 100,000 rows, a copy of one new customer is far cheaper.
+        # No public API makes a model instance without __init__: checked against Django 5.2 (a fresh
+        # ModelState, the fields' defaults); tests/services/test_imports.py pins it.
         customer = Customer.__new__(Customer)
         customer.__dict__.update(self.new_customer)
         customer._state = ModelState()
@@ -449,7 +449,7 @@ class CustomerResource(resources.ModelResource):
             if name != "consultant" and not (value == "" and name in ("source", "class_type")):
                 setattr(instance, name, value)
         if state.values.get("consultant"):
-            instance.consultant = self.consultant_for(state)
+            state.owner = self.consultant_for(state)
 
     def fill_empty_fields(self, instance, state):
         # An existing customer keeps what it has, and its owner: the file only fills the blanks.
@@ -481,14 +481,9 @@ class CustomerResource(resources.ModelResource):
             )
             state.errors["consultant"] = [message % {"name": written}]
             return None
-        owned = self.owned_counts.get(user.pk, 0) + self.assigned[user.pk]
-        if owned >= settings.MAX_CUSTOMER_NUM:
-            state.errors["consultant"] = [
-                _("%(user)s already has %(count)d customers, the most allowed is %(max)d.")
-                % {"user": user, "count": owned, "max": settings.MAX_CUSTOMER_NUM}
-            ]
+        if user.pk not in self.sales_staff:
+            state.errors["consultant"] = customers_owner_error(user).messages
             return None
-        self.assigned[user.pk] += 1
         return user
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
@@ -570,6 +565,8 @@ class CustomerResource(resources.ModelResource):
             quote = db.ops.quote_name
             columns = ", ".join(quote(field.column) for field in fields)
             not_null = ", ".join(quote(field.column) for field in fields if not field.null)
+            # psycopg2's own cursor behind Django's wrapper (``.cursor``, checked against Django 5.2): COPY
+            # has no Django API. Every PostgreSQL import test goes through it.
             cursor.cursor.copy_expert(
                 f"COPY {quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
                 buffer,
@@ -624,6 +621,8 @@ class CustomerResource(resources.ModelResource):
     def after_import(self, dataset, result, **kwargs):
         if self.progress:
             self.progress(len(dataset), len(dataset))
+        failed = result.has_errors() or result.has_validation_errors()
+        self.assign_owners(result, check_only=kwargs.get("dry_run") or failed)
         if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors():
             return
         saved = [state for state in self.rows.values() if state.instance is not None]
@@ -638,18 +637,23 @@ class CustomerResource(resources.ModelResource):
             created_ids=[customer.pk for customer in created],
             filled_fields={str(state.instance.pk): state.filled for state in updated},
         )
-        now = timezone.now()
-        CustomerTransfer.objects.bulk_create(
-            [
-                CustomerTransfer(
-                    customer=customer,
-                    to_consultant_id=customer.consultant_id,
+
+    def assign_owners(self, result, *, check_only: bool) -> None:
+        """Give the new customers to the consultants the file names, through the claim's locked cap
+        check, in the import's transaction; a consultant it refuses is an error of their first row."""
+        by_owner: dict[int, list[ImportRow]] = {}
+        for state in self.rows.values():
+            if state.owner is not None and state.instance is not None and not state.existing:
+                by_owner.setdefault(state.owner.pk, []).append(state)
+        # In the order of the owners' ids: two imports locking the same owners never deadlock.
+        for _owner_id, states in sorted(by_owner.items()):
+            try:
+                customers_import_assign(
+                    owner=states[0].owner,
+                    customers=[state.instance for state in states],
                     by=self.user,
-                    reason=CustomerTransfer.Reason.IMPORT,
-                    date=now,
+                    dry_run=check_only,
                 )
-                for customer in created
-                if customer.consultant_id
-            ],
-            batch_size=1000,
-        )
+            except ValidationError as error:
+                first = min(states, key=attrgetter("line"))
+                result.append_invalid_row(first.line - 1, {}, ValidationError({"consultant": error.messages}))

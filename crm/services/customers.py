@@ -1,6 +1,8 @@
-"""Every change of a customer's owner: claiming from the public pool, releasing, creating, reassigning.
+"""Every change of a customer's owner (claiming from the public pool, releasing, creating, reassigning,
+importing) and of a customer's status (forward through enrollments and payments, or the boss's correction).
 
-Each change of owner is written to ``CustomerTransfer`` in the same transaction as the change.
+Each change of owner is written to ``CustomerTransfer`` in the same transaction as the change, by
+``customer_transfers_record``; each correction of a status to ``CustomerStatusChange``.
 """
 
 import datetime
@@ -13,7 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Customer, CustomerTransfer, UserProfile
+from crm.models import Customer, CustomerStatusChange, CustomerTransfer, UserProfile
+
+# A customer's status only moves forward along the school's funnel, except by the boss's correction.
+STATUS_ORDER = [
+    Customer.Status.UNREGISTERED,
+    Customer.Status.SIGNED,
+    Customer.Status.STUDYING,
+    Customer.Status.PAID_IN_FULL,
+]
 
 
 def _names(customers: Iterable[Customer]) -> str:
@@ -21,23 +31,39 @@ def _names(customers: Iterable[Customer]) -> str:
 
 
 def _lock_owner(user) -> None:
-    # One user claiming from several browser tabs at once: the claims serialize on the user's row,
-    # so the count of their private customers cannot go stale before the claim commits.
-    UserProfile.objects.select_for_update().filter(pk=user.pk).exists()
+    # One user claiming from several browser tabs at once, or a claim against an import or the boss's
+    # reassignment: they serialize on the owner's row, so the count of the owner's private customers
+    # cannot go stale before the change commits. NO KEY: follow-ups and payments that reference the
+    # user are not blocked meanwhile.
+    UserProfile.objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
+
+
+def customers_owner_error(user) -> ValidationError:
+    """The error of giving customers to ``user``, who does not hold crm.own_customers."""
+    return ValidationError(
+        _("%(user)s cannot own customers: only the sales staff can. Nothing was changed.") % {"user": user},
+        code="not_sales",
+    )
+
+
+def customers_check_owner(*, user) -> None:
+    """Raise ValidationError unless ``user`` may hold private customers (``sales_staff()``)."""
+    if not UserProfile.objects.sales_staff().filter(pk=user.pk).exists():
+        raise customers_owner_error(user)
 
 
 def customers_check_capacity(*, user, adding: int, by=None) -> None:
     """Raise ValidationError when ``adding`` more private customers would put ``user`` over the cap.
 
-    ``by`` is who makes the change (the boss giving customers to a salesperson); the message then
-    names the owner instead of speaking to them.
+    ``by`` is who makes the change; unless it is the owner (a claim), the message names the owner
+    instead of speaking to them (the boss reassigning, an import run from the command line).
     """
     current = Customer.objects.owned_by(user).count()
     cap = settings.MAX_CUSTOMER_NUM
     if current + adding <= cap:
         return
     params = {"cap": cap, "current": current, "adding": adding, "owner": user}
-    if by is None or by.pk == user.pk:
+    if by is not None and by.pk == user.pk:
         message = _(
             "You may own at most %(cap)d customers: you own %(current)d, and %(adding)d more "
             "would exceed the cap. Nothing was changed."
@@ -50,26 +76,62 @@ def customers_check_capacity(*, user, adding: int, by=None) -> None:
     raise ValidationError(message % params, code="cap")
 
 
+def _make_room(user, *, adding: int, by=None) -> None:
+    """The checks of every path that gives customers to ``user`` (claim, creation, reassignment, import),
+    on the owner's locked row; the lock is held until the caller's transaction commits."""
+    customers_check_owner(user=user)
+    _lock_owner(user)
+    customers_check_capacity(user=user, adding=adding, by=by)
+
+
+def customer_transfers_record(
+    *,
+    changes: Iterable[tuple[Customer, int | None]],
+    to,
+    by,
+    reason: str,
+    date: datetime.datetime | None = None,
+    release_reason: str = "",
+    release_note: str = "",
+) -> list[CustomerTransfer]:
+    """Write the ownership history: one row per (customer, id of its previous consultant) moved to
+    ``to`` (None: the pool). The only writer of ``CustomerTransfer``."""
+    date = date or timezone.now()
+    return CustomerTransfer.objects.bulk_create(
+        [
+            CustomerTransfer(
+                customer=customer,
+                from_consultant_id=previous,
+                to_consultant=to,
+                by=by,
+                reason=reason,
+                date=date,
+                release_reason=release_reason,
+                release_note=release_note,
+            )
+            for customer, previous in changes
+        ],
+        batch_size=1000,
+    )
+
+
 def _move(
     customers: list[Customer], *, to, by, reason, release_reason: str = "", release_note: str = ""
 ) -> list[Customer]:
     """Give the (locked) customers to ``to`` (None: the pool) and write one history row each.
 
     A lock belongs to an owner: a customer that changes hands is unlocked."""
-    Customer.objects.filter(pk__in=[customer.pk for customer in customers]).update(
-        consultant=to, locked=False
-    )
-    CustomerTransfer.objects.bulk_create(
-        CustomerTransfer(
-            customer=customer,
-            from_consultant_id=customer.consultant_id,
-            to_consultant=to,
-            by=by,
-            reason=reason,
-            release_reason=release_reason,
-            release_note=release_note,
-        )
-        for customer in customers
+    ids = [customer.pk for customer in customers]
+    # SQLite caps the parameters of one statement; a large import moves thousands of customers.
+    for start in range(0, len(ids), 900):
+        Customer.objects.filter(pk__in=ids[start : start + 900]).update(consultant=to, locked=False)
+    customer_transfers_record(
+        changes=[(customer, customer.consultant_id) for customer in customers],
+        to=to,
+        by=by,
+        reason=reason,
+        release_reason=release_reason,
+        release_note=release_note,
     )
     for customer in customers:
         customer.consultant = to
@@ -154,9 +216,9 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     """Move the customers from the public pool to ``user``: all of them, or none, within the cap
     (MAX_CUSTOMER_NUM), the daily claim limit and the reclaim cool-down."""
     ids = sorted(set(customer_ids))
-    # The cap and the daily limit are counts of the user's rows: every claim of the user waits here
-    # for the previous one to commit, so neither count can go stale before the claim commits.
-    _lock_owner(user)
+    # The cap and the daily limit are counts of the user's rows: every claim of the user waits on the
+    # owner's row for the previous one to commit, so neither count can go stale before the claim commits.
+    _make_room(user, adding=len(ids), by=user)
     # Many users claiming the same customers: the row locks make the second claimer wait and then
     # read the committed owner, so each customer is claimed exactly once. The pk order of the locks
     # keeps two overlapping claims from deadlocking.
@@ -177,7 +239,6 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
         )
     customers_check_cooldown(user=user, customers=customers)
     customers_check_daily_claims(user=user, adding=len(customers))
-    customers_check_capacity(user=user, adding=len(customers))
     return _move(customers, to=user, by=user, reason=CustomerTransfer.Reason.CLAIM)
 
 
@@ -295,30 +356,33 @@ def customers_quota(*, user) -> dict[str, int]:
 
 @transaction.atomic
 def customer_create(*, customer: Customer, by) -> Customer:
-    """Save a new customer; a customer created with an owner counts against that owner's cap."""
+    """Save a new customer, not signed up (the status moves only through ``customers_advance_status``
+    and ``customers_correct_status``); one created with an owner counts against that owner's cap."""
+    customer.status = Customer.Status.UNREGISTERED
     if customer.consultant_id is not None:
-        _lock_owner(customer.consultant)
-        customers_check_capacity(user=customer.consultant, adding=1)
+        _make_room(customer.consultant, adding=1, by=by)
     customer.save()
     if customer.consultant_id is not None:
-        CustomerTransfer.objects.create(
-            customer=customer,
-            to_consultant_id=customer.consultant_id,
-            by=by,
-            reason=CustomerTransfer.Reason.CREATE,
+        customer_transfers_record(
+            changes=[(customer, None)], to=customer.consultant, by=by, reason=CustomerTransfer.Reason.CREATE
         )
     return customer
 
 
+# Written only by their own services: the owner by the claim, release, reassignment and import, the
+# status by the enrollments, payments and the boss's correction.
+SERVICE_OWNED_FIELDS = {"status"}
+
+
 @transaction.atomic
 def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Customer:
-    """Save the changed ``fields`` of an existing customer; a new consultant is recorded as a reassignment
-    and counts against that consultant's cap (``MAX_CUSTOMER_NUM``).
+    """Save the changed ``fields`` of an existing customer (never its status); a new consultant is
+    recorded as a reassignment and counts against that consultant's cap (``MAX_CUSTOMER_NUM``).
 
     Only the changed fields are written, so an edit never undoes a claim or a release made meanwhile.
     """
     concrete = {field.name for field in Customer._meta.concrete_fields if not field.primary_key}
-    fields = [name for name in fields if name in concrete]
+    fields = [name for name in fields if name in concrete and name not in SERVICE_OWNED_FIELDS]
     if "consultant" in fields:
         if customer.consultant_id is not None:
             # The new owner's row first, as in a claim: a reassignment and the owner's own claims
@@ -328,17 +392,72 @@ def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Custome
         previous = locked.values_list("consultant_id", flat=True).get()
         if previous != customer.consultant_id:
             if customer.consultant_id is not None:
-                customers_check_capacity(user=customer.consultant, adding=1, by=by)
-            CustomerTransfer.objects.create(
-                customer=customer,
-                from_consultant_id=previous,
-                to_consultant_id=customer.consultant_id,
+                _make_room(customer.consultant, adding=1, by=by)
+            customer_transfers_record(
+                changes=[(customer, previous)],
+                to=customer.consultant,
                 by=by,
                 reason=CustomerTransfer.Reason.REASSIGN,
             )
     if fields:
         customer.save(update_fields=fields)
     return customer
+
+
+@transaction.atomic
+def customers_import_assign(*, owner, customers: list[Customer], by, dry_run: bool = False) -> list[Customer]:
+    """Give the new customers of an import (in the pool, not yet committed) to ``owner``, with the
+    checks of a claim under the owner's lock. A dry run checks and writes nothing."""
+    _make_room(owner, adding=len(customers), by=by)
+    if dry_run:
+        return customers
+    return _move(customers, to=owner, by=by, reason=CustomerTransfer.Reason.IMPORT)
+
+
+# --- status ---
+
+
+def customers_advance_status(*, customer: Customer, status: str) -> bool:
+    """Move the (locked) customer's status forward to ``status``; never backwards. The one rule of
+    the funnel, applied by the enrollment approval and the payment confirmation."""
+    if STATUS_ORDER.index(status) <= STATUS_ORDER.index(customer.status):
+        return False
+    customer.status = status
+    customer.save(update_fields=["status"])
+    return True
+
+
+@transaction.atomic
+def customers_correct_status(
+    *, customer_ids: Iterable[int], status: str, reason: str, by
+) -> list[CustomerStatusChange]:
+    """Set the status of the customers to ``status``, either way, recording who, when, from, to and
+    why. Customers already at that status are left alone; returns the corrections written."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError(_("Give a reason for the correction."), code="no_reason")
+    limit = CustomerStatusChange._meta.get_field("reason").max_length
+    if len(reason) > limit:
+        raise ValidationError(
+            _("The reason may have at most %(limit)d characters.") % {"limit": limit}, code="long_reason"
+        )
+    if status not in Customer.Status.values:
+        raise ValidationError(_("Choose a status."), code="no_status")
+    # A confirmation or an approval moving the status at the same moment: it waits for the
+    # correction (or the correction for it), so the recorded "from" is the status really replaced.
+    customers = (
+        Customer.objects.select_for_update(no_key=True).filter(pk__in=set(customer_ids)).order_by("pk")
+    )
+    now = timezone.now()
+    changes = [
+        CustomerStatusChange(
+            customer=customer, from_status=customer.status, to_status=status, reason=reason, by=by, date=now
+        )
+        for customer in customers
+        if customer.status != status
+    ]
+    Customer.objects.filter(pk__in=[change.customer_id for change in changes]).update(status=status)
+    return CustomerStatusChange.objects.bulk_create(changes)
 
 
 # --- duplicate check (查重) ---

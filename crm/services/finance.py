@@ -7,22 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord, UserProfile
-
-# A customer's status only moves forward along the school's funnel.
-STATUS_ORDER = [
-    Customer.Status.UNREGISTERED,
-    Customer.Status.SIGNED,
-    Customer.Status.STUDYING,
-    Customer.Status.PAID_IN_FULL,
-]
-
-
-def _advance_status(customer: Customer, status: str) -> bool:
-    if STATUS_ORDER.index(status) <= STATUS_ORDER.index(customer.status):
-        return False
-    customer.status = status
-    customer.save(update_fields=["status"])
-    return True
+from crm.services.customers import customers_advance_status
 
 
 def enrollment_check(
@@ -130,7 +115,7 @@ def enrollments_approve(*, enrollments: QuerySet, user: UserProfile) -> dict[str
         enrollment.save(update_fields=["contract_approved"])
         customer = customers[enrollment.customer_id]
         customer.class_list.add(enrollment.enrolment_class_id)
-        _advance_status(customer, Customer.Status.SIGNED)
+        customers_advance_status(customer=customer, status=Customer.Status.SIGNED)
     return {"approved": len(approvable), "skipped": len(pending) - len(approvable)}
 
 
@@ -226,7 +211,7 @@ def _update_customer_status(
     for customer_id, class_id in sorted(customer_classes, key=lambda pair: (pair[0], pair[1] or 0)):
         customer = customers[customer_id]
         if (customer_id, class_id) in tuition_of:
-            _advance_status(customer, Customer.Status.STUDYING)
+            customers_advance_status(customer=customer, status=Customer.Status.STUDYING)
         if class_id is None:
             continue
         confirmed = (
@@ -239,7 +224,7 @@ def _update_customer_status(
         ).exists():
             continue  # no tuition of this class yet: a deposit alone does not make a student
         if confirmed.totals()["confirmed_net"] >= prices[class_id]:
-            _advance_status(customer, Customer.Status.PAID_IN_FULL)
+            customers_advance_status(customer=customer, status=Customer.Status.PAID_IN_FULL)
 
 
 @transaction.atomic

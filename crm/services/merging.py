@@ -16,7 +16,7 @@ from crm.models import (
     StudyRecord,
     UserProfile,
 )
-from crm.services.customers import _lock_owner, customers_check_capacity
+from crm.services.customers import _make_room, customer_transfers_record
 
 # Fields of the survivor filled from a merged customer where the survivor has none.
 FILLED_FIELDS = [
@@ -76,13 +76,12 @@ def customers_merge(
         owner_id = next(iter(owners), None)
     owner = None
     if owner_id is not None:
-        owner = UserProfile.objects.sales_staff().filter(pk=owner_id).first()
+        owner = UserProfile.objects.filter(pk=owner_id).first()
         if owner is None:
             raise ValidationError(_("Choose a salesperson who may own customers."), code="owner")
-        _lock_owner(owner)
+        # The merged customers the owner already had leave their count; the survivor may join it.
         gained = (survivor.consultant_id != owner.pk) - sum(c.consultant_id == owner.pk for c in merged)
-        if gained > 0:
-            customers_check_capacity(user=owner, adding=gained, by=by)
+        _make_room(owner, adding=max(gained, 0), by=by)
 
     merged_ids = [customer.pk for customer in merged]
     ConsultRecord.objects.filter(customer_id__in=merged_ids).update(customer=survivor)
@@ -120,24 +119,17 @@ def customers_merge(
     course = sorted({code for customer in customers.values() for code in customer.course})
 
     previous_owner = survivor.consultant_id
-    CustomerTransfer.objects.bulk_create(
-        CustomerTransfer(
-            customer=survivor,
-            from_consultant_id=customer.consultant_id,
-            to_consultant_id=owner_id,
+    for customer in merged:
+        customer_transfers_record(
+            changes=[(survivor, customer.consultant_id)],
+            to=owner,
             by=by,
             reason=CustomerTransfer.Reason.MERGE,
             release_note=_("Merged from %(customer)s") % {"customer": customer},
         )
-        for customer in merged
-    )
     if previous_owner != owner_id:
-        CustomerTransfer.objects.create(
-            customer=survivor,
-            from_consultant_id=previous_owner,
-            to_consultant_id=owner_id,
-            by=by,
-            reason=CustomerTransfer.Reason.REASSIGN,
+        customer_transfers_record(
+            changes=[(survivor, previous_owner)], to=owner, by=by, reason=CustomerTransfer.Reason.REASSIGN
         )
     # The merged customers give up their contacts and login account before the survivor takes them.
     Customer.objects.filter(pk__in=merged_ids).update(user=None)

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from crm.admin import customers as customers_admin
-from crm.models import ConsultRecord, Customer, CustomerTransfer
+from crm.models import ConsultRecord, Customer, CustomerStatusChange, CustomerTransfer
 from crm.services.customers import customers_claim
 from tests.factories import ClassListFactory, ConsultRecordFactory, CustomerFactory
 
@@ -183,7 +183,8 @@ def customer_form(**fields):
         "status": "unregistered",
     }
     data.update(fields)
-    data.update({f"transfers-{k}": v for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()})
+    for inline in ("transfers", "status_changes"):
+        data.update({f"{inline}-{k}": v for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()})
     return data
 
 
@@ -553,3 +554,269 @@ def test_a_claim_between_the_bosss_form_check_and_save_shows_the_boss_the_cap(
     customer.refresh_from_db()
     assert (customer.consultant, customer.name) == (sales_user, "原名")
     assert list(CustomerTransfer.objects.values_list("reason", flat=True)) == ["claim"]
+
+
+# --- Status and classes joined: written only by their services ---
+
+CUSTOMER_FORMS = [
+    # (who, add or change URL name, owner of the edited customer)
+    ("sales", "admin:crm_publiccustomer_add", None),
+    ("sales", "admin:crm_publiccustomer_change", None),
+    ("sales", "admin:crm_privatecustomer_add", None),
+    ("sales", "admin:crm_privatecustomer_change", "sales"),
+    ("boss", "admin:crm_customer_add", None),
+    ("boss", "admin:crm_customer_change", "sales"),
+]
+
+
+def forged_post(client, url_name, customer, **fields):
+    """Save a customer form (a new one when ``customer`` is None) with ``fields`` added to the POST."""
+    if customer is None:
+        url, data = reverse(url_name), customer_form()
+    else:
+        url = reverse(url_name, args=[customer.pk])
+        data = customer_form(qq=customer.qq, phone=customer.phone, name="改过的名字")
+        data["consultant"] = customer.consultant_id or ""
+    data.update({"consult_records-TOTAL_FORMS": 0, "consult_records-INITIAL_FORMS": 0, **fields})
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    return Customer.objects.get(pk=customer.pk) if customer else Customer.objects.get(qq="2233445566")
+
+
+@pytest.mark.parametrize(("who", "url_name", "owner"), CUSTOMER_FORMS)
+def test_a_forged_status_or_class_on_any_customer_form_changes_neither(
+    client_for, sales_user, boss_user, who, url_name, owner
+):
+    klass = ClassListFactory()
+    customer = (
+        None if url_name.endswith("_add") else CustomerFactory(consultant=sales_user if owner else None)
+    )
+
+    saved = forged_post(
+        client_for(boss_user if who == "boss" else sales_user),
+        url_name,
+        customer,
+        status=Customer.Status.PAID_IN_FULL,
+        class_list=[klass.pk],
+    )
+
+    assert saved.status == Customer.Status.UNREGISTERED
+    assert not saved.class_list.exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "url_name", "owner"), [form for form in CUSTOMER_FORMS if form[0] == "sales"]
+)
+def test_a_forged_consultant_on_a_sales_form_changes_nothing(
+    client_for, sales_user, other_sales_user, who, url_name, owner
+):
+    customer = (
+        None if url_name.endswith("_add") else CustomerFactory(consultant=sales_user if owner else None)
+    )
+
+    saved = forged_post(client_for(sales_user), url_name, customer, consultant=other_sales_user.pk)
+
+    expected = sales_user if "privatecustomer" in url_name else None
+    assert saved.consultant == expected
+    assert not CustomerTransfer.objects.filter(to_consultant=other_sales_user).exists()
+
+
+@pytest.mark.parametrize("url_name", ["admin:crm_privatecustomer_change", "admin:crm_customer_change"])
+def test_status_and_classes_are_shown_read_only(client_for, sales_user, boss_user, url_name):
+    klass = ClassListFactory(semester=42)
+    customer = CustomerFactory(consultant=sales_user, status=Customer.Status.SIGNED, class_list=[klass])
+    client = client_for(boss_user if "crm_customer_" in url_name else sales_user)
+
+    response = client.get(reverse(url_name, args=[customer.pk]))
+
+    form = response.context["adminform"].form
+    assert "status" not in form.fields and "class_list" not in form.fields
+    page = response.content.decode()
+    assert "已报名" in page and str(klass) in page
+
+
+# --- The boss's correction of a status ---
+
+
+def correct(client, customers, **fields):
+    return post_action(client, ALL, "correct_status", customers, **fields)
+
+
+def test_correct_status_asks_for_the_new_status_and_a_reason_first(boss_client):
+    customer = CustomerFactory(status=Customer.Status.STUDYING)
+
+    response = correct(boss_client, [customer])
+
+    assert response.status_code == 200
+    assert response.templates[0].name == "admin/crm/customer/correct_status.html"
+    assert set(response.context["form"].fields) == {"status", "reason"}
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.STUDYING
+
+
+def test_correct_status_sets_the_status_back_and_records_who_when_from_to_and_why(boss_client, boss_user):
+    customer = CustomerFactory(status=Customer.Status.PAID_IN_FULL)
+
+    response = correct(
+        boss_client, [customer], post="yes", status=Customer.Status.SIGNED, reason="财务录错了一笔学费"
+    )
+
+    assert any("1" in message for message in page_messages(response))
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.SIGNED
+    change = CustomerStatusChange.objects.get()
+    assert (change.customer, change.from_status, change.to_status, change.reason, change.by) == (
+        customer,
+        Customer.Status.PAID_IN_FULL,
+        Customer.Status.SIGNED,
+        "财务录错了一笔学费",
+        boss_user,
+    )
+    assert change.date is not None
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_correct_status_without_a_reason_is_a_translated_form_error_and_changes_nothing(boss_client, reason):
+    customer = CustomerFactory(status=Customer.Status.STUDYING)
+
+    response = correct(
+        boss_client, [customer], post="yes", status=Customer.Status.UNREGISTERED, reason=reason
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"] == ["请填写更正的原因。"]
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.STUDYING
+    assert not CustomerStatusChange.objects.exists()
+
+
+def test_correct_status_with_an_unknown_status_is_a_form_error(boss_client):
+    customer = CustomerFactory(status=Customer.Status.STUDYING)
+
+    response = correct(boss_client, [customer], post="yes", status="graduated", reason="试试")
+
+    assert "status" in response.context["form"].errors
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.STUDYING
+
+
+def test_only_holders_of_correct_customer_status_are_offered_the_action(client_for, boss_user, make_user):
+    from django.contrib.auth.models import Permission
+
+    viewer = make_user(None, username="viewer_all", is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_customer", "view_all_customers", "change_customer"])
+    )
+    customer = CustomerFactory(status=Customer.Status.STUDYING)
+
+    def actions(user):
+        response = client_for(user).get(reverse(ALL))
+        return dict(response.context["cl"].model_admin.get_action_choices(response.wsgi_request))
+
+    assert "correct_status" in actions(boss_user)
+    assert "correct_status" not in actions(viewer)
+    correct(client_for(viewer), [customer], post="yes", status=Customer.Status.UNREGISTERED, reason="x")
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.STUDYING
+
+
+def test_the_corrections_are_readable_on_the_customer_page(client_for, boss_user, sales_user):
+    customer = CustomerFactory(consultant=sales_user, status=Customer.Status.STUDYING)
+    correct(
+        client_for(boss_user),
+        [customer],
+        post="yes",
+        status=Customer.Status.SIGNED,
+        reason="学费退回，重新报名",
+    )
+
+    for user, url_name in [
+        (boss_user, "admin:crm_customer_change"),
+        (sales_user, "admin:crm_privatecustomer_change"),
+    ]:
+        page = client_for(user).get(reverse(url_name, args=[customer.pk])).content.decode()
+        assert "学费退回，重新报名" in page, url_name
+        assert "状态更正记录" in page
+
+
+# --- Who may be 销售 ---
+
+
+def test_the_boss_is_offered_only_the_sales_staff_as_consultant(
+    boss_client, sales_user, ta_user, lecturer_user
+):
+    form = boss_client.get(reverse("admin:crm_customer_add")).context["adminform"].form
+    offered = set(form.fields["consultant"].queryset)
+    assert sales_user in offered
+    assert ta_user not in offered and lecturer_user not in offered
+
+
+def test_the_boss_giving_a_customer_to_a_ta_by_a_forged_post_changes_nothing(
+    boss_client, sales_user, ta_user
+):
+    customer = CustomerFactory(consultant=sales_user)
+    data = customer_form(qq=customer.qq, phone=customer.phone, consultant=ta_user.pk)
+
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+
+    assert response.status_code == 200
+    assert "consultant" in response.context["adminform"].form.errors
+    assert Customer.objects.get(pk=customer.pk).consultant == sales_user
+
+
+def test_a_current_consultant_who_left_sales_is_kept_on_an_edit(boss_client, make_user):
+    from django.contrib.auth.models import Group
+
+    former = make_user("sales", username="former_sales")
+    customer = CustomerFactory(consultant=former)
+    former.groups.set([Group.objects.get(name="助教")])
+    data = customer_form(qq=customer.qq, phone=customer.phone, name="改名", consultant=former.pk)
+
+    response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Customer.objects.get(pk=customer.pk).consultant == former
+
+
+# --- A referrer the viewer may not see ---
+
+
+@pytest.mark.parametrize("url_name", ["admin:crm_publiccustomer_change", "admin:crm_privatecustomer_change"])
+def test_a_referrer_the_viewer_may_not_see_is_not_named_and_is_kept_on_save(
+    sales_client, sales_user, other_sales_user, url_name
+):
+    secret = CustomerFactory(consultant=other_sales_user, name="别人的私户")
+    owner = sales_user if "private" in url_name else None
+    customer = CustomerFactory(consultant=owner, introduce_from=secret)
+    url = reverse(url_name, args=[customer.pk])
+
+    page = sales_client.get(url).content.decode()
+
+    assert "别人的私户" not in page and secret.qq not in page
+    assert "其他销售的客户" in page
+    saved = forged_post(sales_client, url_name, customer, introduce_from="")
+    assert saved.introduce_from == secret
+    assert saved.name == "改过的名字"
+
+
+def test_the_referrers_offered_are_only_customers_the_viewer_may_see(
+    sales_client, sales_user, other_sales_user
+):
+    mine = CustomerFactory(consultant=sales_user)
+    pool_referrer = CustomerFactory()
+    CustomerFactory(consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user, introduce_from=pool_referrer)
+
+    response = sales_client.get(reverse("admin:crm_privatecustomer_change", args=[customer.pk]))
+
+    offered = set(response.context["adminform"].form.fields["introduce_from"].queryset)
+    assert offered == {mine, customer, pool_referrer}
+
+
+def test_a_forged_referrer_outside_the_viewers_customers_is_refused(
+    sales_client, sales_user, other_sales_user
+):
+    theirs = CustomerFactory(consultant=other_sales_user)
+    customer = CustomerFactory(consultant=sales_user)
+    data = customer_form(qq=customer.qq, phone=customer.phone, introduce_from=theirs.pk)
+    data.update({"consult_records-TOTAL_FORMS": 0, "consult_records-INITIAL_FORMS": 0})
+
+    response = sales_client.post(reverse("admin:crm_privatecustomer_change", args=[customer.pk]), data)
+
+    assert "introduce_from" in response.context["adminform"].form.errors
+    assert Customer.objects.get(pk=customer.pk).introduce_from is None

@@ -6,8 +6,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
-from crm.models import Customer, CustomerTransfer
-from crm.services.customers import customer_create, customer_update, customers_claim, customers_release
+from crm.models import Customer, CustomerStatusChange, CustomerTransfer
+from crm.services.customers import (
+    customer_create,
+    customer_update,
+    customers_advance_status,
+    customers_claim,
+    customers_correct_status,
+    customers_release,
+)
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -282,3 +289,114 @@ def test_a_claim_and_a_reassignment_at_once_never_take_the_owner_above_the_cap(m
 
     assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 1
     assert Customer.objects.owned_by(owner).count() == 3
+
+
+# --- Who may own customers: the holders of crm.own_customers, on every path ---
+
+
+def test_a_user_without_own_customers_can_neither_claim_nor_be_given_customers(
+    ta_user, boss_user, sales_user
+):
+    free = CustomerFactory()
+    with pytest.raises(ValidationError) as raised:
+        customers_claim(user=ta_user, customer_ids=[free.pk])
+    assert raised.value.code == "not_sales"
+
+    with pytest.raises(ValidationError):
+        customer_create(customer=CustomerFactory.build(consultant=ta_user), by=boss_user)
+
+    given = CustomerFactory(consultant=sales_user)
+    given.consultant = ta_user
+    with pytest.raises(ValidationError) as raised:
+        customer_update(customer=given, by=boss_user, fields=["consultant"])
+    assert str(ta_user) in raised.value.messages[0]
+
+    assert not Customer.objects.owned_by(ta_user).exists()
+    assert Customer.objects.get(pk=given.pk).consultant == sales_user
+    assert not CustomerTransfer.objects.exclude(reason=CustomerTransfer.Reason.CREATE).exists()
+
+
+def test_the_ownership_history_has_one_writer():
+    import re
+    from pathlib import Path
+
+    import crm
+
+    root = Path(crm.__file__).parent
+    writes = re.compile(
+        r"CustomerTransfer\((?!models\.Model)|CustomerTransfer\.objects\.(create|bulk_create|get_or_create)"
+    )
+    writers = [
+        str(path.relative_to(root)) for path in root.rglob("*.py") if writes.search(path.read_text("utf-8"))
+    ]
+    assert writers == ["services/customers.py"]
+
+
+# --- Status: forward through the services, back only through the boss's correction ---
+
+
+def test_a_new_customer_starts_not_signed_up_whatever_it_was_given(sales_user):
+    customer = customer_create(
+        customer=CustomerFactory.build(consultant=sales_user, status=Customer.Status.PAID_IN_FULL),
+        by=sales_user,
+    )
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.UNREGISTERED
+
+
+def test_an_edit_never_writes_the_status(sales_user):
+    customer = CustomerFactory(consultant=sales_user, status=Customer.Status.STUDYING)
+    customer.status = Customer.Status.UNREGISTERED
+    customer.name = "改名"
+
+    customer_update(customer=customer, by=sales_user, fields=["status", "name"])
+
+    saved = Customer.objects.get(pk=customer.pk)
+    assert (saved.status, saved.name) == (Customer.Status.STUDYING, "改名")
+
+
+def test_the_status_only_moves_forward(sales_user):
+    customer = CustomerFactory(consultant=sales_user, status=Customer.Status.STUDYING)
+
+    assert not customers_advance_status(customer=customer, status=Customer.Status.SIGNED)
+    assert customers_advance_status(customer=customer, status=Customer.Status.PAID_IN_FULL)
+
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.PAID_IN_FULL
+
+
+def test_a_correction_moves_the_status_either_way_and_records_it(boss_user):
+    paid = CustomerFactory(status=Customer.Status.PAID_IN_FULL)
+    signed = CustomerFactory(status=Customer.Status.SIGNED)
+    already = CustomerFactory(status=Customer.Status.STUDYING)
+
+    changes = customers_correct_status(
+        customer_ids=ids([paid, signed, already]),
+        status=Customer.Status.STUDYING,
+        reason=" 录入错误 ",
+        by=boss_user,
+    )
+
+    assert {(c.customer_id, c.from_status, c.to_status) for c in changes} == {
+        (paid.pk, Customer.Status.PAID_IN_FULL, Customer.Status.STUDYING),
+        (signed.pk, Customer.Status.SIGNED, Customer.Status.STUDYING),
+    }
+    assert set(CustomerStatusChange.objects.values_list("reason", "by")) == {("录入错误", boss_user.pk)}
+    assert set(Customer.objects.values_list("status", flat=True)) == {Customer.Status.STUDYING}
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "code"),
+    [
+        (Customer.Status.SIGNED, "  ", "no_reason"),
+        ("graduated", "原因", "no_status"),
+        (Customer.Status.SIGNED, "长" * 256, "long_reason"),
+    ],
+)
+def test_a_correction_without_a_reason_or_a_real_status_changes_nothing(boss_user, status, reason, code):
+    customer = CustomerFactory(status=Customer.Status.STUDYING)
+
+    with pytest.raises(ValidationError) as raised:
+        customers_correct_status(customer_ids=[customer.pk], status=status, reason=reason, by=boss_user)
+
+    assert raised.value.code == code
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.STUDYING
+    assert not CustomerStatusChange.objects.exists()

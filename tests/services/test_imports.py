@@ -9,6 +9,7 @@ from django.utils import translation
 
 from crm.models import ConsultRecord, Customer, CustomerImport, CustomerTransfer
 from crm.resources.customers import CustomerResource
+from crm.services.customers import customers_claim
 from crm.services.imports import (
     customer_files_read,
     customer_imports_rejected_file,
@@ -260,8 +261,11 @@ def test_a_consultant_over_the_customer_cap_rejects_the_file(settings, sales_use
     with translation.override("en"):
         outcome = run(csv_bytes(rows))
 
-    assert [problem.line for problem in outcome.problems] == [3]
-    assert "already has 2 customers, the most allowed is 2" in outcome.problems[0].reasons[0]
+    # The claim's own check and message, on the first row that gives them a customer.
+    assert [problem.line for problem in outcome.problems] == [2]
+    assert (
+        "may own at most 2 customers: they own 1, and 2 more would exceed" in outcome.problems[0].reasons[0]
+    )
     assert Customer.objects.count() == 1
 
 
@@ -465,3 +469,108 @@ def test_a_dry_run_of_a_file_with_bad_rows_writes_nothing_not_even_history(impor
     assert outcome.error_count == 1
     assert list(Customer.objects.all()) == [known]
     assert not CustomerImport.objects.exists()
+
+
+# --- The consultant column: only the sales staff, under the claim's own locked cap check ---
+
+
+def test_a_consultant_without_own_customers_is_a_row_error(ta_user, sales_user, boss_user):
+    rows = [["姓名", "QQ", "销售"], ["甲", "10001", "sales_a"], ["乙", "10002", "ta_a"]]
+
+    outcome = run(csv_bytes(rows), user=boss_user)
+
+    assert [problem.line for problem in outcome.problems] == [3]
+    assert "助教甲 不能拥有客户" in outcome.problems[0].reasons[0]
+    assert not Customer.objects.exists()
+
+
+def test_a_dry_run_reports_the_cap_too(settings, sales_user, boss_user):
+    settings.MAX_CUSTOMER_NUM = 1
+    rows = [["姓名", "QQ", "销售"], ["甲", "10001", "sales_a"], ["乙", "10002", "sales_a"]]
+
+    outcome = run(csv_bytes(rows), user=boss_user, dry_run=True)
+
+    assert [problem.line for problem in outcome.problems] == [2]
+    assert "销售甲 最多拥有 1 个客户" in outcome.problems[0].reasons[0]
+
+
+def claim_while_importing(monkeypatch, customer_ids, user):
+    """The salesperson claims customers after the import read the file, just before its rows are written."""
+    write = CustomerResource.bulk_create
+    claimed = []
+
+    def claim_then_write(self, *args, **kwargs):
+        if not claimed:
+            claimed.append(customers_claim(user=user, customer_ids=customer_ids))
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(CustomerResource, "bulk_create", claim_then_write)
+
+
+def test_a_claim_while_the_import_runs_counts_against_the_cap(monkeypatch, settings, sales_user, boss_user):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory(consultant=sales_user)
+    free = CustomerFactory()
+    claim_while_importing(monkeypatch, [free.pk], sales_user)
+
+    outcome = run(csv_bytes([["姓名", "QQ", "销售"], ["甲", "10001", "sales_a"]]), user=boss_user)
+
+    assert outcome.error_count == 1
+    assert Customer.objects.owned_by(sales_user).count() <= 2
+    assert not Customer.objects.filter(qq="10001").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_racing_a_claim_never_takes_the_salesperson_past_the_cap(settings, make_user, pause_before):
+    import threading
+
+    from django.db import connections
+
+    settings.MAX_CUSTOMER_NUM = 2
+    seller = make_user("sales", username="sales_race", name="抢单销售")
+    importer = make_user("boss", username="boss_race")
+    CustomerFactory(consultant=seller)
+    free = CustomerFactory()
+    # The import has read the file and its counts, and is about to write its rows.
+    reached, go_on = pause_before(CustomerResource, "bulk_create", "import")
+    outcome = {}
+
+    def import_file():
+        try:
+            outcome["import"] = run(
+                csv_bytes([["姓名", "QQ", "销售"], ["甲", "10001", "sales_race"]]), user=importer
+            )
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=import_file, name="import")
+    thread.start()
+    try:
+        assert reached.wait(timeout=30)
+        customers_claim(user=seller, customer_ids=[free.pk])  # the last place is taken meanwhile
+    finally:
+        go_on.set()
+        thread.join(timeout=60)
+
+    assert outcome["import"].error_count == 1
+    assert "最多拥有 2 个客户" in outcome["import"].problems[0].reasons[0]
+    assert Customer.objects.owned_by(seller).count() == 2
+    assert not Customer.objects.filter(qq="10001").exists()
+
+
+def test_a_new_customer_of_the_import_is_a_customer_as_django_makes_it():
+    # init_instance copies a fresh Customer's __dict__ instead of calling Model.__init__ (checked
+    # against Django 5.2): the copy must hold the same values and a fresh ModelState.
+    from crm.resources.customers import Table
+
+    resource = CustomerResource()
+    resource.before_import(Table(headers=["name", "qq"], rows=[]))
+    made = resource.init_instance()
+    fresh = Customer()
+
+    assert {
+        f.attname: getattr(made, f.attname) for f in Customer._meta.concrete_fields if f.name != "date"
+    } == {f.attname: getattr(fresh, f.attname) for f in Customer._meta.concrete_fields if f.name != "date"}
+    assert (made._state.adding, made._state.db) == (True, None)
+    assert made._state is not resource.init_instance()._state

@@ -18,8 +18,10 @@ from django.utils import timezone
 from crm.models import (
     Campus,
     ClassList,
+    ClassType,
     ConsultRecord,
     ContractTemplate,
+    Course,
     CourseRecord,
     Customer,
     CustomerTransfer,
@@ -30,6 +32,7 @@ from crm.models import (
     UserProfile,
 )
 from crm.roles import ROLES_BY_CODE
+from crm.services.customers import customer_transfers_record
 
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
 PUBLIC_POOL_SIZE = 120
@@ -40,6 +43,17 @@ LESSONS_PER_CLASS = {"py15": 8, "linux8": 5, "go3": 0}
 # reassigned by the boss; every 15th customer of the public pool was claimed once and released.
 REASSIGNED_LEAD_EVERY = 5
 RELEASED_POOL_EVERY = 15
+Attendance = StudyRecord.Attendance
+DEMO_ATTENDANCE = [Attendance.CHECKED] * 8 + [Attendance.LATE, Attendance.VACATE, Attendance.ABSENCE]
+DEMO_SCORES = [
+    StudyRecord.Score.A_PLUS,
+    StudyRecord.Score.A,
+    StudyRecord.Score.B_PLUS,
+    StudyRecord.Score.B,
+    StudyRecord.Score.B_MINUS,
+    StudyRecord.Score.C_PLUS,
+    StudyRecord.Score.NOT_GRADED,
+]
 PHONE_PREFIXES = ["135", "136", "138", "139", "150", "152", "158", "186", "188", "177"]
 
 
@@ -165,9 +179,10 @@ class DemoLoader:
             "phone": f"{rng.choice(PHONE_PREFIXES)}{phone_suffix:08d}",
             "source": rng.choice(Customer.Source.values),
             "course": rng.sample(
-                ["PythonFullStack", "LinuxL", "Go", "FrontEnd", "DataAnalysis"], k=rng.choice([1, 1, 2])
+                [Course.PYTHON_FULLSTACK, Course.LINUX, Course.GO, Course.FRONTEND, Course.DATA],
+                k=rng.choice([1, 1, 2]),
             ),
-            "class_type": rng.choice(["fulltime", "online", "weekend"]),
+            "class_type": rng.choice([ClassType.FULLTIME, ClassType.ONLINE, ClassType.WEEKEND]),
             "birthday": datetime.date(1990 + rng.randrange(12), rng.randrange(1, 13), rng.randrange(1, 29)),
             "date": self.now - datetime.timedelta(days=days_ago, hours=rng.randrange(24)),
             **fields,
@@ -203,15 +218,17 @@ class DemoLoader:
             self.add_follow_ups(customer, consultant, self.rng.randrange(1, 4))
 
     def add_history(self, customer: Customer, steps) -> None:
-        """The ownership history that led to the customer's owner, an hour apart from its creation on."""
+        """The ownership history that led to the customer's owner, an hour apart from its creation on;
+        written once (a second run finds it)."""
+        if customer.transfers.exists():
+            return
         for hours, (reason, from_user, to_user, by) in enumerate(steps, start=1):
-            CustomerTransfer.objects.get_or_create(
-                customer=customer,
-                reason=reason,
-                from_consultant=from_user,
-                to_consultant=to_user,
+            customer_transfers_record(
+                changes=[(customer, from_user.pk if from_user else None)],
+                to=to_user,
                 by=by,
-                defaults={"date": customer.date + datetime.timedelta(hours=hours)},
+                reason=reason,
+                date=customer.date + datetime.timedelta(hours=hours),
             )
 
     def add_follow_ups(self, customer: Customer, consultant: UserProfile, count: int) -> None:
@@ -316,7 +333,7 @@ class DemoLoader:
                     course_record=record,
                     student=student,
                     defaults={
-                        "attendance": self.rng.choice(["checked"] * 8 + ["late", "vacate", "absence"]),
-                        "score": self.rng.choice([100, 90, 85, 80, 70, 60, -1]),
+                        "attendance": self.rng.choice(DEMO_ATTENDANCE),
+                        "score": self.rng.choice(DEMO_SCORES),
                     },
                 )

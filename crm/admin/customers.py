@@ -48,6 +48,7 @@ from crm.services.customers import (
     customers_unlock,
 )
 from crm.services.followups import consult_records_save
+from crm.services.merging import customers_merge
 
 PERSON_FIELDS = ["qq", "qq_name", "name", "sex", "birthday", "phone", "wechat"]
 # What a user who may not see a customer's contacts whole sees instead of each field (masked, read-only).
@@ -482,6 +483,28 @@ def days_ago(days: int) -> str:
     return gettext("%(days)d days ago") % {"days": days}
 
 
+class MergeCustomersForm(forms.Form):
+    """Which of the selected customers is kept, and (when they had different owners) who owns it."""
+
+    survivor = forms.ChoiceField(label=_("Keep"), widget=forms.RadioSelect)
+    consultant = forms.ModelChoiceField(
+        label=_("sales consultant"),
+        queryset=UserProfile.objects.none(),
+        required=False,
+        help_text=_(
+            "Needed when the customers belong to different salespeople; empty: the owner they share."
+        ),
+    )
+
+    def __init__(self, *args, customers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["survivor"].choices = [
+            (customer.pk, f"{customer} · {customer.consultant or gettext('public pool')}")
+            for customer in customers
+        ]
+        self.fields["consultant"].queryset = UserProfile.objects.sales_staff().order_by("username")
+
+
 class DuplicateCheckForm(forms.Form):
     contact = forms.CharField(
         label=_("QQ, phone or WeChat id"), max_length=64, widget=forms.TextInput(attrs={"autofocus": True})
@@ -520,7 +543,7 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
 
     list_display = [*CustomerAdminBase.list_display[:6], "consultant", *CustomerAdminBase.list_display[6:]]
     ownership_fields = ("consultant", "user")
-    actions = ["correct_status"]
+    actions = ["correct_status", "merge_customers"]
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
@@ -554,21 +577,52 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
                     messages.SUCCESS if changes else messages.INFO,
                 )
                 return None
-        # Ask for the new status and the reason on an intermediate page, like the delete confirmation,
-        # that posts the same action and selection back with post=yes.
-        customers = queryset.order_by("pk")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Correct the status"),
-            "opts": self.opts,
-            "form": form,
-            "customers": customers[:50],
-            "count": customers.count(),
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/crm/customer/correct_status.html", context)
+        return action_confirmation(
+            self,
+            request,
+            queryset.order_by("pk"),
+            action="correct_status",
+            title=gettext("Correct the status"),
+            question=gettext("The status of these customers will be corrected, and the correction recorded:"),
+            submit_label=gettext("Correct the status"),
+            form=form,
+        )
+
+    @admin.action(permissions=["delete"], description=_("Merge the selected duplicates"))
+    def merge_customers(self, request, queryset):
+        customers = list(queryset.select_related("consultant").order_by("pk"))
+        form = MergeCustomersForm(request.POST if is_confirmed(request) else None, customers=customers)
+        if form.is_valid():
+            owner = form.cleaned_data["consultant"]
+            try:
+                survivor = customers_merge(
+                    by=request.user,
+                    survivor_id=int(form.cleaned_data["survivor"]),
+                    customer_ids=[customer.pk for customer in customers],
+                    owner_id=owner.pk if owner else None,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                message = gettext("%(count)d customers merged into %(survivor)s.") % {
+                    "count": len(customers) - 1,
+                    "survivor": survivor,
+                }
+                self.message_user(request, message, messages.SUCCESS)
+                return None
+        return action_confirmation(
+            self,
+            request,
+            queryset.order_by("pk"),
+            action="merge_customers",
+            title=gettext("Merge duplicate customers"),
+            question=gettext(
+                "These customers become one: the customer you keep gets the follow-ups, enrollments, "
+                "payments, study records, classes and history of the others, which are removed."
+            ),
+            submit_label=gettext("Merge"),
+            form=form,
+        )
 
 
 @admin.register(PublicCustomer)

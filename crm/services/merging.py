@@ -16,7 +16,7 @@ from crm.models import (
     StudyRecord,
     UserProfile,
 )
-from crm.services.customers import _make_room, customer_transfers_record
+from crm.services.customers import STATUS_ORDER, _make_room, customer_transfers_record
 
 # Fields of the survivor filled from a merged customer where the survivor has none.
 FILLED_FIELDS = [
@@ -40,8 +40,6 @@ UNIQUE_FIELDS = ["qq", "phone", "wechat", "user"]
 
 
 def _status_rank(status: str) -> int:
-    from crm.services.finance import STATUS_ORDER
-
     return STATUS_ORDER.index(status)
 
 

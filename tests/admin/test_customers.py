@@ -648,7 +648,7 @@ def test_correct_status_asks_for_the_new_status_and_a_reason_first(boss_client):
     response = correct(boss_client, [customer])
 
     assert response.status_code == 200
-    assert response.templates[0].name == "admin/crm/customer/correct_status.html"
+    assert response.templates[0].name == "admin/crm/action_confirmation.html"
     assert set(response.context["form"].fields) == {"status", "reason"}
     assert Customer.objects.get(pk=customer.pk).status == Customer.Status.STUDYING
 

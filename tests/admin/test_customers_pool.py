@@ -293,3 +293,37 @@ def test_the_next_salesperson_sees_why_a_pool_customer_was_released(sales_client
     shown = page(sales_client.get(reverse("admin:crm_publiccustomer_change", args=[customer.pk])))
 
     assert "其他" in shown and "只想学前端" in shown
+
+
+# --- Merging duplicates (the boss) ---
+
+
+def merge(client, customers, **extra):
+    data = {"action": "merge_customers", ACTION_CHECKBOX_NAME: [c.pk for c in customers], "index": 0, **extra}
+    return client.post(reverse(ALL), data, follow=True)
+
+
+def test_merging_asks_which_customer_to_keep_first(boss_client):
+    customers = CustomerFactory.create_batch(2)
+
+    response = merge(boss_client, customers)
+
+    assert response.templates[0].name == "admin/crm/action_confirmation.html"
+    assert Customer.objects.count() == 2
+
+
+def test_the_sales_cannot_merge(sales_user):
+    customers = CustomerFactory.create_batch(2, consultant=sales_user)
+
+    logged_in(sales_user).post(
+        reverse(PRIVATE),
+        {
+            "action": "merge_customers",
+            ACTION_CHECKBOX_NAME: [c.pk for c in customers],
+            "index": 0,
+            "post": "yes",
+            "survivor": customers[0].pk,
+        },
+    )
+
+    assert Customer.objects.count() == 2

@@ -26,7 +26,7 @@ def drop_wechat_search_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0005_capabilities_status_corrections_amount_bounds'),
+        ('crm', '0006_consultrecord_next_date'),
     ]
 
     operations = [

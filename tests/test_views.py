@@ -262,7 +262,8 @@ def test_the_boss_unlocks_a_user_from_the_admin(client, boss_client, student_use
     changelist = reverse("admin:axes_accessattempt_changelist")
     response = boss_client.get(changelist)
     assert response.status_code == 200
-    assert "student_a" in response.content.decode()
+    html = response.content.decode()
+    assert "student_a" in html and "登录尝试" in html
     attempt = AccessAttempt.objects.get(username="student_a")
     response = boss_client.post(
         changelist, {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"}
@@ -489,7 +490,7 @@ def test_a_server_error_says_so_in_chinese(student_client, monkeypatch):
     assert "服务器错误" in html and "Server Error" not in html
 
 
-def test_an_upload_over_the_limit_is_not_read_to_its_end(student_client, lessons, private_media, settings):
+def test_an_upload_over_the_limit_is_refused_with_the_limit(student_client, lessons, private_media, settings):
     settings.HOMEWORK_MAX_UPLOAD_MB = 1
     response = upload(student_client, lessons.pk, content=b"x" * (3 * 1024 * 1024))
     assert response.status_code == 200
@@ -516,8 +517,14 @@ class CountingBody:
         return self.read(amount)
 
 
-def test_an_anonymous_100_mb_upload_is_not_read_in_full(student_customer, lessons, private_media):
+@pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "the student"])
+def test_a_100_mb_upload_is_not_read_in_full(client, student_user, lessons, private_media, logged_in):
     from django.core.handlers.wsgi import WSGIHandler
+
+    cookies = {}
+    if logged_in:
+        client.force_login(student_user)
+        cookies["HTTP_COOKIE"] = f"sessionid={client.cookies['sessionid'].value}"
 
     size = 100 * 1024 * 1024
     head = (
@@ -536,6 +543,7 @@ def test_an_anonymous_100_mb_upload_is_not_read_in_full(student_customer, lesson
         "CONTENT_LENGTH": str(size),
         "wsgi.input": body,
         "wsgi.url_scheme": "http",
+        **cookies,
     }
     statuses = []
     WSGIHandler()(environ, lambda status, headers, *args: statuses.append(status))

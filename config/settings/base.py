@@ -108,7 +108,7 @@ LOGIN_URL = "login"
 LOGIN_EXEMPT_URL_NAMES = env_list("LOGIN_EXEMPT_URL_NAMES", "login,register,logout,admin:")
 # django-axes. Failures are counted per (username, client) pair and per username, never per client
 # alone: behind a proxy, or at a school where everyone shares one public address, a per-address lock
-# would lock everybody out for what one visitor typed. The boss unlocks a user in the admin (访问尝试).
+# would lock everybody out for what one visitor typed. The boss unlocks a user in the admin (登录尝试).
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.5"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]

@@ -203,3 +203,37 @@ def test_the_export_forms_one_inline_handler_is_allowed_by_its_hash(client):
     digest = base64.b64encode(hashlib.sha256(handlers[0].encode()).digest()).decode()
     policy = client.get(reverse("login"))["Content-Security-Policy"]
     assert f"'unsafe-hashes' 'sha256-{digest}'" in policy
+
+
+CACHE_PROBE = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.CACHES['default']['BACKEND'], settings.CACHES['default'].get('LOCATION', '-'))"
+)
+
+
+def test_a_redis_url_gives_the_workers_one_shared_cache():
+    result = subprocess.run(
+        [sys.executable, "-c", CACHE_PROBE],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": "x",
+            "REDIS_URL": "redis://cache.example:6379/1",
+        },
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://cache.example:6379/1",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_request_body_over_the_memory_limit_is_a_400(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = client.post(reverse("login"), {"username": "x" * 2048, "password": "y"})
+    assert response.status_code == 400

@@ -27,6 +27,16 @@ def default_language():
         yield
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Counters in the cache (the registration rate limit) start from zero in each test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     """make_user("sales", username="sales9") -> a user in that role (None for no role)."""

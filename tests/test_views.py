@@ -1,9 +1,13 @@
 """The pages outside the admin: register, log in and out, the lockout, home, and the student's own page."""
 
+from datetime import timedelta
+
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import StudyRecord, UserProfile
 from tests.factories import (
@@ -18,6 +22,8 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "pw-for-tests-2026"
+# The reverse proxy's address, which every visitor has when the proxy is not trusted.
+PROXY = "10.0.0.2"
 LOGIN_FAILED = "请输入一个正确的用户名和密码。注意，两者都区分大小写。"
 REGISTER = {
     "username": "newstudent",
@@ -67,6 +73,46 @@ def test_a_new_account_logs_in_to_its_own_page_but_not_to_the_admin(client):
     assert response["Location"] == reverse("me")
     assert "还没有关联到本校的学员" in client.get(reverse("me")).content.decode()
     assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))
+
+
+def test_registration_is_limited_per_client_address_with_a_clear_message(client, settings):
+    settings.REGISTER_RATE = 2
+    for number in range(2):
+        client.post(
+            reverse("register"), {**REGISTER, "username": f"script{number}"}, REMOTE_ADDR="203.0.113.5"
+        )
+    response = client.post(reverse("register"), REGISTER, REMOTE_ADDR="203.0.113.5")
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "从您的地址注册的账号过多，请一小时后再试。" in html
+    assert 'value="newstudent"' in html
+    assert not UserProfile.objects.filter(username="newstudent").exists()
+    # Another address is not affected.
+    response = client.post(reverse("register"), REGISTER, REMOTE_ADDR="198.51.100.9")
+    assert response["Location"] == reverse("login")
+
+
+def test_the_registration_limit_counts_by_the_trusted_client_address(client, settings):
+    settings.REGISTER_RATE = 1
+    # What TRUSTED_PROXY_COUNT=1 sets (tests/test_settings.py checks the mapping).
+    settings.AXES_IPWARE_PROXY_COUNT = 0
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    behind_proxy = {"REMOTE_ADDR": PROXY}
+    client.post(
+        reverse("register"),
+        {**REGISTER, "username": "first"},
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+        **behind_proxy,
+    )
+    response = client.post(reverse("register"), REGISTER, HTTP_X_FORWARDED_FOR="198.51.100.9", **behind_proxy)
+    assert response["Location"] == reverse("login")
+    response = client.post(
+        reverse("register"),
+        {**REGISTER, "username": "third"},
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+        **behind_proxy,
+    )
+    assert response.status_code == 429
 
 
 # Log in and out
@@ -167,10 +213,76 @@ def test_repeated_failures_for_one_username_lock_it_with_a_clear_message(client,
     assert SESSION_KEY not in client.session
 
 
-def test_repeated_failures_from_one_client_lock_it_for_every_username(client, student_user, lockout):
-    for attempt in range(lockout):
-        login(client, f"guess{attempt}", "wrong")
+def test_failures_for_an_unknown_name_from_the_proxys_address_lock_out_nobody_else(
+    client, boss_user, student_user
+):
+    # Behind the reverse proxy every visitor has its address (TRUSTED_PROXY_COUNT unset).
+    for _attempt in range(5):
+        login(client, "nobody", "wrong", REMOTE_ADDR=PROXY)
+    assert login(client, "nobody", "wrong", REMOTE_ADDR=PROXY).status_code == 429
+    assert login(client, "boss_a", REMOTE_ADDR=PROXY)["Location"] == reverse("admin:index")
+    client.post(reverse("logout"))
+    response = client.post(
+        reverse("admin:login"), {"username": "boss_a", "password": PASSWORD}, REMOTE_ADDR=PROXY
+    )
+    assert response.status_code == 302
+    assert login(client, "student_a", REMOTE_ADDR=PROXY).status_code == 302
+
+
+def test_the_lock_of_one_username_leaves_the_other_usernames_of_that_client_free(
+    client, student_user, boss_user, lockout
+):
+    for _attempt in range(lockout):
+        login(client, "student_a", "wrong")
     assert login(client, "student_a").status_code == 429
+    assert login(client, "boss_a")["Location"] == reverse("admin:index")
+
+
+def test_a_username_is_locked_whichever_addresses_the_failures_come_from(client, student_user, lockout):
+    for attempt in range(lockout):
+        login(client, "student_a", "wrong", REMOTE_ADDR=f"203.0.113.{attempt + 1}")
+    assert login(client, "student_a", REMOTE_ADDR="198.51.100.7").status_code == 429
+
+
+def test_the_lockout_page_says_from_when_the_user_may_log_in_again(client, student_user, lockout):
+    for _attempt in range(lockout):
+        response = login(client, "student_a", "wrong")
+    latest = AccessAttempt.objects.get(username="student_a").attempt_time
+    until = timezone.localtime(latest + timedelta(minutes=30)).strftime("%H:%M")
+    assert f"你可以在 {until} 之后再次登录。" in response.content.decode()
+
+
+def test_the_boss_unlocks_a_user_from_the_admin(client, boss_client, student_user, lockout):
+    from django.test import Client
+
+    visitor = Client()
+    for _attempt in range(lockout):
+        login(visitor, "student_a", "wrong")
+    assert login(visitor, "student_a").status_code == 429
+    changelist = reverse("admin:axes_accessattempt_changelist")
+    response = boss_client.get(changelist)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "student_a" in html and "登录尝试" in html
+    attempt = AccessAttempt.objects.get(username="student_a")
+    response = boss_client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.exists()
+    assert login(visitor, "student_a")["Location"] == reverse("me")
+
+
+def test_only_the_boss_may_see_the_failed_logins(client_for, sales_user):
+    assert client_for(sales_user).get(reverse("admin:axes_accessattempt_changelist")).status_code == 403
+
+
+@pytest.mark.parametrize("url_name", ["login", "admin:login"])
+def test_an_overlong_username_is_a_form_error_and_records_nothing(client, url_name):
+    response = client.post(reverse(url_name), {"username": "x" * 300, "password": "wrong"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"] == ["确保该变量包含不超过 150 字符 (目前字符数 300)。"]
+    assert not AccessAttempt.objects.exists()
 
 
 def test_the_admin_login_shares_the_lockout(client, sales_user, lockout):
@@ -376,3 +488,64 @@ def test_a_server_error_says_so_in_chinese(student_client, monkeypatch):
     assert response.status_code == 500
     html = response.content.decode()
     assert "服务器错误" in html and "Server Error" not in html
+
+
+def test_an_upload_over_the_limit_is_refused_with_the_limit(student_client, lessons, private_media, settings):
+    settings.HOMEWORK_MAX_UPLOAD_MB = 1
+    response = upload(student_client, lessons.pk, content=b"x" * (3 * 1024 * 1024))
+    assert response.status_code == 200
+    assert "请选择要交的作业文件，不超过 1.0\xa0MB。" in response.content.decode()
+    lessons.refresh_from_db()
+    assert not lessons.homework
+
+
+class CountingBody:
+    """A request body of ``size`` bytes made up while it is read, which counts what was read."""
+
+    def __init__(self, head: bytes, size: int):
+        self.head, self.size, self.read_bytes = head, size, 0
+
+    def read(self, amount=-1):
+        left = self.size - self.read_bytes
+        amount = left if amount is None or amount < 0 else min(amount, left)
+        start = self.read_bytes
+        self.read_bytes += amount
+        head = self.head[start : start + amount]
+        return head + b"x" * (amount - len(head))
+
+    def readline(self, amount=-1):
+        return self.read(amount)
+
+
+@pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "the student"])
+def test_a_100_mb_upload_is_not_read_in_full(client, student_user, lessons, private_media, logged_in):
+    from django.core.handlers.wsgi import WSGIHandler
+
+    cookies = {}
+    if logged_in:
+        client.force_login(student_user)
+        cookies["HTTP_COOKIE"] = f"sessionid={client.cookies['sessionid'].value}"
+
+    size = 100 * 1024 * 1024
+    head = (
+        b"--BOUNDARY\r\n"
+        b'Content-Disposition: form-data; name="homework"; filename="big.zip"\r\n'
+        b"Content-Type: application/zip\r\n\r\n"
+    )
+    body = CountingBody(head, size)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": reverse("homework_upload", args=[lessons.pk]),
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "203.0.113.5",
+        "CONTENT_TYPE": "multipart/form-data; boundary=BOUNDARY",
+        "CONTENT_LENGTH": str(size),
+        "wsgi.input": body,
+        "wsgi.url_scheme": "http",
+        **cookies,
+    }
+    statuses = []
+    WSGIHandler()(environ, lambda status, headers, *args: statuses.append(status))
+    assert statuses[0].split()[0] in {"302", "403"}
+    assert body.read_bytes < 1024 * 1024

@@ -1,9 +1,11 @@
 """Pieces shared by the admin modules."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.http import Http404
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +53,26 @@ class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["crm/admin/site.css"]}
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # Django stores the changed fields' labels in English and shows them through gettext of the
+        # capitalized label ("Status"), which no catalogue has: the history read "已修改 Status 和
+        # Classes joined". The labels are stored instead as the forms show them, in the site's language.
+        message = super().construct_change_message(request, form, formsets, add)
+        with translation.override(settings.LANGUAGE_CODE):
+            labels = [field_labels(form, form.changed_data)] if not add and form.changed_data else []
+            for formset in formsets or []:
+                labels += [field_labels(formset.forms[0], fields) for _obj, fields in formset.changed_objects]
+        shown = iter(labels)
+        for entry in message:
+            if "changed" in entry:
+                entry["changed"]["fields"] = next(shown)
+        return message
+
+
+def field_labels(form, names) -> list[str]:
+    """The labels of these fields of the form, as it shows them."""
+    return [str(form.fields[name].label or name) if name in form.fields else name for name in names]
 
 
 class SaveErrorsAdminMixin:

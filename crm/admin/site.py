@@ -3,6 +3,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.dashboard import dashboard_view
+from crm.forms import AdminLoginForm
 from crm.services.dashboard import may_view_dashboard
 
 # The admin index lists the models in the order of the school's work, not alphabetically.
@@ -31,6 +32,8 @@ class CrmAdminSite(admin.AdminSite):
     index_title = _("School back office")
     # Adds the dashboard's box above the models for those who may open it.
     index_template = "admin/crm/index.html"
+    # An overlong username is a form error, not a 500 (see the form).
+    login_form = AdminLoginForm
 
     def get_urls(self):
         dashboard = path("dashboard/", self.admin_view(dashboard_view), {"site": self}, name="dashboard")

@@ -83,6 +83,11 @@ def at(day: int) -> datetime.datetime:
     return datetime.datetime(2026, 11, day, 10, 30, tzinfo=SHANGHAI)
 
 
+def local(day: int) -> datetime.datetime:
+    """at(day) as an export writes it: local time without a zone."""
+    return at(day).replace(tzinfo=None)
+
+
 # Enrollments
 
 
@@ -340,8 +345,8 @@ def test_the_export_has_the_changelists_rows_with_chinese_headers_and_labels(
         "交款日期",
     )
     assert [row[1:10] for row in rows] == [
-        ("张三", "123456", str(klass), klass.campus.name, "退款", 1000, -1000, "未确认", "2026-11-12 10:30"),
-        ("张三", "123456", str(klass), klass.campus.name, "学费", 9000, 9000, "已确认", "2026-11-10 10:30"),
+        ("张三", "123456", str(klass), klass.campus.name, "退款", 1000, -1000, "未确认", local(12)),
+        ("张三", "123456", str(klass), klass.campus.name, "学费", 9000, 9000, "已确认", local(10)),
     ]
     assert rows[0][10] == "销售甲"
     assert all(row[0].startswith("JF") for row in rows)
@@ -370,8 +375,59 @@ def test_the_enrollment_export_reads_like_the_list(finance_client, sales_user, k
         "合同已审核",
     )
     assert [row[1:9] for row in rows] == [
-        ("王五", "888888", str(klass), klass.campus.name, "销售甲", "2026-11-03", "是", "否")
+        (
+            "王五",
+            "888888",
+            str(klass),
+            klass.campus.name,
+            "销售甲",
+            datetime.datetime(2026, 11, 3),
+            "是",
+            "否",
+        )
     ]
+
+
+def test_exports_write_real_dates_in_local_time_not_text(finance_client, sales_user, klass):
+    # Finding 13: dates were written as text, which Excel can neither sort nor filter as dates.
+    customer = CustomerFactory(consultant=sales_user)
+    EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=sales_user, enrolled_date=at(3))
+    payment(customer, klass, date=at(12))
+
+    enrollments = openpyxl.load_workbook(
+        io.BytesIO(
+            content(
+                finance_client.post(reverse("admin:crm_enrollment_export"), export_post(EnrollmentResource))
+            )
+        )
+    ).active
+    payments = openpyxl.load_workbook(
+        io.BytesIO(
+            content(
+                finance_client.post(
+                    reverse("admin:crm_paymentrecord_export"), export_post(PaymentRecordResource)
+                )
+            )
+        )
+    ).active
+
+    enrolled_on, paid_on = enrollments["G2"], payments["J2"]
+    assert (enrollments["G1"].value, payments["J1"].value) == ("报名日期", "交款日期")
+    assert enrolled_on.is_date and enrolled_on.number_format == "yyyy-mm-dd"
+    assert enrolled_on.value == datetime.datetime(2026, 11, 3)
+    assert paid_on.is_date and paid_on.number_format == "yyyy-mm-dd hh:mm"
+    assert paid_on.value == local(12)
+
+
+def test_the_csv_export_writes_dates_as_the_list_shows_them(finance_client, sales_user, klass):
+    payment(CustomerFactory(consultant=sales_user), klass, date=at(12))
+
+    response = finance_client.post(
+        reverse("admin:crm_paymentrecord_export"), export_post(PaymentRecordResource, file_format="1")
+    )
+
+    _header, row = list(csv.reader(io.StringIO(content(response).decode("utf-8").lstrip("\ufeff"))))
+    assert row[9] == "2026-11-12 10:30"
 
 
 FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]

@@ -255,7 +255,7 @@ def test_the_student_page_takes_a_constant_number_of_queries(
     second = ClassListFactory()
     student_customer.class_list.add(second)
     CourseRecordFactory.create_batch(5, re_class=second)
-    # Session, user, customer, classes, teachers, study records, course records, payments.
+    # Session, user, customer, classes, teachers, study records, course records, payments, their total.
     with django_assert_max_num_queries(9):
         assert student_client.get(reverse("me")).status_code == 200
 

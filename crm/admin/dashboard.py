@@ -9,6 +9,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from crm.formats import validate_year_range
+from crm.models import Customer
+from crm.querysets import PaymentRecordQuerySet
 from crm.services import dashboard as services
 
 # Longer periods would still be a constant number of queries, but each scans more rows.
@@ -17,8 +20,18 @@ MAX_DAYS = 3 * 366
 
 class PeriodForm(forms.Form):
     preset = forms.ChoiceField(label=_("Period"), choices=list(services.PRESETS.items()), required=False)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=_("From"),
+        required=False,
+        validators=[validate_year_range],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    end = forms.DateField(
+        label=_("To"),
+        required=False,
+        validators=[validate_year_range],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -59,7 +72,6 @@ def date_range(field_name: str, period: services.Period) -> dict[str, str]:
 def summary_links(period: services.Period) -> dict[str, str]:
     dated, enrolled = date_range("date", period), date_range("enrolled_date", period)
     converted = ",".join(services.CONVERTED_STATUSES)
-    outgoing = ",".join(services.PaymentRecordQuerySet.OUTGOING_TYPES)
     return {
         "new_leads": changelist("customer", **dated),
         "converted": changelist("customer", status__in=converted, **dated),
@@ -68,10 +80,13 @@ def summary_links(period: services.Period) -> dict[str, str]:
         "follow_ups": changelist("consultrecord", **dated),
         "enrollments": changelist("enrollment", **enrolled),
         "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
-        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
-        "refunds": changelist("paymentrecord", status__exact="confirmed", pay_type__in=outgoing, **dated),
-        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
+        **payment_links(dated),
     }
+
+
+def payment_links(params: dict) -> dict[str, str]:
+    """The payment list of each total (``?total=``, the same Q as the figure) with ``params``."""
+    return {name: changelist("paymentrecord", total=name, **params) for name in PaymentRecordQuerySet.TOTALS}
 
 
 def sales_links(row: services.SalesRow, period: services.Period) -> dict[str, str]:
@@ -83,8 +98,7 @@ def sales_links(row: services.SalesRow, period: services.Period) -> dict[str, st
         "follow_ups": changelist("consultrecord", **dated),
         "enrollments": changelist("enrollment", **enrolled),
         "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
-        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
-        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
+        **payment_links(dated),
         "leads": changelist("customer", **dated),
         "converted": changelist("customer", status__in=",".join(services.CONVERTED_STATUSES), **dated),
     }
@@ -97,18 +111,16 @@ def class_revenue_links(row: services.ClassRevenueRow, period: services.Period) 
         else {"enrolment_class__isnull": "True"}
     )
     payments = {**klass, **date_range("date", period)}
-    return {
-        "payments": changelist("paymentrecord", **payments),
-        "confirmed": changelist("paymentrecord", status__exact="confirmed", **payments),
-        "pending": changelist("paymentrecord", status__exact="unconfirmed", **payments),
-    }
+    return {"payments": changelist("paymentrecord", **payments), **payment_links(payments)}
 
 
 def class_links(row: services.ClassRow) -> dict[str, str]:
     return {
         "class": reverse("admin:crm_classlist_change", args=[row.class_id]),
         "students": changelist("customer", class_list__id__exact=row.class_id),
-        "studying": changelist("customer", class_list__id__exact=row.class_id, status__exact="studying"),
+        "studying": changelist(
+            "customer", class_list__id__exact=row.class_id, status__exact=Customer.Status.STUDYING
+        ),
         "study_records": changelist("studyrecord", course_record__re_class__id__exact=row.class_id),
     }
 

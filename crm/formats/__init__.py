@@ -8,8 +8,10 @@ list, a page and a spreadsheet show a date one way. Exports write real dates: ``
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 # Excel's number formats for the same two formats as SHORT_DATE_FORMAT and SHORT_DATETIME_FORMAT.
 EXCEL_DATE_FORMAT = "yyyy-mm-dd"
@@ -48,3 +50,16 @@ def yuan(value) -> str:
     """Whole yuan with thousands separators, the minus before the sign: ¥12,345, -¥2,000."""
     amount = int(value or 0)
     return f"{'-' if amount < 0 else ''}¥{abs(amount):,}"
+
+
+# The years a date typed in a form or a URL may have: beyond them a period's bounds overflow
+# (9999-12-31 plus a day) or the local midnight of year 1 has no UTC equivalent.
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
+def validate_year_range(value: datetime.date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValidationError(
+            _("Give a date between the years %(min)s and %(max)s.") % {"min": MIN_YEAR, "max": MAX_YEAR},
+            code="year_range",
+        )

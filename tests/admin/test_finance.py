@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from crm.admin.finance import EnrollmentForm
+from crm.admin.finance import EnrollmentForm, PaymentRecordAdmin
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
 from crm.services import finance as finance_services
@@ -282,7 +282,7 @@ def test_the_list_shows_totals_of_the_filtered_rows(finance_client, own_customer
         -1000,
         500,
     )
-    assert "7000" in response.content.decode()
+    assert "¥7,000" in response.content.decode()
 
 
 def test_the_totals_cost_no_query_per_row(finance_client, own_customer, klass, django_assert_max_num_queries):
@@ -722,3 +722,117 @@ def test_the_export_page_offers_xlsx_first_and_chosen(finance_client):
     format_field = response.context["form"]["format"]
     assert [label for _value, label in format_field.field.choices] == ["xlsx", "csv"]
     assert format_field.value() == "0"
+
+
+# Amounts (finding 3: an amount out of range broke the list and the dashboard for everyone)
+
+AMOUNT_ERROR = "金额不能为 0，且正负都不能超过 ¥1,000,000。"
+
+
+@pytest.mark.parametrize(
+    ("pay_type", "amount"),
+    [
+        ("refund", "-2147483648"),
+        ("tuition", "9223372036854775807"),
+        ("tuition", "-9223372036854775808"),
+        ("deposit", "1000001"),
+        ("refund", "-1000001"),
+        ("deposit", "0"),
+    ],
+)
+def test_an_amount_out_of_range_is_a_translated_form_error(
+    sales_client, own_customer, klass, pay_type, amount
+):
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_add"),
+        payment_post(klass, customer=own_customer.pk, pay_type=pay_type, paid_fee=amount),
+    )
+
+    assert response.status_code == 200
+    assert AMOUNT_ERROR in response.context["adminform"].form.errors["paid_fee"]
+    assert not PaymentRecord.objects.exists()
+
+
+def test_an_edit_to_an_amount_out_of_range_is_a_form_error_and_changes_nothing(
+    sales_client, own_customer, klass
+):
+    pending = payment(own_customer, klass, paid_fee=500)
+
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_change", args=[pending.pk]),
+        payment_post(klass, paid_fee="-2147483648", pay_type="refund"),
+    )
+
+    assert response.status_code == 200
+    assert AMOUNT_ERROR in response.context["adminform"].form.errors["paid_fee"]
+    pending.refresh_from_db()
+    assert pending.paid_fee == 500
+
+
+@pytest.mark.parametrize("amount", ["1000000", "-1000000"])
+def test_the_largest_amounts_either_way_are_accepted(sales_client, sales_user, own_customer, klass, amount):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_add"),
+        payment_post(klass, customer=own_customer.pk, pay_type="refund", paid_fee=amount),
+    )
+
+    assert response.status_code == 302
+    assert PaymentRecord.objects.get().paid_fee == int(amount)
+
+
+def test_lists_and_dashboard_stay_up_with_extreme_amounts(
+    client_for, sales_user, finance_user, boss_user, klass
+):
+    # Rows at the bounds, and a 32-bit extreme stored before the bound existed: abs() of it
+    # overflowed a 32-bit integer on PostgreSQL; sums are 64-bit.
+    customer = CustomerFactory(consultant=sales_user)
+    for _ in range(3):
+        payment(customer, klass, pay_type="tuition", paid_fee=1_000_000, status="confirmed")
+    legacy = payment(customer, klass, pay_type="refund", paid_fee=1, status="confirmed")
+    PaymentRecord.objects.filter(pk=legacy.pk).update(paid_fee=-2147483648)
+
+    for user in (sales_user, finance_user, boss_user):
+        response = client_for(user).get(PAYMENTS)
+        assert response.status_code == 200
+        assert response.context["payment_totals"]["confirmed_net"] == 3_000_000 - 2147483648
+    assert client_for(boss_user).get(reverse("admin:dashboard")).status_code == 200
+
+
+# Display (money as ¥12,345, status as a badge, who decided only once decided)
+
+
+def test_amounts_read_as_yuan_and_statuses_as_badges(finance_client, own_customer, klass):
+    payment(own_customer, klass, pay_type="tuition", paid_fee=12345, status="confirmed")
+
+    page = finance_client.get(PAYMENTS).content.decode()
+
+    assert '<td class="field-amount">¥12,345</td>' in page
+    assert 'class="crm-badge" style="background:#2e8b57">已确认</span>' in page
+
+
+def test_who_confirmed_shows_only_for_confirmed_and_who_rejected_for_rejected(
+    finance_client, finance_user, own_customer, klass
+):
+    confirmed = payment(own_customer, klass, status="confirmed", confirm_user=finance_user)
+    rejected = payment(
+        own_customer, klass, status="rejected", confirm_user=finance_user, reject_reason="重复"
+    )
+    pending = payment(own_customer, klass)
+
+    def fields(row):
+        page = finance_client.get(reverse("admin:crm_paymentrecord_change", args=[row.pk]))
+        return {name for _title, options in page.context["adminform"].fieldsets for name in options["fields"]}
+
+    assert {"confirm_user", "confirm_date"} <= fields(confirmed)
+    assert not {"rejected_by", "reject_reason"} & fields(confirmed)
+    assert {"rejected_by", "rejected_on", "reject_reason"} <= fields(rejected)
+    assert "confirm_user" not in fields(rejected)
+    assert not {"confirm_user", "rejected_by"} & fields(pending)
+    rows = finance_client.get(PAYMENTS).context["cl"].result_list
+    decided = {row.pk: PaymentRecordAdmin.decided_by(None, row) for row in rows}
+    assert decided == {
+        confirmed.pk: str(finance_user),
+        rejected.pk: f"{finance_user} <small>(驳回)</small>",
+        pending.pk: "—",
+    }

@@ -26,7 +26,7 @@ def local_date(value: datetime.date | datetime.datetime | None) -> datetime.date
 
 
 def local_datetime(value: datetime.datetime | None) -> datetime.datetime | None:
-    """An aware datetime as naive local time to the minute, as the lists show it (spreadsheets know no zones)."""
+    """An aware datetime as naive local time to the minute, as lists show it (spreadsheets have no zones)."""
     if value is None:
         return None
     if timezone.is_aware(value):

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from crm.models import PaymentRecord
 from crm.models.finance import MAX_PAID_FEE
 from crm.querysets import PaymentRecordQuerySet
-from crm.services import dashboard
 from crm.services.students import student_overview
 from tests.factories import ClassListFactory, CustomerFactory, PaymentRecordFactory
 

@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from crm import formats
 from crm.formats import validate_year_range
 from crm.models import Customer
 from crm.querysets import PaymentRecordQuerySet
@@ -125,6 +126,57 @@ def class_links(row: services.ClassRow) -> dict[str, str]:
     }
 
 
+# The trend charts: drawn here as SVG (no script, no CDN: the Content-Security-Policy allows neither),
+# in a fixed coordinate system that the browser scales to the column's width.
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM = 600, 180, 12, 26
+MAX_TICKS = 8
+
+
+def _coordinate(value: float) -> str:
+    # Pre-formatted: a localized template number could gain a thousands separator.
+    return f"{value:.1f}"
+
+
+def trend_chart(weeks: list[services.WeekRow], attribute: str, title, fmt=str) -> dict:
+    """The bars of one weekly series: a bar per week above (or below, for a net refund) the zero line."""
+    values = [getattr(week, attribute) for week in weeks]
+    high, low = max([0, *values]), min([0, *values])
+    span = (high - low) or 1
+    plot = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    zero = CHART_TOP + plot * high / span
+    slot = CHART_WIDTH / max(len(weeks), 1)
+    every = -(-len(weeks) // MAX_TICKS) or 1
+    bars = []
+    for index, (week, value) in enumerate(zip(weeks, values, strict=True)):
+        height = plot * abs(value) / span
+        bars.append(
+            {
+                "x": _coordinate(index * slot + slot * 0.15),
+                "y": _coordinate(zero - height if value >= 0 else zero),
+                "width": _coordinate(slot * 0.7),
+                "height": _coordinate(height),
+                "centre": _coordinate(index * slot + slot / 2),
+                "tick": formats.format_month_day(week.monday) if index % every == 0 else "",
+                "title": f"{formats.format_date(week.monday)}: {fmt(value)}",
+                "negative": value < 0,
+            }
+        )
+    return {
+        "title": title,
+        "total": fmt(sum(values)),
+        "bars": bars,
+        "zero": _coordinate(zero),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "tick_y": CHART_HEIGHT - 8,
+    }
+
+
+def change(value: float | None) -> dict:
+    """A 环比 figure: its text and whether it went up or down."""
+    return {"value": value, "direction": "" if value is None else ("up" if value >= 0 else "down")}
+
+
 def _bar(value: int | float | None, largest: int | float) -> float:
     """Width in percent of a value's bar against the largest value of its column."""
     return round(100 * max(value or 0, 0) / largest, 1) if largest and largest > 0 else 0.0
@@ -139,6 +191,7 @@ def dashboard_view(request, site):
     top_lead = max((row.count for row in board.leads), default=0)
     top_sales = max((row.confirmed_net for row in board.sales), default=0)
     top_class = max((row.confirmed_net for row in board.classes_revenue), default=0)
+    previous = period.previous()
     context = {
         **site.each_context(request),
         "title": _("Business dashboard"),
@@ -149,7 +202,7 @@ def dashboard_view(request, site):
             {"code": code, "label": label, "url": f"?{urlencode({'preset': code})}"}
             for code, label in services.PRESETS.items()
         ],
-        "period_days": (period.end - period.start).days + 1,
+        "period_days": period.days,
         "cap": settings.MAX_CUSTOMER_NUM,
         "links": summary_links(period),
         "leads": [
@@ -169,6 +222,16 @@ def dashboard_view(request, site):
             for row in board.classes_revenue
         ],
         "classes": [{"row": row, "links": class_links(row)} for row in board.classes],
+        "previous_period": previous,
+        "changes": {name: change(value) for name, value in board.changes.items()},
+        "funnel": [
+            {"stage": stage, "bar": _bar(stage.count, board.funnel[0].count)} for stage in board.funnel
+        ],
+        "charts": [
+            trend_chart(board.trend, "new_leads", _("New customers")),
+            trend_chart(board.trend, "enrollments", _("Enrollments")),
+            trend_chart(board.trend, "confirmed_net", _("Confirmed revenue (net)"), fmt=formats.yuan),
+        ],
     }
     request.current_app = site.name
     return TemplateResponse(request, "admin/crm/dashboard.html", context)

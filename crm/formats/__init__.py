@@ -46,6 +46,12 @@ def format_datetime(value) -> str:
     return date_format(moment, "SHORT_DATETIME_FORMAT") if moment else ""
 
 
+def format_month_day(value) -> str:
+    """11月27日 (MONTH_DAY_FORMAT): short labels, such as the weeks of a chart."""
+    day = local_date(value)
+    return date_format(day, "MONTH_DAY_FORMAT") if day else ""
+
+
 def yuan(value) -> str:
     """Whole yuan with thousands separators, the minus before the sign: ¥12,345, -¥2,000."""
     amount = int(value or 0)

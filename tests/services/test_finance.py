@@ -423,3 +423,15 @@ def test_two_identical_enrollments_at_once_save_exactly_one(sales_user, own_cust
     assert sum(isinstance(outcome, Enrollment) for outcome in outcomes) == 1
     assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 3
     assert Enrollment.objects.count() == 1
+
+
+@pytest.mark.parametrize("amount", [0, -2147483648, 9223372036854775807, 1_000_001])
+def test_an_update_to_an_amount_out_of_range_is_refused_and_changes_nothing(own_customer, klass, amount):
+    pending = payment(own_customer, klass, paid_fee=500)
+    pending.paid_fee = amount
+
+    with pytest.raises(ValidationError, match="1,000,000"):
+        services.payments_update(payment=pending, fields=["paid_fee"])
+
+    pending.refresh_from_db()
+    assert pending.paid_fee == 500

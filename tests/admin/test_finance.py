@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from crm import formats
 from crm.admin.finance import EnrollmentForm, PaymentRecordAdmin
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
@@ -238,6 +239,7 @@ def test_rejection_asks_for_a_reason_then_rejects(finance_client, own_customer, 
     page = action(finance_client, PAYMENTS, "reject_payments", [pending])
     assert page.status_code == 200
     assert "reason" in page.context["form"].fields
+    assert formats.yuan(pending.paid_fee) in page.content.decode()
     pending.refresh_from_db()
     assert pending.status == "unconfirmed"
 

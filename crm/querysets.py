@@ -3,6 +3,8 @@
 from django.contrib.auth.models import UserManager
 from django.db import models
 
+from crm.models.choices import PaymentStatus, PayType
+
 
 class CustomerQuerySet(models.QuerySet):
     def public(self):
@@ -93,8 +95,14 @@ class EnrollmentQuerySet(models.QuerySet):
 
 
 class PaymentRecordQuerySet(models.QuerySet):
+    """Money: the one definition of a payment's net amount and of every total (income, refunds,
+    pending). Each total has a ``*_q()`` companion selecting exactly its rows, so that a figure, the
+    list behind its link (``?total=``, see ``TOTALS``) and that list's own totals always agree."""
+
     # Money going out of the school; subtracted from totals whatever the sign it was typed with.
-    OUTGOING_TYPES = ("refund", "dropout")
+    OUTGOING_TYPES = (PayType.REFUND, PayType.DROPOUT)
+    # The list parameter ``total`` -> the rows of that total (PaymentTotalFilter in the admin).
+    TOTALS = ("confirmed", "income", "refunds", "pending")
 
     def alive(self):
         return self.filter(delete_status=False)
@@ -108,36 +116,79 @@ class PaymentRecordQuerySet(models.QuerySet):
             return self
         return self.filter(consultant=user)
 
-    def confirmed(self):
-        return self.filter(status="confirmed")
+    # --- money ---
+    @staticmethod
+    def confirmed_q() -> models.Q:
+        return models.Q(status=PaymentStatus.CONFIRMED)
 
-    def unconfirmed(self):
-        return self.filter(status="unconfirmed")
+    @staticmethod
+    def pending_q() -> models.Q:
+        """Awaiting finance's decision: the rows of the pending total."""
+        return models.Q(status=PaymentStatus.UNCONFIRMED)
 
     @classmethod
-    def net_amount(cls):
-        """The amount as it counts in totals: refunds and drop-outs negative, whatever their sign."""
-        from django.db.models.functions import Abs
+    def outgoing_q(cls) -> models.Q:
+        """Money out: a refund or drop-out of any sign, or a negative amount of any type."""
+        return models.Q(pay_type__in=cls.OUTGOING_TYPES) | models.Q(paid_fee__lt=0)
 
+    @classmethod
+    def income_q(cls) -> models.Q:
+        return cls.confirmed_q() & ~cls.outgoing_q()
+
+    @classmethod
+    def refunds_q(cls) -> models.Q:
+        return cls.confirmed_q() & cls.outgoing_q()
+
+    @classmethod
+    def total_q(cls, name: str) -> models.Q:
+        """The rows of the total ``name`` (one of TOTALS)."""
+        return {
+            "confirmed": cls.confirmed_q,
+            "income": cls.income_q,
+            "refunds": cls.refunds_q,
+            "pending": cls.pending_q,
+        }[name]()
+
+    def confirmed(self):
+        return self.filter(self.confirmed_q())
+
+    def unconfirmed(self):
+        return self.filter(self.pending_q())
+
+    @classmethod
+    def net_amount(cls) -> models.Case:
+        """The amount as it counts in totals: refunds and drop-outs negative, whatever their sign.
+
+        In 64 bits before ``Abs``: ``abs(-2147483648)`` overflows a 32-bit integer on PostgreSQL.
+        """
+        from django.db.models.functions import Abs, Cast
+
+        amount = Cast("paid_fee", output_field=models.BigIntegerField())
         return models.Case(
-            models.When(pay_type__in=cls.OUTGOING_TYPES, then=-Abs("paid_fee")),
-            default=models.F("paid_fee"),
-            output_field=models.IntegerField(),
+            models.When(pay_type__in=cls.OUTGOING_TYPES, then=-Abs(amount)),
+            default=amount,
+            output_field=models.BigIntegerField(),
         )
+
+    def with_net_amount(self):
+        """Annotate each row's ``net_amount`` (exports, the student's page): no second definition."""
+        return self.annotate(net_amount=self.net_amount())
 
     @classmethod
     def total_expressions(cls) -> dict[str, models.Aggregate]:
         """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group."""
         net = cls.net_amount()
-        confirmed = models.Q(status="confirmed")
-        # Money out is a refund or drop-out of any sign, or a negative amount of any type.
-        outgoing = models.Q(pay_type__in=cls.OUTGOING_TYPES) | models.Q(paid_fee__lt=0)
+
+        def total(rows: models.Q) -> models.Sum:
+            # 64-bit sums on both databases, whatever each backend's default for a sum of integers.
+            return models.Sum(net, filter=rows, default=0, output_field=models.BigIntegerField())
+
         return {
             "count": models.Count("pk"),
-            "confirmed_net": models.Sum(net, filter=confirmed, default=0),
-            "confirmed_income": models.Sum(net, filter=confirmed & ~outgoing, default=0),
-            "confirmed_refunds": models.Sum(net, filter=confirmed & outgoing, default=0),
-            "unconfirmed_net": models.Sum(net, filter=models.Q(status="unconfirmed"), default=0),
+            "confirmed_net": total(cls.confirmed_q()),
+            "confirmed_income": total(cls.income_q()),
+            "confirmed_refunds": total(cls.refunds_q()),
+            "unconfirmed_net": total(cls.pending_q()),
         }
 
     def totals(self) -> dict[str, int]:

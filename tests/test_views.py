@@ -342,12 +342,12 @@ def test_the_student_sees_their_classes_lessons_and_payments(student_client, les
     assert "写得不错" in html
     assert '<dd class="crm-attendance-rate">100%</dd>' in html
     assert '<dd class="crm-average-score">90.0</dd>' in html
-    assert '<td class="crm-number crm-confirmed-total">5000</td>' in html
+    assert '<td class="crm-number crm-confirmed-total">¥5,000</td>' in html
 
 
 def test_the_student_page_shows_nothing_of_other_students(student_client, lessons, other_record):
     html = student_client.get(reverse("me")).content.decode()
-    assert "王同学" not in html and "别人的批语" not in html and "7777" not in html
+    assert "王同学" not in html and "别人的批语" not in html and "7,777" not in html and "7777" not in html
 
 
 def test_a_user_without_a_linked_customer_gets_a_friendly_page(client, make_user):
@@ -367,8 +367,8 @@ def test_the_student_page_takes_a_constant_number_of_queries(
     second = ClassListFactory()
     student_customer.class_list.add(second)
     CourseRecordFactory.create_batch(5, re_class=second)
-    # Session, user, customer, classes, teachers, study records, course records, payments.
-    with django_assert_max_num_queries(8):
+    # Session, user, customer, classes, teachers, study records, course records, payments, their total.
+    with django_assert_max_num_queries(9):
         assert student_client.get(reverse("me")).status_code == 200
 
 

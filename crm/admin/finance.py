@@ -3,15 +3,16 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, SaveErrorsAdminMixin
+from crm import formats
+from crm.admin.base import CrmModelAdmin, SaveErrorsAdminMixin, badge
 from crm.admin.exporting import StreamingExportMixin
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
+from crm.querysets import PaymentRecordQuerySet
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
 from crm.services import finance as services
 
@@ -80,6 +81,36 @@ class VisibleClassFilter(admin.RelatedFieldListFilter):
         visible = ClassList.objects.visible_to(request.user).values("pk")
         ordering = self.field_admin_ordering(field, request, model_admin)
         return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to={"pk__in": visible})
+
+
+class PaymentTotalFilter(admin.SimpleListFilter):
+    """``?total=income|refunds|pending|confirmed``: exactly the rows of that total, with the same Q
+    (PaymentRecordQuerySet), so that a dashboard figure and the list behind its link agree."""
+
+    title = _("counted in")
+    parameter_name = "total"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("confirmed", _("Confirmed total")),
+            ("income", _("Confirmed income")),
+            ("refunds", _("Confirmed refunds")),
+            ("pending", _("Awaiting confirmation")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() in PaymentRecordQuerySet.TOTALS:
+            return queryset.filter(queryset.total_q(self.value()))
+        # An unknown value selects nothing rather than silently showing every row.
+        return queryset.none() if self.value() else queryset
+
+
+# The badge colours of a payment's status: waiting, settled, refused.
+PAYMENT_STATUS_COLOURS = {
+    PaymentRecord.Status.UNCONFIRMED: "#d98b00",
+    PaymentRecord.Status.CONFIRMED: "#2e8b57",
+    PaymentRecord.Status.REJECTED: "#c0392b",
+}
 
 
 class RejectPaymentsForm(forms.Form):
@@ -191,7 +222,7 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
         description=Enrollment._meta.get_field("enrolled_date").verbose_name, ordering="enrolled_date"
     )
     def enrolled_on(self, obj):
-        return date_format(timezone.localtime(obj.enrolled_date), "Y-m-d")
+        return formats.format_date(obj.enrolled_date)
 
     @admin.action(permissions=["approve"], description=_("Approve the contracts of the selected enrollments"))
     def approve_contracts(self, request, queryset):
@@ -214,13 +245,19 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         "customer",
         "enrolment_class",
         "pay_type",
-        "paid_fee",
-        "status",
+        "amount",
+        "status_badge",
         "consultant",
         "paid_on",
-        "confirm_user",
+        "decided_by",
     ]
-    list_filter = ["status", "pay_type", ("enrolment_class", VisibleClassFilter), ("date", DateRangeFilter)]
+    list_filter = [
+        "status",
+        "pay_type",
+        PaymentTotalFilter,
+        ("enrolment_class", VisibleClassFilter),
+        ("date", DateRangeFilter),
+    ]
     search_fields = ["customer__name", "customer__qq", "customer__qq_name"]
     list_select_related = ["customer", "enrolment_class__campus", "consultant", "confirm_user"]
     form = PaymentRecordForm
@@ -234,13 +271,27 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
     def get_fields(self, request, obj=None):
         fields = ["customer", "enrolment_class", "pay_type", "paid_fee", "date", "note"]
         if obj is not None:
-            fields += ["consultant", "status", "confirm_user", "confirm_date", "reject_reason"]
+            fields += ["consultant", "status_badge"]
+            # 确认人 only for a confirmed payment, 驳回人 and the reason only for a rejected one.
+            if obj.status == PaymentRecord.Status.CONFIRMED:
+                fields += ["confirm_user", "confirm_date"]
+            elif obj.status == PaymentRecord.Status.REJECTED:
+                fields += ["rejected_by", "rejected_on", "reject_reason"]
         return fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["customer", "consultant", "status", "confirm_user", "confirm_date", "reject_reason"]
+        return [
+            "customer",
+            "consultant",
+            "status_badge",
+            "confirm_user",
+            "confirm_date",
+            "rejected_by",
+            "rejected_on",
+            "reject_reason",
+        ]
 
     def has_change_permission(self, request, obj=None):
         # Confirmed (or rejected) money is settled: nobody edits it any more, sales least of all.
@@ -267,9 +318,34 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
             context["payment_totals"] = context["cl"].queryset.totals()
         return response
 
+    @admin.display(description=PaymentRecord._meta.get_field("paid_fee").verbose_name, ordering="paid_fee")
+    def amount(self, obj):
+        return formats.yuan(obj.paid_fee)
+
+    @admin.display(description=PaymentRecord._meta.get_field("status").verbose_name, ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), PAYMENT_STATUS_COLOURS[obj.status])
+
     @admin.display(description=PaymentRecord._meta.get_field("date").verbose_name, ordering="date")
     def paid_on(self, obj):
-        return date_format(timezone.localtime(obj.date), "Y-m-d H:i")
+        return formats.format_datetime(obj.date)
+
+    @admin.display(description=_("Confirmed or rejected by"))
+    def decided_by(self, obj):
+        # Who confirmed a confirmed payment, who rejected a rejected one; nobody yet for the others.
+        if obj.status == PaymentRecord.Status.CONFIRMED and obj.confirm_user:
+            return str(obj.confirm_user)
+        if obj.status == PaymentRecord.Status.REJECTED and obj.confirm_user:
+            return format_html("{} <small>({})</small>", obj.confirm_user, gettext("rejected"))
+        return "—"
+
+    @admin.display(description=_("rejected by"))
+    def rejected_by(self, obj):
+        return obj.confirm_user or "—"
+
+    @admin.display(description=_("rejected on"))
+    def rejected_on(self, obj):
+        return formats.format_datetime(obj.confirm_date) or "—"
 
     @admin.action(permissions=["confirm"], description=_("Confirm the selected payments"))
     def confirm_payments(self, request, queryset):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord, UserProfile
+from crm.models.finance import validate_paid_fee
 from crm.services.customers import customers_advance_status
 
 
@@ -157,6 +158,9 @@ def payments_update(*, payment: PaymentRecord, fields: list[str]) -> PaymentReco
         raise ValidationError(
             _("This payment has been confirmed or rejected: it can no longer be edited."), code="settled"
         )
+    if "paid_fee" in fields:
+        # The form checks it too; a caller without a form must not store an amount that breaks totals.
+        validate_paid_fee(payment.paid_fee)
     payment.save(update_fields=[name for name in fields if name in EDITABLE_PAYMENT_FIELDS])
     return payment
 

@@ -101,12 +101,12 @@ def student_overview(*, customer: Customer) -> StudentOverview:
         summary.attendance_rate = attendance_rate(recorded)
         summary.average_score = average_score(recorded)
 
+    own_payments = PaymentRecord.objects.alive().filter(customer=customer)
     payments = list(
-        PaymentRecord.objects.filter(customer=customer, delete_status=False)
-        .select_related("enrolment_class__campus")
-        .order_by("-date", "-pk")
+        own_payments.with_net_amount().select_related("enrolment_class__campus").order_by("-date", "-pk")
     )
-    confirmed_total = sum(p.paid_fee for p in payments if p.status == PaymentRecord.Status.CONFIRMED)
+    # The payment list's own total (PaymentRecordQuerySet.totals), not a second sum in Python.
+    confirmed_total = own_payments.totals()["confirmed_net"]
     return StudentOverview(
         customer=customer,
         classes=list(summaries.values()),

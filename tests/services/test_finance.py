@@ -294,8 +294,10 @@ def test_totals_of_no_rows_are_zero(db):
 
 
 def test_net_amount_of_a_row_agrees_with_the_totals(own_customer, klass):
-    assert payment(own_customer, klass, PayType.REFUND, 2000).net_amount == -2000
-    assert payment(own_customer, klass, PayType.TUITION, 2000).net_amount == 2000
+    refund = payment(own_customer, klass, PayType.REFUND, 2000)
+    tuition = payment(own_customer, klass, PayType.TUITION, 2000)
+    net = dict(PaymentRecord.objects.with_net_amount().values_list("pk", "net_amount"))
+    assert net == {refund.pk: -2000, tuition.pk: 2000}
 
 
 # Races
@@ -421,3 +423,15 @@ def test_two_identical_enrollments_at_once_save_exactly_one(sales_user, own_cust
     assert sum(isinstance(outcome, Enrollment) for outcome in outcomes) == 1
     assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 3
     assert Enrollment.objects.count() == 1
+
+
+@pytest.mark.parametrize("amount", [0, -2147483648, 9223372036854775807, 1_000_001])
+def test_an_update_to_an_amount_out_of_range_is_refused_and_changes_nothing(own_customer, klass, amount):
+    pending = payment(own_customer, klass, paid_fee=500)
+    pending.paid_fee = amount
+
+    with pytest.raises(ValidationError, match="1,000,000"):
+        services.payments_update(payment=pending, fields=["paid_fee"])
+
+    pending.refresh_from_db()
+    assert pending.paid_fee == 500

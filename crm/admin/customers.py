@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
+from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
@@ -365,27 +366,15 @@ class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
         for record in formset.save(commit=False):
             consult_records_save(record=record, user=request.user)
 
+    @admin.display(description=_("follow-up records"))
+    def follow_ups_link(self, obj):
+        return format_html("{}<br>{}", super().follow_ups_link(obj), follow_up_add_link(obj))
+
     @admin.action(permissions=["release"], description=_("Release the selected customers to the public pool"))
     def release_customers(self, request, queryset):
         self.change_owners(
             request, queryset, customers_release, _("%(count)d customers released to the public pool.")
         )
-
-
-class ConsultRecordInline(admin.TabularInline):
-    """Follow-ups on the 我的客户 change page: the user's own, added here; edited in their own list."""
-
-    model = ConsultRecord
-    fields = ["date", "status", "note"]
-    extra = 1
-    can_delete = False
-    ordering = ["-date"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).alive().visible_to(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CustomerTransfer)

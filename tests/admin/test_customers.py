@@ -338,7 +338,12 @@ def test_releasing_someone_elses_customer_by_a_forged_post_releases_nothing(
 
 
 def test_follow_ups_can_be_added_inline_on_my_customers(sales_client, sales_user):
-    customer = CustomerFactory(consultant=sales_user)
+    import datetime
+
+    from django.utils import timezone
+
+    customer = CustomerFactory(consultant=sales_user, date=timezone.make_aware(datetime.datetime(2026, 1, 1)))
+    next_date = timezone.localdate() + datetime.timedelta(days=3)
     data = customer_form(qq=customer.qq, phone=customer.phone, name=customer.name)
     data.update(
         {
@@ -348,6 +353,7 @@ def test_follow_ups_can_be_added_inline_on_my_customers(sales_client, sales_user
             "consult_records-0-date_1": "10:00:00",
             "consult_records-0-status": "C",
             "consult_records-0-note": "来访，准备报名",
+            "consult_records-0-next_date": next_date.isoformat(),
         }
     )
     response = sales_client.post(reverse("admin:crm_privatecustomer_change", args=[customer.pk]), data)

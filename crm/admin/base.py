@@ -3,7 +3,6 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
-from django.db import router, transaction
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -56,46 +55,6 @@ class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["crm/admin/site.css"]}
-
-
-class SaveErrorsAdminMixin:
-    """A ValidationError raised while saving the add/change form shows the form again with the error.
-
-    The form's checks run before the save without locks; the services re-check under row locks, and
-    a concurrent change committed in between (the same enrollment added twice at once, the owner's
-    cap filled meanwhile) makes them raise ValidationError. Everything the failed save wrote is rolled
-    back (a savepoint), then the view runs again with the error added to the form, which makes it
-    invalid: the user sees the form with the error, and nothing is saved.
-    """
-
-    def _changeform_view(self, request, object_id, form_url, extra_context):
-        if request.method != "POST":
-            return super()._changeform_view(request, object_id, form_url, extra_context)
-        try:
-            with transaction.atomic(using=router.db_for_write(self.model)):
-                return super()._changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as error:
-            request.crm_save_error = error
-        return super()._changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        save_error = getattr(request, "crm_save_error", None)
-        if save_error is None:
-            return form
-
-        class SaveErrorForm(form):
-            def _post_clean(self):
-                super()._post_clean()
-                # The form's own checks may already report it (they now see the committed change).
-                if not self.errors:
-                    fields = getattr(save_error, "error_dict", {})
-                    if set(fields) <= set(self.fields):
-                        self.add_error(None, save_error)
-                    else:
-                        self.add_error(None, ValidationError(save_error.messages))
-
-        return SaveErrorForm
 
 
 class LockedCheckFormMixin:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, badge
 from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
@@ -145,7 +145,7 @@ class CustomerTransferInline(ReadOnlyAdminMixin, admin.TabularInline):
         )
 
 
-class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
+class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     """What the three customer lists share: the columns, the search, the filters and the form."""
 
     form = CustomerForm
@@ -246,7 +246,7 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         return None
 
     def save_model(self, request, obj, form, change):
-        # The services re-check the cap under a lock; their ValidationError shows the form again.
+        # The form's clean has checked the cap under the owner's lock, still held (customers_check_capacity).
         if change:
             customer_update(customer=obj, by=request.user, fields=form.changed_data)
         else:

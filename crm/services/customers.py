@@ -23,15 +23,20 @@ def _names(customers: Iterable[Customer]) -> str:
 def _lock_owner(user) -> None:
     # One user claiming from several browser tabs at once: the claims serialize on the user's row,
     # so the count of their private customers cannot go stale before the claim commits.
-    UserProfile.objects.select_for_update().filter(pk=user.pk).exists()
+    # NO KEY: the row is a mutex, never updated here; follow-ups and payments referencing the user
+    # (FOR KEY SHARE) are not blocked by it.
+    UserProfile.objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
 
 
 def customers_check_capacity(*, user, adding: int, by=None) -> None:
     """Raise ValidationError when ``adding`` more private customers would put ``user`` over the cap.
 
     ``by`` is who makes the change (the boss giving customers to a salesperson); the message then
-    names the owner instead of speaking to them.
+    names the owner instead of speaking to them. The owner's row is locked (as by a claim), so the
+    count holds until the caller's transaction commits: the customer form calls it in its clean,
+    inside the admin's save transaction.
     """
+    _lock_owner(user)
     current = Customer.objects.owned_by(user).count()
     cap = settings.MAX_CUSTOMER_NUM
     if current + adding <= cap:

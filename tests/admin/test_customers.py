@@ -485,12 +485,10 @@ def test_all_customers_show_the_consultant_and_the_status_as_a_coloured_badge(bo
 def test_the_cap_filled_meanwhile_shows_the_boss_the_form_again_and_changes_nothing(
     boss_client, sales_user, other_sales_user, settings, monkeypatch
 ):
-    # The new owner reached the cap after the boss's form was checked: the form's check saw room (a
-    # stale read, simulated by skipping it); the service's re-check under the owner's lock does not.
+    # The new owner reached the cap after the boss's form was read: the form's locked check sees it.
     settings.MAX_CUSTOMER_NUM = 2
     CustomerFactory.create_batch(2, consultant=other_sales_user)
     customer = CustomerFactory(consultant=sales_user, name="原名")
-    monkeypatch.setattr(customers_admin, "customers_check_capacity", lambda **kwargs: None)
     data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
 
     response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
@@ -515,13 +513,14 @@ def test_a_claim_between_the_bosss_form_check_and_save_shows_the_boss_the_cap(
     customer = CustomerFactory(consultant=sales_user, name="原名")
     boss = Client()
     boss.force_login(boss_user)
-    reached, go_on = pause_before(customers_admin, "customer_update", "boss")
+    # The boss's form has been read and is about to run its locked cap check.
+    reached, go_on = pause_before(customers_admin, "customers_check_capacity", "boss")
     data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
     url = reverse("admin:crm_customer_change", args=[customer.pk])
 
     thread, outcome = post_in_thread(boss, url, data, "boss")
     try:
-        assert reached.wait(timeout=30)  # the boss's form found room for one more customer
+        assert reached.wait(timeout=30)
         customers_claim(user=other_sales_user, customer_ids=[free.pk])  # the last place is taken
     finally:
         go_on.set()

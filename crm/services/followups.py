@@ -114,6 +114,12 @@ def consult_records_save(*, record: ConsultRecord, user) -> ConsultRecord:
     return record
 
 
+def consult_records_lock_customers(*, record_ids: Iterable[int]) -> None:
+    """Lock (NO KEY) the customers of these follow-ups, in pk order."""
+    customers = ConsultRecord.objects.filter(pk__in=record_ids).values("customer_id")
+    list(Customer.objects.select_for_update(no_key=True).filter(pk__in=customers).order_by("pk").values("pk"))
+
+
 def consult_records_refresh_customers(*, customer_ids: Iterable[int]) -> None:
     """Recompute the last follow-up date of these customers (follow-ups moved to the recycle bin)."""
     customers = Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk")

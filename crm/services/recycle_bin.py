@@ -13,7 +13,7 @@ from django.db.models import Model
 from django.utils.translation import gettext as _
 
 from crm.models import ConsultRecord, Enrollment, PaymentRecord
-from crm.services.followups import consult_records_refresh_customers
+from crm.services.followups import consult_records_lock_customers, consult_records_refresh_customers
 
 RECYCLABLE_MODELS = (ConsultRecord, Enrollment, PaymentRecord)
 
@@ -40,12 +40,14 @@ def recycle_bin_move(*, model: type[Model], ids: Iterable[int], user) -> int:
     were moved (rows already in the bin are left alone)."""
     if model not in RECYCLABLE_MODELS:
         raise ValueError(f"{model.__name__} has no recycle bin")
+    ids = sorted(set(ids))
+    if model is ConsultRecord:
+        # The customers first, in the order a follow-up's save takes its locks: the two never deadlock.
+        consult_records_lock_customers(record_ids=ids)
     # Lock, then check the locked rows: a payment confirmed since the list was read stays. NO KEY:
     # the rows are only updated.
     rows = list(
-        model.objects.select_for_update(no_key=True)
-        .filter(pk__in=sorted(set(ids)), delete_status=False)
-        .order_by("pk")
+        model.objects.select_for_update(no_key=True).filter(pk__in=ids, delete_status=False).order_by("pk")
     )
     recycle_bin_check(objects=rows)
     if not rows:

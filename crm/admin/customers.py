@@ -13,7 +13,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, badge
+from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
@@ -190,7 +191,7 @@ class CorrectStatusForm(forms.Form):
     )
 
 
-class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
+class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     """What the three customer lists share: the columns, the search, the filters and the form."""
 
     form = CustomerForm
@@ -303,7 +304,7 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         return None
 
     def save_model(self, request, obj, form, change):
-        # The services re-check the cap under a lock; their ValidationError shows the form again.
+        # The form's clean has checked the cap under the owner's lock, still held (customers_check_capacity).
         if change:
             customer_update(customer=obj, by=request.user, fields=form.changed_data)
         else:
@@ -467,27 +468,15 @@ class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
         for record in formset.save(commit=False):
             consult_records_save(record=record, user=request.user)
 
+    @admin.display(description=_("follow-up records"))
+    def follow_ups_link(self, obj):
+        return format_html("{}<br>{}", super().follow_ups_link(obj), follow_up_add_link(obj))
+
     @admin.action(permissions=["release"], description=_("Release the selected customers to the public pool"))
     def release_customers(self, request, queryset):
         self.change_owners(
             request, queryset, customers_release, _("%(count)d customers released to the public pool.")
         )
-
-
-class ConsultRecordInline(admin.TabularInline):
-    """Follow-ups on the 我的客户 change page: the user's own, added here; edited in their own list."""
-
-    model = ConsultRecord
-    fields = ["date", "status", "note"]
-    extra = 1
-    can_delete = False
-    ordering = ["-date"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).alive().visible_to(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CustomerTransfer)

@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -9,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
 from crm import formats
-from crm.admin.base import CrmModelAdmin, SaveErrorsAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, LockedCheckFormMixin, RecycleBinAdminMixin, badge
 from crm.admin.exporting import StreamingExportMixin
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
 from crm.querysets import PaymentRecordQuerySet
@@ -17,19 +16,22 @@ from crm.resources.finance import EnrollmentResource, PaymentRecordResource
 from crm.services import finance as services
 
 
-class OwnCustomerFormMixin:
-    """Customer choices are the logged-in user's own customers; ``user`` is set by the admin."""
+class OwnCustomerFormMixin(LockedCheckFormMixin):
+    """Customer choices are the logged-in user's own customers; ``user`` is set by the admin.
+
+    The service's check locks the rows and runs in the admin's save transaction (LockedCheckFormMixin):
+    a change committed since the form was read is a form error, never a 500 or a 403."""
 
     user = None
 
     def run_check(self, check, **kwargs):
-        try:
-            check(user=self.user, **kwargs)
-        except ValidationError as error:
-            self.add_error(None, error)
+        self.run_locked_check(check, user=self.user, **kwargs)
 
 
 class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
+    # Set by EnrollmentAdmin.get_form: whether the user may still edit an approved contract.
+    may_edit_approved = True
+
     class Meta:
         model = Enrollment
         fields = ["customer", *services.ENROLLMENT_FIELDS]
@@ -42,14 +44,17 @@ class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        klass = cleaned.get("enrolment_class")
-        customer = cleaned.get("customer") or (self.instance.customer if self.instance.pk else None)
+        saved = self.instance if self.instance.pk else None
+        # Read-only once approved: the check then runs on the enrollment's own class.
+        klass = cleaned.get("enrolment_class") or (saved.enrolment_class if saved else None)
+        customer = cleaned.get("customer") or (saved.customer if saved else None)
         if klass and customer:
             self.run_check(
                 services.enrollment_check,
                 customer=customer,
                 enrolment_class=klass,
                 enrollment=self.instance if self.instance.pk else None,
+                may_edit_approved=self.may_edit_approved,
             )
         if klass and "school" in self.fields and not cleaned.get("school"):
             cleaned["school"] = klass.campus
@@ -131,14 +136,9 @@ class OwnCustomerAdminMixin:
             kwargs["queryset"] = ClassList.objects.select_related("campus")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.consultant = request.user
-        super().save_model(request, obj, form, change)
-
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
+class EnrollmentAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
     list_display = [
         "customer",
         "enrolment_class",
@@ -159,7 +159,7 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
     list_select_related = ["customer", "enrolment_class__campus", "school", "consultant"]
     form = EnrollmentForm
     resource_classes = [EnrollmentResource]
-    actions = ["approve_contracts"]
+    actions = ["approve_contracts", "move_to_recycle_bin"]
     change_list_template = "admin/crm/enrollment/change_list.html"
 
     def scope_queryset(self, request, queryset):
@@ -191,26 +191,29 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
         return readonly
 
     def has_change_permission(self, request, obj=None):
-        # An approved contract is settled: only those who approve contracts may still edit it.
-        if obj is not None and obj.contract_approved and not self.has_approve_permission(request):
+        # An approved contract is settled: only those who approve contracts may still edit it. A POST
+        # of a form read before the approval is not refused here with a 403: the form's locked check
+        # gives the form back saying so.
+        settled = obj is not None and obj.contract_approved and not self.has_approve_permission(request)
+        if settled and request.method != "POST":
             return False
         return super().has_change_permission(request, obj)
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.may_edit_approved = self.has_approve_permission(request)
+        return form
+
     def save_model(self, request, obj, form, change):
+        # The form's clean has checked the rules under the rows' locks, which are still held.
         if not change:
-            # A ValidationError (the same enrollment added meanwhile) shows the form again.
             services.enrollments_create(enrollment=obj, user=request.user)
             return
-        try:
-            services.enrollments_update(
-                enrollment=obj,
-                fields=form.changed_data,
-                may_edit_approved=self.has_approve_permission(request),
-            )
-        except ValidationError as error:
-            if getattr(error, "code", None) != "approved":
-                raise  # the class taken meanwhile: the form is shown again with the error
-            raise PermissionDenied(" ".join(error.messages)) from error
+        services.enrollments_update(
+            enrollment=obj,
+            fields=form.changed_data,
+            may_edit_approved=self.has_approve_permission(request),
+        )
 
     def has_approve_permission(self, request):
         # Approving puts the customer into a class: it takes the right to change enrollments and classes
@@ -240,7 +243,7 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
 
 
 @admin.register(PaymentRecord)
-class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
+class PaymentRecordAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
     list_display = [
         "customer",
         "enrolment_class",
@@ -262,7 +265,7 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
     list_select_related = ["customer", "enrolment_class__campus", "consultant", "confirm_user"]
     form = PaymentRecordForm
     resource_classes = [PaymentRecordResource]
-    actions = ["confirm_payments", "reject_payments"]
+    actions = ["confirm_payments", "reject_payments", "move_to_recycle_bin"]
     change_list_template = "admin/crm/paymentrecord/change_list.html"
 
     def scope_queryset(self, request, queryset):
@@ -294,8 +297,10 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         ]
 
     def has_change_permission(self, request, obj=None):
-        # Confirmed (or rejected) money is settled: nobody edits it any more, sales least of all.
-        if obj is not None and obj.status != PaymentRecord.Status.UNCONFIRMED:
+        # Confirmed (or rejected) money is settled: nobody edits it any more, sales least of all. A
+        # POST of a form read before the confirmation is not refused here with a 403: the form's
+        # locked check gives the form back saying so.
+        if obj is not None and obj.status != PaymentRecord.Status.UNCONFIRMED and request.method != "POST":
             return False
         return super().has_change_permission(request, obj)
 
@@ -303,12 +308,11 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         return request.user.has_perm("crm.confirm_paymentrecord")
 
     def save_model(self, request, obj, form, change):
+        # The form's clean has checked the rules under the rows' locks, which are still held.
         if not change:
-            return super().save_model(request, obj, form, change)
-        try:
-            services.payments_update(payment=obj, fields=form.changed_data)
-        except ValidationError as error:
-            raise PermissionDenied(" ".join(error.messages)) from error
+            services.payments_create(payment=obj, user=request.user)
+            return
+        services.payments_update(payment=obj, fields=form.changed_data)
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

@@ -56,8 +56,11 @@ def customers_check_capacity(*, user, adding: int, by=None) -> None:
     """Raise ValidationError when ``adding`` more private customers would put ``user`` over the cap.
 
     ``by`` is who makes the change; unless it is the owner (a claim), the message names the owner
-    instead of speaking to them (the boss reassigning, an import run from the command line).
+    instead of speaking to them (the boss reassigning, an import run from the command line). The owner's
+    row is locked (as by a claim), so the count holds until the caller's transaction commits: the
+    customer form calls it in its clean, inside the admin's save transaction.
     """
+    _lock_owner(user)
     current = Customer.objects.owned_by(user).count()
     cap = settings.MAX_CUSTOMER_NUM
     if current + adding <= cap:

@@ -12,7 +12,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from crm import formats
-from crm.admin.finance import EnrollmentForm, PaymentRecordAdmin
+from crm.admin.finance import PaymentRecordAdmin
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
 from crm.services import finance as finance_services
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ENROLLMENTS = reverse("admin:crm_enrollment_changelist")
 PAYMENTS = reverse("admin:crm_paymentrecord_changelist")
+SETTLED = "该缴费记录已确认或已驳回，不能再修改。"
 
 
 def enrollment_post(customer, klass, **extra):
@@ -194,7 +195,11 @@ def test_an_approved_enrollment_is_read_only_for_sales(sales_client, sales_user,
     assert sales_client.get(url).status_code == 200
     response = sales_client.post(url, enrollment_post(own_customer, klass, memo="改"))
 
-    assert response.status_code == 403
+    # The form read before the approval comes back with the reason, not a 403 (finding 9).
+    assert response.status_code == 200
+    assert "该合同已审核，不能再修改。" in html.unescape(response.content.decode())
+    enrollment.refresh_from_db()
+    assert enrollment.memo != "改"
 
 
 # Payments
@@ -257,7 +262,8 @@ def test_a_confirmed_payment_can_no_longer_be_edited_by_sales(sales_client, own_
     assert sales_client.get(url).status_code == 200
     response = sales_client.post(url, {"enrolment_class": klass.pk, "pay_type": "tuition", "paid_fee": "9"})
 
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert SETTLED in html.unescape(response.content.decode())
     confirmed.refresh_from_db()
     assert confirmed.paid_fee == 500
 
@@ -572,7 +578,8 @@ def test_a_rejected_payment_can_no_longer_be_edited_by_sales(sales_client, own_c
         payment_post(klass, pay_type="tuition", paid_fee="9"),
     )
 
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert SETTLED in html.unescape(response.content.decode())
     rejected.refresh_from_db()
     assert rejected.paid_fee == 500
 
@@ -657,11 +664,9 @@ def test_the_class_filter_offers_only_the_classes_the_user_sees(
 def test_an_enrollment_added_meanwhile_shows_the_form_again_and_saves_nothing(
     sales_client, sales_user, own_customer, klass, monkeypatch
 ):
-    # The other request committed the same enrollment after this form was checked: the form's checks
-    # (the rule and the unique constraint) saw no duplicate, simulated by skipping them; the service's
-    # re-check under the customer's lock sees it.
+    # The other request committed the same enrollment after this form was read: the form's locked
+    # check (not only the model's unique constraint, skipped here) reports it.
     EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user, memo="先到")
-    monkeypatch.setattr(EnrollmentForm, "run_check", lambda form, check, **kwargs: None)
     monkeypatch.setattr(Enrollment, "validate_constraints", lambda enrollment, exclude=None: None)
 
     response = sales_client.post(reverse("admin:crm_enrollment_add"), enrollment_post(own_customer, klass))
@@ -681,12 +686,13 @@ def test_two_identical_enrollments_sent_at_once_save_one_and_show_the_other_an_e
     first, second = Client(), Client()
     first.force_login(sales_user)
     second.force_login(sales_user)
-    checked, go_on = pause_before(finance_services, "enrollments_create", "second")
+    # The second request has read its form and is about to run its locked check.
+    checked, go_on = pause_before(finance_services, "enrollment_check", "second")
     url = reverse("admin:crm_enrollment_add")
 
     thread, outcome = post_in_thread(second, url, enrollment_post(own_customer, klass, memo="后到"), "second")
     try:
-        assert checked.wait(timeout=30)  # the second request's form found no duplicate
+        assert checked.wait(timeout=30)
         assert first.post(url, enrollment_post(own_customer, klass, memo="先到")).status_code == 302
     finally:
         go_on.set()
@@ -704,7 +710,6 @@ def test_moving_an_enrollment_to_a_class_joined_meanwhile_shows_the_form_again(
     moved = EnrollmentFactory(customer=own_customer, consultant=sales_user, memo="原")
     original_class = moved.enrolment_class
     EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
-    monkeypatch.setattr(EnrollmentForm, "run_check", lambda form, check, **kwargs: None)
     monkeypatch.setattr(Enrollment, "validate_constraints", lambda enrollment, exclude=None: None)
 
     response = sales_client.post(

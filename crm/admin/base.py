@@ -7,6 +7,8 @@ from django.http import Http404
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin.paging import NearestPageAdminMixin
+
 
 def badge(label: str, colour: str) -> str:
     """A coloured label in a list cell (a customer's status, a recycling warning)."""
@@ -43,7 +45,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class CrmModelAdmin(NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 20
     list_max_show_all = 200
     # A filtered list would count the whole (scoped) table a second time just to print "of N total".

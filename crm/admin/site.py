@@ -58,6 +58,18 @@ def model_key(model_dict) -> str:
     return model_dict["model"]._meta.label_lower
 
 
+POSITIONS = {
+    key: (index, order) for index, (_slug, _name, keys) in enumerate(AREAS) for order, key in enumerate(keys)
+}
+OTHER_INDEX = next(index for index, (slug, _name, _keys) in enumerate(AREAS) if slug == OTHER_AREA)
+
+
+def area_position(model_dict) -> tuple[int, int, str]:
+    """(area, place in the area, name): unlisted models last in 设置, by name."""
+    index, order = POSITIONS.get(model_key(model_dict), (OTHER_INDEX, len(POSITIONS)))
+    return index, order, str(model_dict["name"])
+
+
 class CrmAdminSite(admin.AdminSite):
     site_header = _("Campus CRM")
     site_title = _("Campus CRM")
@@ -82,40 +94,31 @@ class CrmAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         """The models grouped by area (销售, 教学, 财务, 设置) instead of by Django app; an app's own page
-        (``app_label``) keeps Django's list of that app."""
+        (``app_label``: the breadcrumbs' "校园 CRM") keeps that app, its models in the same order."""
         app_list = super().get_app_list(request, app_label)
+        for app in app_list:
+            for model in app["models"]:
+                model["name"] = MODEL_NAMES.get(model_key(model), model["name"])
+            app["models"].sort(key=area_position)
         if app_label is not None:
             return app_list
         return self.areas(model for app in app_list for model in app["models"])
 
     def areas(self, models) -> list[dict]:
-        position = {
-            key: (index, order)
-            for index, (_slug, _name, keys) in enumerate(AREAS)
-            for order, key in enumerate(keys)
-        }
-        other = next(index for index, (slug, _name, _keys) in enumerate(AREAS) if slug == OTHER_AREA)
         grouped: dict[int, list] = {}
         for model in models:
-            key = model_key(model)
-            if key in MODEL_NAMES:
-                model["name"] = MODEL_NAMES[key]
-            index, order = position.get(key, (other, len(position)))
-            grouped.setdefault(index, []).append((order, str(model["name"]), model))
-        app_list = []
-        for index, (slug, name, _keys) in enumerate(AREAS):
-            if index not in grouped:
-                continue
-            app_list.append(
-                {
-                    "name": name,
-                    "app_label": slug,
-                    "app_url": reverse("admin:area", kwargs={"area": slug}, current_app=self.name),
-                    "has_module_perms": True,
-                    "models": [model for _order, _name, model in sorted(grouped[index], key=lambda m: m[:2])],
-                }
-            )
-        return app_list
+            grouped.setdefault(area_position(model)[0], []).append(model)
+        return [
+            {
+                "name": name,
+                "app_label": slug,
+                "app_url": reverse("admin:area", kwargs={"area": slug}, current_app=self.name),
+                "has_module_perms": True,
+                "models": sorted(grouped[index], key=area_position),
+            }
+            for index, (slug, name, _keys) in enumerate(AREAS)
+            if index in grouped
+        ]
 
     def area_index(self, request, area):
         """One area's models, the way Django's app page lists one app's."""

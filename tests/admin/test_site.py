@@ -352,10 +352,10 @@ def test_the_attendance_link_uses_the_attendance_page_once_it_exists(work_day, m
 
     real_reverse = site.reverse
 
-    def with_attendance(name, *args, **kwargs):
+    def with_attendance(name, args=(), **kwargs):
         if name == "admin:crm_courserecord_attendance":
-            return f"/admin/crm/courserecord/{kwargs.get('args', args and args[0])[0]}/attendance/"
-        return real_reverse(name, *args, **kwargs)
+            return f"/admin/crm/courserecord/{args[0]}/attendance/"
+        return real_reverse(name, args=args, **kwargs)
 
     monkeypatch.setattr(site, "reverse", with_attendance)
     assert site.attendance_url(lesson) == f"/admin/crm/courserecord/{lesson.pk}/attendance/"
@@ -417,3 +417,17 @@ def test_the_home_page_runs_a_fixed_number_of_queries_whatever_the_data(
     with django_assert_num_queries(expected):
         response = client.get(url)
     assert response.status_code == 200
+
+
+def test_the_crm_apps_own_page_lists_its_models_in_the_order_of_the_work(boss_client):
+    response = boss_client.get(reverse("admin:app_list", kwargs={"app_label": "crm"}))
+    names = [model["object_name"].lower() for model in response.context["app_list"][0]["models"]]
+
+    assert names[:5] == ["publiccustomer", "privatecustomer", "customer", "consultrecord", "customertransfer"]
+    assert names.index("classlist") < names.index("enrollment") < names.index("userprofile")
+
+
+def test_the_auth_apps_page_calls_groups_roles(boss_client):
+    response = boss_client.get(reverse("admin:app_list", kwargs={"app_label": "auth"}))
+
+    assert [str(model["name"]) for model in response.context["app_list"][0]["models"]] == ["角色"]

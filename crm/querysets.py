@@ -56,6 +56,43 @@ class CustomerQuerySet(models.QuerySet):
         """Private customers whose owner has been silent since ``cutoff`` (a local date) or longer."""
         return self.with_recycle_from().filter(recycle_from__lte=cutoff)
 
+    # --- follow-up ---
+    # "When must the owner call again" (``next_date``), one definition for the 下次跟进 filter, the
+    # home page's counts and their links. ``today`` is a local date (default: today in TIME_ZONE).
+    FOLLOW_UP_WEEK_DAYS = 7
+
+    @staticmethod
+    def _today(today=None):
+        from django.utils import timezone
+
+        return today or timezone.localdate()
+
+    @classmethod
+    def follow_up_today_q(cls, today=None) -> models.Q:
+        return models.Q(next_date=cls._today(today))
+
+    @classmethod
+    def follow_up_overdue_q(cls, today=None) -> models.Q:
+        return models.Q(next_date__lt=cls._today(today))
+
+    @classmethod
+    def follow_up_week_q(cls, today=None) -> models.Q:
+        """Due within the next 7 days, today included (today .. today + 6)."""
+        import datetime
+
+        today = cls._today(today)
+        last = today + datetime.timedelta(days=cls.FOLLOW_UP_WEEK_DAYS - 1)
+        return models.Q(next_date__gte=today, next_date__lte=last)
+
+    def follow_up_today(self, today=None):
+        return self.filter(self.follow_up_today_q(today))
+
+    def follow_up_overdue(self, today=None):
+        return self.filter(self.follow_up_overdue_q(today))
+
+    def follow_up_week(self, today=None):
+        return self.filter(self.follow_up_week_q(today))
+
 
 class ConsultRecordQuerySet(models.QuerySet):
     def alive(self):

@@ -237,3 +237,38 @@ def test_a_request_body_over_the_memory_limit_is_a_400(client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = client.post(reverse("login"), {"username": "x" * 2048, "password": "y"})
     assert response.status_code == 400
+
+
+LOCAL_PAGES_PROBE = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.DEBUG, settings.WHITENOISE_USE_FINDERS, settings.WHITENOISE_AUTOREFRESH, "
+    "settings.STORAGES['staticfiles']['BACKEND'], "
+    "'whitenoise.runserver_nostatic' in settings.INSTALLED_APPS, "
+    "'whitenoise.middleware.WhiteNoiseMiddleware' in settings.MIDDLEWARE)"
+)
+
+
+def run_local(**env: str) -> list[str]:
+    clean = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DEBUG"}}
+    result = subprocess.run(
+        [sys.executable, "-c", LOCAL_PAGES_PROBE],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.local", **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_make_run_shows_the_schools_error_pages_and_serves_static_files_without_collectstatic():
+    debug, finders, autorefresh, storage, nostatic, middleware = run_local()
+
+    assert debug == "False"  # our 404/403/500 pages, not Django's debug pages
+    assert (finders, autorefresh, nostatic, middleware) == ("True", "True", "True", "True")
+    assert storage == "django.contrib.staticfiles.storage.StaticFilesStorage"
+
+
+def test_debug_pages_come_back_with_debug_set():
+    assert run_local(DEBUG="1")[0] == "True"

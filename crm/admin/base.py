@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin.paging import NearestPageAdminMixin
 from crm.services.recycle_bin import recycle_bin_check, recycle_bin_move
 
 
@@ -49,7 +50,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class CrmModelAdmin(NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 20
     list_max_show_all = 200
     # A filtered list would count the whole (scoped) table a second time just to print "of N total".

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, badge
+from crm.admin.filters import FollowUpFilter, follow_up_badge
 from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
@@ -370,6 +371,8 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
     """全部客户: every customer, for users with crm.view_all_customers."""
 
     list_display = [*CustomerAdminBase.list_display[:6], "consultant", *CustomerAdminBase.list_display[6:]]
+    # The boss's links from the home page (a salesperson's overdue customers) use the same filter.
+    list_filter = [FollowUpFilter, *CustomerAdminBase.list_filter]
     ownership_fields = ("consultant", "user")
     actions = ["correct_status"]
 
@@ -448,6 +451,14 @@ class PublicCustomerAdmin(CustomerAdminBase):
 class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
     """我的客户: the logged-in salesperson's own customers, with their follow-ups inline."""
 
+    list_display = [
+        column
+        for name in CustomerAdminBase.list_display
+        for column in ((name, "next_follow_up") if name == "last_follow_up" else (name,))
+    ]
+    list_filter = [FollowUpFilter, *CustomerAdminBase.list_filter]
+    # The calls due first: overdue, then today, then later ones; customers without a date last.
+    ordering = [F("next_date").asc(nulls_last=True), "-date"]
     actions = ["release_customers"]
 
     def scope_queryset(self, request, queryset):
@@ -471,6 +482,10 @@ class PrivateCustomerAdmin(RecycleWarningMixin, CustomerAdminBase):
     @admin.display(description=_("follow-up records"))
     def follow_ups_link(self, obj):
         return format_html("{}<br>{}", super().follow_ups_link(obj), follow_up_add_link(obj))
+
+    @admin.display(description=FollowUpFilter.title, ordering=F("next_date").asc(nulls_last=True))
+    def next_follow_up(self, obj):
+        return follow_up_badge(obj.next_date)
 
     @admin.action(permissions=["release"], description=_("Release the selected customers to the public pool"))
     def release_customers(self, request, queryset):

@@ -2,7 +2,6 @@ from pathlib import PurePosixPath
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Func, IntegerField, OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
@@ -16,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin
+from crm.admin.paging import NearestPageChangeList
 from crm.models import ClassList, ContractTemplate, CourseRecord, Customer, StudyRecord, UserProfile
 from crm.services.teaching import study_records_create_for
 
@@ -108,7 +108,7 @@ class StudyRecordForm(forms.ModelForm):
         return cleaned_data
 
 
-class NextKeepingChangeList(ChangeList):
+class NextKeepingChangeList(NearestPageChangeList):
     # ``next`` rides along every link of the list (filters, pages, sorting) but filters nothing.
     def get_filters_params(self, params=None):
         lookup_params = super().get_filters_params(params)

@@ -300,7 +300,7 @@ def test_a_lesson_without_homework_takes_no_upload(student_client, student_custo
     assert not record.homework
 
 
-def test_homework_is_served_to_the_student_and_the_class_teachers_only(
+def test_homework_is_served_to_the_student_the_class_teachers_and_the_boss_only(
     client, lessons, private_media, student_user, lecturer_user, make_user
 ):
     client.force_login(student_user)
@@ -318,10 +318,25 @@ def test_homework_is_served_to_the_student_and_the_class_teachers_only(
     assert client.get(url).status_code == 200
     client.force_login(make_user("lecturer", username="lecturer_elsewhere"))
     assert client.get(url).status_code == 404
-    client.force_login(make_user("boss", username="boss_not_teaching"))
+    client.force_login(make_user("sales", username="sales_elsewhere"))
     assert client.get(url).status_code == 404
     client.logout()
     assert client.get(url)["Location"].startswith(reverse("login"))
+
+
+def test_the_homework_link_of_the_boss_s_study_record_page_opens(
+    client, lessons, private_media, student_user, make_user
+):
+    # Finding 12: the boss saw the link on the study record's page, and the link answered 404.
+    client.force_login(student_user)
+    upload(client, lessons.pk)
+    lessons.refresh_from_db()
+    client.force_login(make_user("boss", username="boss_not_teaching"))
+    page = client.get(reverse("admin:crm_studyrecord_change", args=[lessons.pk]))
+    assert lessons.homework.url in page.content.decode()
+    response = client.get(lessons.homework.url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"PK homework"
 
 
 def test_other_students_data_is_unreachable_from_every_url(

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, Func, IntegerField, OuterRef, Q, Subquery
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.formats import date_format
@@ -99,7 +99,12 @@ class StudyRecordForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         lesson, student = cleaned_data.get("course_record"), cleaned_data.get("student")
-        if lesson and student and not lesson.re_class.customers.filter(pk=student.pk).exists():
+        # The students the bulk action and the attendance page would give a record: no one else.
+        if (
+            lesson
+            and student
+            and not Customer.objects.students_of(lesson.re_class).filter(pk=student.pk).exists()
+        ):
             raise forms.ValidationError(
                 _("%(student)s is not a student of %(class)s."),
                 code="not_in_class",
@@ -144,14 +149,11 @@ class ClassListAdmin(CrmModelAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "teachers":
-            # Active teaching staff only (a role that marks study records: class teachers, lecturers,
-            # TAs), plus whoever already teaches a class so that editing never drops them; never sales,
-            # finance or the students' accounts. A plain list box: Django 5.2's two-box widget speaks
-            # English on a Chinese screen.
-            teaching = Q(
-                groups__permissions__codename="change_studyrecord",
-                groups__permissions__content_type__app_label="crm",
-            )
+            # Active teaching staff only (crm.teach_class: class teachers, lecturers, TAs), plus whoever
+            # already teaches a class so that editing never drops them; never sales, finance or the
+            # students' accounts. A plain list box: Django 5.2's two-box widget speaks English on a
+            # Chinese screen.
+            teaching = Q(pk__in=UserProfile.objects.teaching_staff().values("pk"))
             staff = UserProfile.objects.filter(teaching | Q(classes__isnull=False), is_staff=True)
             kwargs["queryset"] = staff.filter(is_active=True).distinct().order_by("username")
             kwargs["widget"] = forms.SelectMultiple(attrs={"size": 10})
@@ -159,7 +161,7 @@ class ClassListAdmin(CrmModelAdmin):
 
     def get_queryset(self, request):
         students = Customer.class_list.through.objects.filter(
-            classlist_id=OuterRef("pk"), customer__status=Customer.Status.STUDYING
+            Customer.objects.students_q("customer__"), classlist_id=OuterRef("pk")
         )
         return (
             super()
@@ -225,12 +227,12 @@ class ClassListAdmin(CrmModelAdmin):
 
     def students_view(self, request, object_id):
         klass = self.get_object(request, object_id)
-        if klass is None or not klass.managed:
+        if not klass.managed:
             # Outside the user's classes: as missing as a class that does not exist.
-            self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404(gettext("Not found."))
         if not self.has_view_or_change_permission(request, klass):
             raise PermissionDenied
-        students = Customer.objects.students().filter(class_list=klass).order_by("name", "qq")
+        students = Customer.objects.students_of(klass).order_by("name", "qq")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -283,7 +285,7 @@ class CourseRecordAdmin(CrmModelAdmin):
         if db_field.name == "re_class":
             kwargs["queryset"] = ClassList.objects.managed_by(request.user).select_related("campus")
         elif db_field.name == "teacher":
-            kwargs["queryset"] = UserProfile.objects.filter(is_staff=True, is_active=True)
+            kwargs["queryset"] = UserProfile.objects.teaching_staff().filter(is_staff=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
@@ -367,7 +369,7 @@ class StudyRecordAdmin(CrmModelAdmin):
             kwargs["queryset"] = records.select_related("re_class__campus")
         elif db_field.name == "student":
             classes = ClassList.objects.managed_by(request.user)
-            kwargs["queryset"] = Customer.objects.students().filter(class_list__in=classes).distinct()
+            kwargs["queryset"] = Customer.objects.students_of(classes)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("student"))

@@ -15,11 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import ClassList, ConsultRecord, Customer, Enrollment, PaymentRecord, StudyRecord, UserProfile
 from crm.querysets import PaymentRecordQuerySet
+from crm.roles import VIEW_DASHBOARD
 from crm.services.students import average_score_aggregate, present_count
 
 # Who may open the dashboard: the boss (and superusers). Finance keeps to the payment list and its
 # totals: the dashboard also shows leads, follow-ups and each salesperson's performance.
-DASHBOARD_PERMISSION = "crm.view_all_customers"
+DASHBOARD_PERMISSION = VIEW_DASHBOARD
 
 # A customer created in the period counts as converted once signed up, studying or paid in full.
 CONVERTED_STATUSES = (

@@ -40,7 +40,7 @@ def study_records_create_for(*, course_records: Iterable[CourseRecord]) -> list[
 
     students_by_class: dict[int, list[int]] = defaultdict(list)
     memberships = Customer.class_list.through.objects.filter(
-        classlist_id__in=class_ids, customer__status=Customer.Status.STUDYING
+        Customer.objects.students_q("customer__"), classlist_id__in=class_ids
     ).order_by("customer_id")
     for class_id, student_id in memberships.values_list("classlist_id", "customer_id"):
         students_by_class[class_id].append(student_id)

@@ -4,11 +4,15 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection
+from django.forms import modelform_factory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import CourseRecord, StudyRecord
+from crm.admin.teaching import StudyRecordForm
+from crm.models import CourseRecord, Customer, StudyRecord
+from crm.services.teaching import study_records_create_for
 from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,18 +67,19 @@ def test_a_teacher_sees_only_the_classes_they_teach(client_for, lecturer_user, t
     assert page_records(response) == [teaching_class]
 
 
-def test_sales_see_every_class_to_enroll_customers_but_not_their_students(
+def test_sales_enroll_into_every_class_without_seeing_the_classes_or_their_students(
     client_for, sales_user, teaching_class, other_class, enroll_students
 ):
+    # Finding 7: sales saw every class because they may add enrollments (a CRUD permission); seeing
+    # every class is crm.view_all_classes, which sales do not hold. The enrollment form still offers
+    # every class.
     enroll_students(teaching_class, 2)
     client = client_for(sales_user)
 
-    response = client.get(CLASSES)
-
-    assert set(page_records(response)) == {teaching_class, other_class}
-    page = response.content.decode()
-    assert reverse("admin:crm_classlist_students", args=[teaching_class.pk]) not in page
+    assert page_records(client.get(CLASSES)) == []
     assert client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk])).status_code == 404
+    form = client.get(reverse("admin:crm_enrollment_add")).context["adminform"].form
+    assert set(form.fields["enrolment_class"].queryset) == {teaching_class, other_class}
 
 
 def test_the_class_list_shows_students_and_lessons_with_links(
@@ -509,3 +514,45 @@ def test_the_scores_that_are_words_are_in_chinese(client_for, lecturer_user, tea
     html = client_for(lecturer_user).get(STUDY_RECORDS).content.decode()
     for chinese, english in [("未评分", "N/A"), ("抄袭", "COPY"), ("不及格", "FAIL")]:
         assert f">{chinese}<" in html and f">{english}<" not in html
+
+
+def test_a_study_record_is_not_added_for_a_member_who_is_not_studying(
+    client_for, lecturer_user, teaching_class, enroll_students
+):
+    # Finding 6: the form accepted any member of the class; the bulk action gives records to the
+    # studying ones only (the one definition, Customer.objects.students_of).
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    [signed] = enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+    form = {"course_record": lesson.pk, "attendance": "checked", "score": -1, "date_0": "2026-09-01"}
+    form["date_1"] = "10:00:00"
+
+    response = client_for(lecturer_user).post(
+        reverse("admin:crm_studyrecord_add"), {**form, "student": signed.pk}
+    )
+
+    assert response.status_code == 200
+    assert not StudyRecord.objects.exists()
+    assert study_records_create_for(course_records=[lesson])[0].created == 0
+    # The form's own rule, whatever the choices of its student field (the change list, an import).
+    fields = ["course_record", "student", "attendance", "score", "date"]
+    form = modelform_factory(StudyRecord, form=StudyRecordForm, fields=fields)({**form, "student": signed.pk})
+    assert not form.is_valid()
+    assert form.has_error(NON_FIELD_ERRORS, "not_in_class")
+
+
+def test_the_class_list_count_the_students_page_and_the_bulk_action_mean_the_same_people(
+    client_for, class_teacher_user, teaching_class, enroll_students
+):
+    studying = enroll_students(teaching_class, 2)
+    enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+    enroll_students(teaching_class, 1, status=Customer.Status.PAID_IN_FULL)
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    client = client_for(class_teacher_user)
+
+    [row] = page_records(client.get(CLASSES))
+    page = client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk]))
+    study_records_create_for(course_records=[lesson])
+
+    assert row.student_count == 2
+    assert set(page.context["students"]) == set(studying)
+    assert set(StudyRecord.objects.values_list("student", flat=True)) == {s.pk for s in studying}

@@ -233,6 +233,26 @@ def test_the_student_sees_their_classes_lessons_and_payments(student_client, les
     assert '<td class="crm-number crm-confirmed-total">5000</td>' in html
 
 
+def test_the_student_page_describes_the_homework_and_offers_an_upload_only_where_there_is_one(
+    student_client, student_customer, student_class
+):
+    with_homework = CourseRecordFactory(
+        re_class=student_class,
+        day_num=1,
+        has_homework=True,
+        homework_title="作业一",
+        homework_memo="写一个爬虫",
+    )
+    without = CourseRecordFactory(re_class=student_class, day_num=2, has_homework=False, homework_memo="不交")
+    StudyRecordFactory(course_record=with_homework, student=student_customer)
+    StudyRecordFactory(course_record=without, student=student_customer)
+
+    html = student_client.get(reverse("me")).content.decode()
+
+    assert "作业一" in html and "写一个爬虫" in html and "不交" not in html
+    assert html.count('name="homework"') == 1
+
+
 def test_the_student_page_shows_nothing_of_other_students(student_client, lessons, other_record):
     html = student_client.get(reverse("me")).content.decode()
     assert "王同学" not in html and "别人的批语" not in html and "7777" not in html

@@ -1,23 +1,33 @@
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Func, IntegerField, OuterRef, Q, Subquery
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin
-from crm.models import ClassList, ContractTemplate, CourseRecord, Customer, StudyRecord, UserProfile
-from crm.services.teaching import study_records_create_for
+from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
+from crm.services.teaching import (
+    MARK_FIELDS,
+    Marks,
+    course_records_create,
+    study_records_create_for,
+    study_records_take_attendance,
+)
+from crm.templatetags.crm_dashboard import yuan
 
 NEXT_VAR = "next"
 
@@ -113,6 +123,37 @@ class StudyRecordForm(forms.ModelForm):
         return cleaned_data
 
 
+class AttendanceRowForm(forms.Form):
+    """One student's row of the attendance page; the prefix (the student's id) keeps rows apart."""
+
+    attendance = forms.ChoiceField(
+        label=_("attendance"), choices=StudyRecord.Attendance.choices, widget=forms.RadioSelect
+    )
+    score = forms.TypedChoiceField(label=_("score"), choices=StudyRecord.Score.choices, coerce=int)
+    homework_note = forms.CharField(
+        label=_("homework comment"),
+        max_length=StudyRecord._meta.get_field("homework_note").max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"size": 24}),
+    )
+
+
+def row_form_kwargs(student, records) -> dict:
+    record = records.get(student.pk)
+    if record is None:
+        initial = {"attendance": StudyRecord.Attendance.CHECKED, "score": StudyRecord.Score.NOT_GRADED}
+    else:
+        initial = {field: getattr(record, field) for field in MARK_FIELDS}
+    return {"prefix": f"student-{student.pk}", "initial": initial}
+
+
+@dataclass
+class AttendanceRow:
+    student: Customer
+    record: StudyRecord | None
+    form: AttendanceRowForm
+
+
 class NextKeepingChangeList(ChangeList):
     # ``next`` rides along every link of the list (filters, pages, sorting) but filters nothing.
     def get_filters_params(self, params=None):
@@ -135,13 +176,16 @@ class ClassListAdmin(CrmModelAdmin):
         "semester",
         "campus",
         "class_type",
+        "tuition",
         "dates",
         "teacher_names",
         "students",
         "course_records",
     ]
     list_filter = ["course", "campus", "class_type"]
+    # Also searched: the course's name and the semester (get_search_results).
     search_fields = ["memo", "campus__name"]
+    search_help_text = _("Course name, semester (15 or 15期), campus or memo.")
     list_select_related = ["campus"]
 
     def scope_queryset(self, request, queryset):
@@ -168,6 +212,9 @@ class ClassListAdmin(CrmModelAdmin):
             .get_queryset(request)
             .annotate(
                 student_count=row_count(students),
+                member_count=row_count(
+                    Customer.class_list.through.objects.filter(classlist_id=OuterRef("pk"))
+                ),
                 course_record_count=row_count(CourseRecord.objects.filter(re_class=OuterRef("pk"))),
                 # Sales see every class but work with the students and lessons of none.
                 managed=Exists(ClassList.objects.managed_by(request.user).filter(pk=OuterRef("pk"))),
@@ -179,13 +226,14 @@ class ClassListAdmin(CrmModelAdmin):
         # The links depend on the user: sales see every class, but not its students or lessons.
         may_view_lessons = request.user.has_perm("crm.view_courserecord")
 
-        @admin.display(description=_("students"), ordering="student_count")
+        # The students of a class are its studying members; the column says it also counts the others.
+        @admin.display(description=_("studying / members"), ordering="student_count")
         def students(klass):
             label = gettext("Students (%(count)s)") % {"count": klass.student_count}
             if klass.managed:
                 url = reverse("admin:crm_classlist_students", args=[klass.pk])
-                return format_html('<a href="{}">{}</a>', url, label)
-            return label
+                return format_html('<a href="{}">{}</a> / {}', url, label, klass.member_count)
+            return format_html("{} / {}", label, klass.member_count)
 
         @admin.display(description=_("course records"), ordering="course_record_count")
         def course_records(klass):
@@ -197,6 +245,31 @@ class ClassListAdmin(CrmModelAdmin):
 
         return [*self.list_display[:-2], students, course_records]
 
+    def get_ordering(self, request):
+        # Upcoming classes first, the nearest at the top, then the others from the latest start.
+        upcoming = Q(start_date__gte=timezone.localdate())
+        return [
+            Case(When(upcoming, then=Value(0)), default=Value(1)).asc(),
+            Case(When(upcoming, then=F("start_date"))).asc(),
+            F("start_date").desc(),
+            "pk",
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        # The course is stored as a code and the semester as a number: each word of the search must
+        # match the memo, the campus, a course's name or the semester ("15" or "15期").
+        courses = [(code, str(label).casefold()) for code, label in Course.choices]
+        for word in smart_split(search_term):
+            word = unescape_string_literal(word) if word[:1] in "\"'" else word
+            matches = Q(memo__icontains=word) | Q(campus__name__icontains=word)
+            matches |= Q(course__in=[code for code, label in courses if word.casefold() in label])
+            matches |= Q(course__iexact=word)
+            number = word.removesuffix("期")
+            if number.isdigit():
+                matches |= Q(semester=int(number))
+            queryset = queryset.filter(matches)
+        return super().get_search_results(request, queryset, "")
+
     def get_urls(self):
         students = path(
             "<path:object_id>/students/",
@@ -204,6 +277,10 @@ class ClassListAdmin(CrmModelAdmin):
             name="crm_classlist_students",
         )
         return [students, *super().get_urls()]
+
+    @admin.display(description=_("tuition"), ordering="price")
+    def tuition(self, klass):
+        return yuan(klass.price)
 
     @admin.display(description=_("teachers"))
     def teacher_names(self, klass):
@@ -255,6 +332,7 @@ class CourseRecordAdmin(CrmModelAdmin):
         "teacher",
         "date",
         "has_homework",
+        "attendance_link",
         "study_records",
     ]
     list_filter = [("re_class", ManagedClassFilter), "has_homework", "date"]
@@ -279,7 +357,31 @@ class CourseRecordAdmin(CrmModelAdmin):
             label = gettext("Study records (%(count)s)") % {"count": record.study_record_count}
             return format_html('<a href="{}">{}</a>', url, label)
 
-        return [*self.list_display[:-1], study_records]
+        columns = [*self.list_display[:-1], study_records]
+        if not self.has_attendance_permission(request):
+            columns.remove("attendance_link")
+        return columns
+
+    def get_urls(self):
+        attendance = path(
+            "<path:object_id>/attendance/",
+            self.admin_site.admin_view(self.attendance_view),
+            name="crm_courserecord_attendance",
+        )
+        return [attendance, *super().get_urls()]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        result = course_records_create(course_record=obj)
+        if result.created:
+            self.message_user(
+                request,
+                gettext("%(count)d study records created for the students of the class.")
+                % {"count": result.created},
+                messages.SUCCESS,
+            )
+        return None
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "re_class":
@@ -304,8 +406,64 @@ class CourseRecordAdmin(CrmModelAdmin):
     def study_records(self, record):
         return record.study_record_count
 
+    @admin.display(description=_("attendance"))
+    def attendance_link(self, record):
+        url = reverse("admin:crm_courserecord_attendance", args=[record.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Take attendance"))
+
     def has_study_records_permission(self, request):
         return request.user.has_perm("crm.add_studyrecord")
+
+    def has_attendance_permission(self, request):
+        # Taking attendance is marking the lesson's study records (a TA too); the records of students
+        # who joined after the lesson was added come with it.
+        return request.user.has_perm("crm.change_studyrecord")
+
+    def attendance_view(self, request, object_id):
+        lesson = self.get_object(request, object_id)  # a lesson of another class answers 404
+        if not self.has_attendance_permission(request):
+            raise PermissionDenied
+        students = list(Customer.objects.students_of(lesson.re_class_id).order_by("name", "qq"))
+        records = {
+            record.student_id: record
+            for record in StudyRecord.objects.filter(
+                course_record=lesson, student__in=[s.pk for s in students]
+            )
+        }
+        data = request.POST if request.method == "POST" else None
+        rows = [
+            AttendanceRow(
+                student, records.get(student.pk), AttendanceRowForm(data, **row_form_kwargs(student, records))
+            )
+            for student in students
+        ]
+        if data is not None and all(row.form.is_valid() for row in rows):
+            marks = {row.student.pk: Marks(**row.form.cleaned_data) for row in rows}
+            try:
+                count = study_records_take_attendance(course_record=lesson, marks=marks)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Attendance of %(lesson)s saved for %(count)d students.")
+                    % {"lesson": lesson, "count": count},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    changelist_url(CourseRecord, re_class__id__exact=lesson.re_class_id)
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": lesson,
+            "title": gettext("Attendance: %(class)s, lesson %(day)s")
+            % {"class": lesson.re_class, "day": lesson.day_num},
+            "rows": rows,
+            "has_errors": data is not None,
+            "checked": StudyRecord.Attendance.CHECKED,
+        }
+        return TemplateResponse(request, "admin/crm/courserecord/attendance.html", context)
 
     @admin.action(permissions=["study_records"], description=_("Create study records for the students"))
     def create_study_records(self, request, queryset):

@@ -21,10 +21,14 @@ class CustomerQuerySet(models.QuerySet):
     # Every page, count and write that means the students of a class goes through these.
     @staticmethod
     def students_q(prefix: str = "") -> models.Q:
-        """Studying customers; ``prefix`` reaches them from another model (``"customer__"``)."""
+        """Studying customers; ``prefix`` reaches them from another model (``"customer__"``).
+
+        Paying the rest of the tuition moves a student from 学习中 to 学费已交齐 (the status only moves
+        forward): they are still in class, so both statuses are studying."""
         from crm.models import Customer
 
-        return models.Q(**{f"{prefix}status": Customer.Status.STUDYING})
+        studying = [Customer.Status.STUDYING, Customer.Status.PAID_IN_FULL]
+        return models.Q(**{f"{prefix}status__in": studying})
 
     def students(self):
         return self.filter(self.students_q())

@@ -504,6 +504,14 @@ class StudyRecordAdmin(CrmModelAdmin):
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
 
+    def related_scope(self, request, model):
+        if model is Customer:
+            # The list names its students: the user may filter on anyone whose study records they see.
+            return Customer.objects.filter(
+                pk__in=StudyRecord.objects.visible_to(request.user).values("student_id")
+            )
+        return super().related_scope(request, model)
+
     def get_changelist(self, request, **kwargs):
         return NextKeepingChangeList
 

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from crm.models import Customer
 from tests.factories import (
     CourseRecordFactory,
     CustomerFactory,
@@ -51,6 +52,22 @@ def test_a_filter_on_the_user_s_own_class_is_applied_even_with_one_choice(
     )
 
     assert rows(response) == [own]
+
+
+def test_the_students_page_links_to_each_student_s_study_records(
+    client_for, lecturer_user, teaching_class, enroll_students
+):
+    # The students are not the teacher's customers, yet the list names them: the filter is in scope.
+    [student] = enroll_students(teaching_class, 1)
+    record = StudyRecordFactory(course_record=CourseRecordFactory(re_class=teaching_class), student=student)
+    client = client_for(lecturer_user)
+    page = client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk]))
+    query = {"course_record__re_class__id__exact": teaching_class.pk, "student__id__exact": student.pk}
+
+    assert f"student__id__exact={student.pk}" in page.content.decode()
+    assert rows(client.get(STUDY_RECORDS, query)) == [record]
+    stranger = CustomerFactory(status=Customer.Status.STUDYING)
+    assert rows(client.get(STUDY_RECORDS, {"student__id__exact": stranger.pk})) == []
 
 
 def test_a_filter_on_a_lesson_of_another_class_gives_an_empty_list(

@@ -549,9 +549,10 @@ def test_a_study_record_is_not_added_for_a_member_who_is_not_studying(
 def test_the_class_list_count_the_students_page_and_the_bulk_action_mean_the_same_people(
     client_for, class_teacher_user, teaching_class, enroll_students
 ):
+    # A student who paid the rest of the tuition (学费已交齐) is still in class.
     studying = enroll_students(teaching_class, 2)
+    studying += enroll_students(teaching_class, 1, status=Customer.Status.PAID_IN_FULL)
     enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
-    enroll_students(teaching_class, 1, status=Customer.Status.PAID_IN_FULL)
     lesson = CourseRecordFactory(re_class=teaching_class)
     client = client_for(class_teacher_user)
 
@@ -559,7 +560,7 @@ def test_the_class_list_count_the_students_page_and_the_bulk_action_mean_the_sam
     page = client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk]))
     study_records_create_for(course_records=[lesson])
 
-    assert row.student_count == 2
+    assert row.student_count == 3
     assert set(page.context["students"]) == set(studying)
     assert set(StudyRecord.objects.values_list("student", flat=True)) == {s.pk for s in studying}
 

@@ -216,14 +216,14 @@ class ClassListAdmin(CrmModelAdmin):
                     Customer.class_list.through.objects.filter(classlist_id=OuterRef("pk"))
                 ),
                 course_record_count=row_count(CourseRecord.objects.filter(re_class=OuterRef("pk"))),
-                # Sales see every class but work with the students and lessons of none.
+                # Finance sees every class but works with the students and lessons of none.
                 managed=Exists(ClassList.objects.managed_by(request.user).filter(pk=OuterRef("pk"))),
             )
             .prefetch_related("teachers")
         )
 
     def get_list_display(self, request):
-        # The links depend on the user: sales see every class, but not its students or lessons.
+        # The links depend on the user: finance sees every class, but not its students or lessons.
         may_view_lessons = request.user.has_perm("crm.view_courserecord")
 
         # The students of a class are its studying members; the column says it also counts the others.
@@ -260,7 +260,8 @@ class ClassListAdmin(CrmModelAdmin):
         # match the memo, the campus, a course's name or the semester ("15" or "15期").
         courses = [(code, str(label).casefold()) for code, label in Course.choices]
         for word in smart_split(search_term):
-            word = unescape_string_literal(word) if word[:1] in "\"'" else word
+            if word[:1] in "\"'" and len(word) > 1 and word[0] == word[-1]:
+                word = unescape_string_literal(word)
             matches = Q(memo__icontains=word) | Q(campus__name__icontains=word)
             matches |= Q(course__in=[code for code, label in courses if word.casefold() in label])
             matches |= Q(course__iexact=word)

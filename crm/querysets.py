@@ -18,8 +18,28 @@ class CustomerQuerySet(models.QuerySet):
             return self
         return self.owned_by(user)
 
+    # --- students of a class ---
+    # The one definition of "the students of a class": the customers who joined it and are studying.
+    # Every page, count and write that means the students of a class goes through these.
+    @staticmethod
+    def students_q(prefix: str = "") -> models.Q:
+        """Studying customers; ``prefix`` reaches them from another model (``"customer__"``).
+
+        Paying the rest of the tuition moves a student from 学习中 to 学费已交齐 (the status only moves
+        forward): they are still in class, so both statuses are studying."""
+        from crm.models import Customer
+
+        studying = [Customer.Status.STUDYING, Customer.Status.PAID_IN_FULL]
+        return models.Q(**{f"{prefix}status__in": studying})
+
     def students(self):
-        return self.filter(status="studying")
+        return self.filter(self.students_q())
+
+    def students_of(self, classes):
+        """The students of a class, or of any of several (a queryset or a list of classes or ids)."""
+        if isinstance(classes, models.Model | int):
+            return self.students().filter(class_list=classes)
+        return self.students().filter(class_list__in=classes).distinct()
 
     # --- recycle ---
     def with_recycle_from(self):
@@ -122,9 +142,11 @@ class EnrollmentQuerySet(models.QuerySet):
         return self.filter(delete_status=False)
 
     def visible_to(self, user):
-        # Exporting enrollments is the school-wide view (finance, boss); others see their own
+        # Whoever sees every class sees every enrollment (finance, the boss); others see their own
         # enrollments and those of the classes they teach.
-        if user.has_perm("crm.view_all_customers") or user.has_perm("crm.export_enrollment"):
+        from crm.roles import VIEW_ALL_CLASSES
+
+        if user.has_perm(VIEW_ALL_CLASSES):
             return self
         return self.filter(
             models.Q(consultant=user) | models.Q(enrolment_class__in=user.classes.values("pk"))
@@ -145,11 +167,11 @@ class PaymentRecordQuerySet(models.QuerySet):
         return self.filter(delete_status=False)
 
     def visible_to(self, user):
-        if (
-            user.has_perm("crm.view_all_customers")
-            or user.has_perm("crm.confirm_paymentrecord")
-            or user.has_perm("crm.export_paymentrecord")
-        ):
+        # The school-wide view of money is that of every class (finance, the boss); sales see the
+        # payments they recorded.
+        from crm.roles import VIEW_ALL_CLASSES
+
+        if user.has_perm(VIEW_ALL_CLASSES):
             return self
         return self.filter(consultant=user)
 
@@ -235,11 +257,11 @@ class PaymentRecordQuerySet(models.QuerySet):
 
 # --- teaching ---
 # Who sees classes, course records and study records. A class's staff are its ``teachers`` (its
-# lecturers, its class teacher and its TAs). The boss sees everything. Sales enroll customers
-# into any class and finance takes payments for any class, so whoever handles enrollments or
-# payments sees every class too (their role gives them only the view permission on classes).
+# lecturers, its class teacher and its TAs). Whoever holds crm.view_all_classes (finance, the boss)
+# sees every class; the lessons and study records of every class are those of every student, so
+# they are for whoever sees every customer (the boss). Sales enroll customers into a class through
+# the enrollment form's class choices, not by seeing the class.
 SEES_EVERY_RECORD = "crm.view_all_customers"
-SEES_EVERY_CLASS = (SEES_EVERY_RECORD, "crm.add_enrollment", "crm.view_paymentrecord")
 
 
 class ClassListQuerySet(models.QuerySet):
@@ -253,7 +275,9 @@ class ClassListQuerySet(models.QuerySet):
         return self.taught_by(user)
 
     def visible_to(self, user):
-        if any(user.has_perm(perm) for perm in SEES_EVERY_CLASS):
+        from crm.roles import VIEW_ALL_CLASSES
+
+        if user.has_perm(VIEW_ALL_CLASSES):
             return self
         return self.taught_by(user)
 
@@ -270,6 +294,15 @@ class StudyRecordQuerySet(models.QuerySet):
         if user.has_perm(SEES_EVERY_RECORD):
             return self
         return self.filter(course_record__re_class__teachers=user)
+
+    def homework_readable_by(self, user):
+        """The one definition of whose homework file a user may read: the student's own records and
+        every record the user sees in the admin (the class's teachers, the boss)."""
+        if not user.is_authenticated:
+            return self.none()
+        # Built as one OR (not a union) so that the caller can still filter and slice the result.
+        staff = self.visible_to(user).values("pk")
+        return self.filter(models.Q(student__user=user) | models.Q(pk__in=staff))
 
 
 # --- users ---

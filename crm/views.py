@@ -21,12 +21,7 @@ from django.views.decorators.http import require_POST
 
 from crm.forms import HomeworkUploadForm, LoginForm, RegisterForm
 from crm.models import StudyRecord
-from crm.services.students import (
-    customer_of,
-    homework_readers,
-    student_overview,
-    study_records_upload_homework,
-)
+from crm.services.students import customer_of, student_overview, study_records_upload_homework
 
 
 def home_url(user) -> str:
@@ -140,9 +135,10 @@ def homework_upload(request, pk: int):
 
 
 def homework_file(request, name: str):
-    """A homework file (``StudyRecord.homework.url``), for its student and the class's teachers only."""
+    """A homework file (``StudyRecord.homework.url``), for whoever ``homework_readable_by`` allows."""
     record = (
-        StudyRecord.objects.filter(homework_readers(request.current_user), homework=name)
+        StudyRecord.objects.homework_readable_by(request.current_user)
+        .filter(homework=name)
         .select_related("student", "course_record")
         .first()
     )

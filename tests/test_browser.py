@@ -163,3 +163,40 @@ def test_the_pages_work_under_the_content_security_policy(chromium, live_server,
     page.set_input_files(".crm-file input[type=file]", str(homework))
     assert page.locator(".crm-file-name").first.inner_text() == "day1.zip"
     assert blocked == [], "\n".join(map(str, blocked))
+
+
+def test_a_teacher_takes_attendance_with_everyone_checked_in_and_the_save_bar_in_sight(
+    chromium, live_server, tmp_path
+):
+    from django.contrib.auth.models import Group
+
+    from crm.models import StudyRecord
+
+    ta = UserProfile.objects.create_user("e2e_ta", password="Zx9-campus-pass", name="王助教", is_staff=True)
+    ta.groups.add(Group.objects.get(name="助教"))
+    klass = ClassListFactory(teachers=[ta])
+    students = CustomerFactory.create_batch(25, status=Customer.Status.STUDYING, class_list=[klass])
+    lesson = CourseRecordFactory(re_class=klass, day_num=3)
+    for student in students:
+        StudyRecordFactory(course_record=lesson, student=student, attendance=StudyRecord.Attendance.ABSENCE)
+
+    page = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768}).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "e2e_ta")
+    page.fill("#id_password", "Zx9-campus-pass")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/crm/courserecord/")
+    page.click("td.field-attendance_link a")
+    assert page.locator("h1").inner_text() == f"点名：{klass} 第 3 节"
+
+    # The save bar stays at the bottom of the window over a long class.
+    save = page.locator("#crm-attendance input[type=submit]")
+    assert save.is_visible() and save.bounding_box()["y"] + save.bounding_box()["height"] <= 768
+    page.screenshot(path=str(tmp_path / "attendance.png"))
+    page.click("#crm-all-checked")
+    assert page.locator('input[type=radio][value="checked"]:checked').count() == 25
+    save.click()
+    page.wait_for_url(f"{live_server.url}/admin/crm/courserecord/?re_class__id__exact={klass.pk}")
+    attendance = set(lesson.study_records.values_list("attendance", flat=True))
+    assert attendance == {StudyRecord.Attendance.CHECKED}

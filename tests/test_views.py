@@ -345,6 +345,26 @@ def test_the_student_sees_their_classes_lessons_and_payments(student_client, les
     assert '<td class="crm-number crm-confirmed-total">¥5,000</td>' in html
 
 
+def test_the_student_page_describes_the_homework_and_offers_an_upload_only_where_there_is_one(
+    student_client, student_customer, student_class
+):
+    with_homework = CourseRecordFactory(
+        re_class=student_class,
+        day_num=1,
+        has_homework=True,
+        homework_title="作业一",
+        homework_memo="写一个爬虫",
+    )
+    without = CourseRecordFactory(re_class=student_class, day_num=2, has_homework=False, homework_memo="不交")
+    StudyRecordFactory(course_record=with_homework, student=student_customer)
+    StudyRecordFactory(course_record=without, student=student_customer)
+
+    html = student_client.get(reverse("me")).content.decode()
+
+    assert "作业一" in html and "写一个爬虫" in html and "不交" not in html
+    assert html.count('name="homework"') == 1
+
+
 def test_the_student_page_shows_nothing_of_other_students(student_client, lessons, other_record):
     html = student_client.get(reverse("me")).content.decode()
     assert "王同学" not in html and "别人的批语" not in html and "7,777" not in html and "7777" not in html
@@ -412,7 +432,7 @@ def test_a_lesson_without_homework_takes_no_upload(student_client, student_custo
     assert not record.homework
 
 
-def test_homework_is_served_to_the_student_and_the_class_teachers_only(
+def test_homework_is_served_to_the_student_the_class_teachers_and_the_boss_only(
     client, lessons, private_media, student_user, lecturer_user, make_user
 ):
     client.force_login(student_user)
@@ -430,10 +450,25 @@ def test_homework_is_served_to_the_student_and_the_class_teachers_only(
     assert client.get(url).status_code == 200
     client.force_login(make_user("lecturer", username="lecturer_elsewhere"))
     assert client.get(url).status_code == 404
-    client.force_login(make_user("boss", username="boss_not_teaching"))
+    client.force_login(make_user("sales", username="sales_elsewhere"))
     assert client.get(url).status_code == 404
     client.logout()
     assert client.get(url)["Location"].startswith(reverse("login"))
+
+
+def test_the_homework_link_of_the_boss_s_study_record_page_opens(
+    client, lessons, private_media, student_user, make_user
+):
+    # Finding 12: the boss saw the link on the study record's page, and the link answered 404.
+    client.force_login(student_user)
+    upload(client, lessons.pk)
+    lessons.refresh_from_db()
+    client.force_login(make_user("boss", username="boss_not_teaching"))
+    page = client.get(reverse("admin:crm_studyrecord_change", args=[lessons.pk]))
+    assert lessons.homework.url in page.content.decode()
+    response = client.get(lessons.homework.url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"PK homework"
 
 
 def test_other_students_data_is_unreachable_from_every_url(

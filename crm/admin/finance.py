@@ -13,6 +13,7 @@ from crm.admin.exporting import StreamingExportMixin
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
 from crm.querysets import PaymentRecordQuerySet
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
+from crm.roles import APPROVE_ENROLLMENT
 from crm.services import finance as services
 
 
@@ -216,10 +217,8 @@ class EnrollmentAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingExpo
         )
 
     def has_approve_permission(self, request):
-        # Approving puts the customer into a class: it takes the right to change enrollments and classes
-        # (class teachers, the boss), which sales do not have.
-        user = request.user
-        return user.has_perm("crm.change_enrollment") and user.has_perm("crm.change_classlist")
+        # Approving puts the customer into a class (class teachers, the boss): a capability of its own.
+        return request.user.has_perm(APPROVE_ENROLLMENT)
 
     @admin.display(
         description=Enrollment._meta.get_field("enrolled_date").verbose_name, ordering="enrolled_date"

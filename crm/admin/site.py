@@ -3,7 +3,7 @@ import datetime
 from django.contrib import admin
 from django.http import Http404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -238,8 +238,5 @@ def changelist_url(model_name: str, params: dict | None = None) -> str:
 
 
 def attendance_url(lesson) -> str:
-    """The lesson's 点名 page; its change page until the attendance page exists."""
-    try:
-        return reverse("admin:crm_courserecord_attendance", args=[lesson.pk])
-    except NoReverseMatch:
-        return reverse("admin:crm_courserecord_change", args=[lesson.pk])
+    """The lesson's 点名 page."""
+    return reverse("admin:crm_courserecord_attendance", args=[lesson.pk])

@@ -115,14 +115,6 @@ def student_overview(*, customer: Customer) -> StudentOverview:
     )
 
 
-def homework_readers(user) -> Q:
-    """Study records whose homework file this user may read: their own, or of a class they teach."""
-    teaches = ClassList.teachers.through.objects.filter(
-        classlist_id=OuterRef("course_record__re_class_id"), userprofile_id=user.pk
-    )
-    return Q(student__user=user) | Q(Exists(teaches))
-
-
 def validate_homework_file(upload) -> None:
     """Raise ValidationError when the file's type or size is not accepted (settings.HOMEWORK_*)."""
     allowed = [extension.lower().lstrip(".") for extension in settings.HOMEWORK_ALLOWED_EXTENSIONS]

@@ -9,7 +9,6 @@ from crm.services.students import (
     attendance_rate,
     average_score,
     customer_of,
-    homework_readers,
     student_overview,
     study_records_upload_homework,
 )
@@ -154,22 +153,6 @@ def test_the_overview_takes_the_same_queries_for_one_lesson_or_many(
     with django_assert_num_queries(6):
         overview = student_overview(customer=student_customer)
     assert len(overview.classes) == 4
-
-
-def test_homework_readers_are_the_student_and_the_class_teachers(
-    student_user, student_customer, student_class, lecturer_user, make_user
-):
-    record = StudyRecordFactory(
-        course_record=CourseRecordFactory(re_class=student_class), student=student_customer
-    )
-    StudyRecordFactory(course_record=record.course_record)  # a classmate's
-    readable = StudyRecord.objects.filter(homework_readers(student_user))
-    assert list(readable) == [record]
-    assert StudyRecord.objects.filter(homework_readers(lecturer_user)).count() == 2
-    assert not StudyRecord.objects.filter(
-        homework_readers(make_user("lecturer", username="other_l"))
-    ).exists()
-    assert not StudyRecord.objects.filter(homework_readers(make_user("boss", username="other_b"))).exists()
 
 
 @pytest.fixture

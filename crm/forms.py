@@ -1,13 +1,47 @@
-"""Forms of the pages outside the admin."""
+"""Forms of the pages outside the admin, and the admin's login form."""
+
+import unicodedata
 
 from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import UserProfile
 from crm.models.customer import mobile_validator
 from crm.services.students import validate_homework_file
+
+# Scripts whose letters pass for Latin ones: "sаles1" with a Cyrillic "а" would look like "sales1".
+LOOKALIKE_SCRIPTS = {"CYRILLIC", "GREEK"}
+
+
+def letter_scripts(text: str) -> set[str]:
+    """The scripts of the letters of ``text`` by their Unicode names ("LATIN SMALL LETTER A")."""
+    return {unicodedata.name(char, "").split(" ", 1)[0] for char in text if char.isalpha()}
+
+
+class LengthCheckedLoginMixin:
+    """Django's AuthenticationForm sets the username's max_length after the field is built, so nothing
+    checks it, and the overlong name reaches django-axes, whose log column is shorter (a 500 on
+    PostgreSQL). The check turns it into a form error; authenticate() is then not called."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length))
+
+
+class LoginForm(LengthCheckedLoginMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(LengthCheckedLoginMixin, AdminAuthenticationForm):
+    pass
 
 
 class RegisterForm(forms.ModelForm):
@@ -28,6 +62,21 @@ class RegisterForm(forms.ModelForm):
         self.fields["password"].strip = False
         self.fields["password"].help_text = password_validation.password_validators_help_text_html()
         self.fields["username"].widget.attrs["autofocus"] = True
+
+    def clean_username(self):
+        # NFKC first, as Django's own user forms do: "ｓａｌｅｓ１" (full width) is "sales1".
+        username = unicodedata.normalize("NFKC", self.cleaned_data["username"])
+        scripts = letter_scripts(username)
+        if "LATIN" in scripts and scripts & LOOKALIKE_SCRIPTS:
+            raise ValidationError(
+                _("A username may not mix Latin letters with Cyrillic or Greek ones."), code="mixed_scripts"
+            )
+        if UserProfile.objects.filter(username__iexact=username).exists():
+            raise ValidationError(
+                _("This username is already taken (capital and small letters count as the same)."),
+                code="unique",
+            )
+        return username
 
     def clean(self):
         cleaned = super().clean()
@@ -59,6 +108,15 @@ class RegisterForm(forms.ModelForm):
 
 class HomeworkUploadForm(forms.Form):
     homework = forms.FileField(label=_("homework file"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Also what a refused upload shows: crm.uploads stops reading a file over the limit, so the
+        # form receives none.
+        limit = filesizeformat(settings.HOMEWORK_MAX_UPLOAD_MB * 1024 * 1024)
+        self.fields["homework"].error_messages["required"] = _(
+            "Choose a file to hand in, of at most %(limit)s."
+        ) % {"limit": limit}
 
     def clean_homework(self):
         upload = self.cleaned_data["homework"]

@@ -1,7 +1,7 @@
 """The login guard of the pages outside the admin."""
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth import middleware as auth_middleware
 
 
 def is_login_exempt(request) -> bool:
@@ -21,22 +21,18 @@ def is_login_exempt(request) -> bool:
     return False
 
 
-class LoginRequiredMiddleware:
-    """Send a request without a logged-in user to the login page with ``next``, unless it is exempt.
+class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware (the redirect to LOGIN_URL with ``next``, and
+    ``@login_not_required``), plus the whitelist of URL names of ``is_login_exempt``: the admin is
+    exempt as a namespace, because it sends visitors to its own login page.
 
     Views read the logged-in user from ``request.current_user`` (None for an anonymous visitor of an
     exempt page). Works on resolved views only, so an unknown URL stays a plain 404.
     """
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = request.user
         request.current_user = user if user.is_authenticated else None
-        if request.current_user is None and not is_login_exempt(request):
-            return redirect_to_login(request.get_full_path())
-        return None
+        if request.current_user is None and is_login_exempt(request):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

@@ -3,6 +3,8 @@
 from django.contrib.auth.models import UserManager
 from django.db import models
 
+from crm.models.choices import PaymentStatus, PayType
+
 
 class CustomerQuerySet(models.QuerySet):
     def public(self):
@@ -38,8 +40,28 @@ class CustomerQuerySet(models.QuerySet):
             return self
         return self.owned_by(user)
 
+    # --- students of a class ---
+    # The one definition of "the students of a class": the customers who joined it and are studying.
+    # Every page, count and write that means the students of a class goes through these.
+    @staticmethod
+    def students_q(prefix: str = "") -> models.Q:
+        """Studying customers; ``prefix`` reaches them from another model (``"customer__"``).
+
+        Paying the rest of the tuition moves a student from 学习中 to 学费已交齐 (the status only moves
+        forward): they are still in class, so both statuses are studying."""
+        from crm.models import Customer
+
+        studying = [Customer.Status.STUDYING, Customer.Status.PAID_IN_FULL]
+        return models.Q(**{f"{prefix}status__in": studying})
+
     def students(self):
-        return self.filter(status="studying")
+        return self.filter(self.students_q())
+
+    def students_of(self, classes):
+        """The students of a class, or of any of several (a queryset or a list of classes or ids)."""
+        if isinstance(classes, models.Model | int):
+            return self.students().filter(class_list=classes)
+        return self.students().filter(class_list__in=classes).distinct()
 
     # --- recycle ---
     def with_recycle_from(self):
@@ -93,6 +115,43 @@ class CustomerQuerySet(models.QuerySet):
             self.recycle_due_q(silence_cutoff=silence_cutoff, deal_cutoff=deal_cutoff)
         )
 
+    # --- follow-up ---
+    # "When must the owner call again" (``next_date``), one definition for the 下次跟进 filter, the
+    # home page's counts and their links. ``today`` is a local date (default: today in TIME_ZONE).
+    FOLLOW_UP_WEEK_DAYS = 7
+
+    @staticmethod
+    def _today(today=None):
+        from django.utils import timezone
+
+        return today or timezone.localdate()
+
+    @classmethod
+    def follow_up_today_q(cls, today=None) -> models.Q:
+        return models.Q(next_date=cls._today(today))
+
+    @classmethod
+    def follow_up_overdue_q(cls, today=None) -> models.Q:
+        return models.Q(next_date__lt=cls._today(today))
+
+    @classmethod
+    def follow_up_week_q(cls, today=None) -> models.Q:
+        """Due within the next 7 days, today included (today .. today + 6)."""
+        import datetime
+
+        today = cls._today(today)
+        last = today + datetime.timedelta(days=cls.FOLLOW_UP_WEEK_DAYS - 1)
+        return models.Q(next_date__gte=today, next_date__lte=last)
+
+    def follow_up_today(self, today=None):
+        return self.filter(self.follow_up_today_q(today))
+
+    def follow_up_overdue(self, today=None):
+        return self.filter(self.follow_up_overdue_q(today))
+
+    def follow_up_week(self, today=None):
+        return self.filter(self.follow_up_week_q(today))
+
 
 class ConsultRecordQuerySet(models.QuerySet):
     def alive(self):
@@ -122,9 +181,11 @@ class EnrollmentQuerySet(models.QuerySet):
         return self.filter(delete_status=False)
 
     def visible_to(self, user):
-        # Exporting enrollments is the school-wide view (finance, boss); others see their own
+        # Whoever sees every class sees every enrollment (finance, the boss); others see their own
         # enrollments and those of the classes they teach.
-        if user.has_perm("crm.view_all_customers") or user.has_perm("crm.export_enrollment"):
+        from crm.roles import VIEW_ALL_CLASSES
+
+        if user.has_perm(VIEW_ALL_CLASSES):
             return self
         return self.filter(
             models.Q(consultant=user) | models.Q(enrolment_class__in=user.classes.values("pk"))
@@ -132,51 +193,100 @@ class EnrollmentQuerySet(models.QuerySet):
 
 
 class PaymentRecordQuerySet(models.QuerySet):
+    """Money: the one definition of a payment's net amount and of every total (income, refunds,
+    pending). Each total has a ``*_q()`` companion selecting exactly its rows, so that a figure, the
+    list behind its link (``?total=``, see ``TOTALS``) and that list's own totals always agree."""
+
     # Money going out of the school; subtracted from totals whatever the sign it was typed with.
-    OUTGOING_TYPES = ("refund", "dropout")
+    OUTGOING_TYPES = (PayType.REFUND, PayType.DROPOUT)
+    # The list parameter ``total`` -> the rows of that total (PaymentTotalFilter in the admin).
+    TOTALS = ("confirmed", "income", "refunds", "pending")
 
     def alive(self):
         return self.filter(delete_status=False)
 
     def visible_to(self, user):
-        if (
-            user.has_perm("crm.view_all_customers")
-            or user.has_perm("crm.confirm_paymentrecord")
-            or user.has_perm("crm.export_paymentrecord")
-        ):
+        # The school-wide view of money is that of every class (finance, the boss); sales see the
+        # payments they recorded.
+        from crm.roles import VIEW_ALL_CLASSES
+
+        if user.has_perm(VIEW_ALL_CLASSES):
             return self
         return self.filter(consultant=user)
 
-    def confirmed(self):
-        return self.filter(status="confirmed")
+    # --- money ---
+    @staticmethod
+    def confirmed_q() -> models.Q:
+        return models.Q(status=PaymentStatus.CONFIRMED)
 
-    def unconfirmed(self):
-        return self.filter(status="unconfirmed")
+    @staticmethod
+    def pending_q() -> models.Q:
+        """Awaiting finance's decision: the rows of the pending total."""
+        return models.Q(status=PaymentStatus.UNCONFIRMED)
 
     @classmethod
-    def net_amount(cls):
-        """The amount as it counts in totals: refunds and drop-outs negative, whatever their sign."""
-        from django.db.models.functions import Abs
+    def outgoing_q(cls) -> models.Q:
+        """Money out: a refund or drop-out of any sign, or a negative amount of any type."""
+        return models.Q(pay_type__in=cls.OUTGOING_TYPES) | models.Q(paid_fee__lt=0)
 
+    @classmethod
+    def income_q(cls) -> models.Q:
+        return cls.confirmed_q() & ~cls.outgoing_q()
+
+    @classmethod
+    def refunds_q(cls) -> models.Q:
+        return cls.confirmed_q() & cls.outgoing_q()
+
+    @classmethod
+    def total_q(cls, name: str) -> models.Q:
+        """The rows of the total ``name`` (one of TOTALS)."""
+        return {
+            "confirmed": cls.confirmed_q,
+            "income": cls.income_q,
+            "refunds": cls.refunds_q,
+            "pending": cls.pending_q,
+        }[name]()
+
+    def confirmed(self):
+        return self.filter(self.confirmed_q())
+
+    def unconfirmed(self):
+        return self.filter(self.pending_q())
+
+    @classmethod
+    def net_amount(cls) -> models.Case:
+        """The amount as it counts in totals: refunds and drop-outs negative, whatever their sign.
+
+        In 64 bits before ``Abs``: ``abs(-2147483648)`` overflows a 32-bit integer on PostgreSQL.
+        """
+        from django.db.models.functions import Abs, Cast
+
+        amount = Cast("paid_fee", output_field=models.BigIntegerField())
         return models.Case(
-            models.When(pay_type__in=cls.OUTGOING_TYPES, then=-Abs("paid_fee")),
-            default=models.F("paid_fee"),
-            output_field=models.IntegerField(),
+            models.When(pay_type__in=cls.OUTGOING_TYPES, then=-Abs(amount)),
+            default=amount,
+            output_field=models.BigIntegerField(),
         )
+
+    def with_net_amount(self):
+        """Annotate each row's ``net_amount`` (exports, the student's page): no second definition."""
+        return self.annotate(net_amount=self.net_amount())
 
     @classmethod
     def total_expressions(cls) -> dict[str, models.Aggregate]:
         """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group."""
         net = cls.net_amount()
-        confirmed = models.Q(status="confirmed")
-        # Money out is a refund or drop-out of any sign, or a negative amount of any type.
-        outgoing = models.Q(pay_type__in=cls.OUTGOING_TYPES) | models.Q(paid_fee__lt=0)
+
+        def total(rows: models.Q) -> models.Sum:
+            # 64-bit sums on both databases, whatever each backend's default for a sum of integers.
+            return models.Sum(net, filter=rows, default=0, output_field=models.BigIntegerField())
+
         return {
             "count": models.Count("pk"),
-            "confirmed_net": models.Sum(net, filter=confirmed, default=0),
-            "confirmed_income": models.Sum(net, filter=confirmed & ~outgoing, default=0),
-            "confirmed_refunds": models.Sum(net, filter=confirmed & outgoing, default=0),
-            "unconfirmed_net": models.Sum(net, filter=models.Q(status="unconfirmed"), default=0),
+            "confirmed_net": total(cls.confirmed_q()),
+            "confirmed_income": total(cls.income_q()),
+            "confirmed_refunds": total(cls.refunds_q()),
+            "unconfirmed_net": total(cls.pending_q()),
         }
 
     def totals(self) -> dict[str, int]:
@@ -186,11 +296,11 @@ class PaymentRecordQuerySet(models.QuerySet):
 
 # --- teaching ---
 # Who sees classes, course records and study records. A class's staff are its ``teachers`` (its
-# lecturers, its class teacher and its TAs). The boss sees everything. Sales enroll customers
-# into any class and finance takes payments for any class, so whoever handles enrollments or
-# payments sees every class too (their role gives them only the view permission on classes).
+# lecturers, its class teacher and its TAs). Whoever holds crm.view_all_classes (finance, the boss)
+# sees every class; the lessons and study records of every class are those of every student, so
+# they are for whoever sees every customer (the boss). Sales enroll customers into a class through
+# the enrollment form's class choices, not by seeing the class.
 SEES_EVERY_RECORD = "crm.view_all_customers"
-SEES_EVERY_CLASS = (SEES_EVERY_RECORD, "crm.add_enrollment", "crm.view_paymentrecord")
 
 
 class ClassListQuerySet(models.QuerySet):
@@ -204,7 +314,9 @@ class ClassListQuerySet(models.QuerySet):
         return self.taught_by(user)
 
     def visible_to(self, user):
-        if any(user.has_perm(perm) for perm in SEES_EVERY_CLASS):
+        from crm.roles import VIEW_ALL_CLASSES
+
+        if user.has_perm(VIEW_ALL_CLASSES):
             return self
         return self.taught_by(user)
 
@@ -221,6 +333,15 @@ class StudyRecordQuerySet(models.QuerySet):
         if user.has_perm(SEES_EVERY_RECORD):
             return self
         return self.filter(course_record__re_class__teachers=user)
+
+    def homework_readable_by(self, user):
+        """The one definition of whose homework file a user may read: the student's own records and
+        every record the user sees in the admin (the class's teachers, the boss)."""
+        if not user.is_authenticated:
+            return self.none()
+        # Built as one OR (not a union) so that the caller can still filter and slice the result.
+        staff = self.visible_to(user).values("pk")
+        return self.filter(models.Q(student__user=user) | models.Q(pk__in=staff))
 
 
 # --- users ---

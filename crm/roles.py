@@ -137,6 +137,8 @@ BOSS = Role(
         | _perms("userprofile", "view", "add", "change")
         | _perms("customerimport", "view", "change")
         | {"auth.view_group"}
+        # django-axes' failed logins: deleting a user's row unlocks them.
+        | {"axes.view_accessattempt", "axes.delete_accessattempt"}
     ),
 )
 STUDENT = Role(

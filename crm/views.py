@@ -3,25 +3,25 @@
 import math
 from pathlib import PurePosixPath
 
-from axes.helpers import get_cool_off
+from axes.helpers import get_client_ip_address, get_cool_off
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db.models import Max
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from crm.forms import HomeworkUploadForm, RegisterForm
+from crm.forms import HomeworkUploadForm, LoginForm, RegisterForm
 from crm.models import StudyRecord
-from crm.services.students import (
-    customer_of,
-    homework_readers,
-    student_overview,
-    study_records_upload_homework,
-)
+from crm.services.students import customer_of, student_overview, study_records_upload_homework
 
 
 def home_url(user) -> str:
@@ -33,8 +33,31 @@ def home(request):
     return redirect(home_url(request.current_user))
 
 
+def register_rate_exceeded(request) -> bool:
+    """Count this registration attempt of the client address; True past REGISTER_RATE this hour.
+
+    A fixed window per clock hour in the default cache (shared by the gunicorn workers when
+    production sets REDIS_URL); the client address is the one django-axes uses (TRUSTED_PROXY_COUNT).
+    """
+    if not settings.REGISTER_RATE:
+        return False
+    hour = timezone.now().strftime("%Y%m%d%H")
+    key = f"crm:register-rate:{get_client_ip_address(request)}:{hour}"
+    cache.add(key, 0, timeout=60 * 60)
+    return cache.incr(key) > settings.REGISTER_RATE
+
+
 def register(request):
     form = RegisterForm(request.POST) if request.method == "POST" else RegisterForm()
+    context = {"form": form, "title": _("Register")}
+    if request.method == "POST" and register_rate_exceeded(request):
+        # Not validated (nor hashed): the refusal must cost the server nothing.
+        keep = {name: request.POST.get(name, "") for name in ("username", "name", "mobile")}
+        context["form"] = RegisterForm(initial=keep)
+        context["rate_limited"] = _(
+            "Too many accounts were registered from your address. Try again in an hour."
+        )
+        return render(request, "crm/register.html", context, status=429)
     if form.is_valid():
         user = form.save()
         messages.success(
@@ -42,11 +65,12 @@ def register(request):
             _("Your account %(username)s has been created. Log in with it.") % {"username": user.username},
         )
         return redirect("login")
-    return render(request, "crm/register.html", {"form": form, "title": _("Register")})
+    return render(request, "crm/register.html", context)
 
 
 class LoginView(auth_views.LoginView):
     template_name = "crm/login.html"
+    form_class = LoginForm
     redirect_authenticated_user = True
     extra_context = {"title": gettext_lazy("Log in")}
 
@@ -63,7 +87,11 @@ def lockout_response(request, original_response=None, credentials=None):
     """django-axes' answer to a locked-out login attempt (ours and the admin's): a translated page."""
     cool_off = get_cool_off(request)
     minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else None
-    context = {"title": _("Too many failed logins"), "minutes": minutes}
+    # The lock counts from the latest failure of the username (each failure while locked restarts it).
+    username = (credentials or {}).get("username") or ""
+    latest = AccessAttempt.objects.filter(username=username).aggregate(latest=Max("attempt_time"))["latest"]
+    until = latest + cool_off if latest and cool_off else None
+    context = {"title": _("Too many failed logins"), "minutes": minutes, "until": until}
     return render(request, "crm/locked_out.html", context, status=429)
 
 
@@ -107,9 +135,10 @@ def homework_upload(request, pk: int):
 
 
 def homework_file(request, name: str):
-    """A homework file (``StudyRecord.homework.url``), for its student and the class's teachers only."""
+    """A homework file (``StudyRecord.homework.url``), for whoever ``homework_readable_by`` allows."""
     record = (
-        StudyRecord.objects.filter(homework_readers(request.current_user), homework=name)
+        StudyRecord.objects.homework_readable_by(request.current_user)
+        .filter(homework=name)
         .select_related("student", "course_record")
         .first()
     )

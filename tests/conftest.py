@@ -27,6 +27,16 @@ def default_language():
         yield
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Counters in the cache (the registration rate limit) start from zero in each test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     """make_user("sales", username="sales9") -> a user in that role (None for no role)."""
@@ -305,3 +315,88 @@ def post_in_thread():
         return thread, outcome
 
     return post
+
+
+# --- work queue ---
+@pytest.fixture
+def work_day(sales_user, other_sales_user, class_teacher_user, teaching_class, other_class, settings):
+    """A morning with known answers for every box of the home page (see each figure's comment)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.models import CustomerTransfer, PaymentRecord
+    from tests.factories import CourseRecordFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
+
+    settings.CUSTOMER_RECYCLE_DAYS = 15
+    settings.MAX_CUSTOMER_NUM = 40
+    today = timezone.localdate()
+    midnight = datetime.datetime.combine(today, datetime.time.min, tzinfo=timezone.get_current_timezone())
+
+    def days(n):
+        return today + datetime.timedelta(days=n)
+
+    # sales_user: 2 due today, 2 overdue, 1 recycled soon (silent 13 of 15 days), 7 owned in all.
+    for offset in (0, 0, -1, -30, 1, None):
+        CustomerFactory(consultant=sales_user, next_date=None if offset is None else days(offset))
+    CustomerFactory(
+        consultant=sales_user,
+        date=timezone.now() - datetime.timedelta(days=40),
+        last_consult_date=days(-13),
+        next_date=days(3),
+    )
+    # Not counted for sales_user: another salesperson's overdue customer and a pool customer.
+    CustomerFactory(consultant=other_sales_user, next_date=days(-2))
+    CustomerFactory(consultant=None, next_date=days(-5))
+
+    # Claimed today by sales_user: 2 (yesterday's claim, another's claim and a release do not count).
+    claimed = CustomerFactory(consultant=sales_user, next_date=days(2))
+    for when, to, reason in [
+        (midnight, sales_user, CustomerTransfer.Reason.CLAIM),
+        (timezone.now(), sales_user, CustomerTransfer.Reason.CLAIM),
+        (midnight - datetime.timedelta(seconds=1), sales_user, CustomerTransfer.Reason.CLAIM),
+        (timezone.now(), other_sales_user, CustomerTransfer.Reason.CLAIM),
+        (timezone.now(), None, CustomerTransfer.Reason.RELEASE),
+    ]:
+        CustomerTransfer.objects.create(
+            customer=claimed, to_consultant=to, by=sales_user, reason=reason, date=when
+        )
+
+    # Payments: 3 to confirm, net ¥6,000 (a refund counts negative; a deleted one not at all);
+    # 2 rejected on the last 7 local days (one just before that window).
+    payer = CustomerFactory(consultant=sales_user, next_date=days(9))
+    seven_days_ago = midnight - datetime.timedelta(days=6)
+
+    def payment(**fields):
+        return PaymentRecordFactory(
+            customer=payer, consultant=sales_user, enrolment_class=teaching_class, **fields
+        )
+
+    payment(paid_fee=5000)
+    payment(paid_fee=3000)
+    payment(paid_fee=2000, pay_type=PaymentRecord.PayType.REFUND)
+    payment(paid_fee=9000, delete_status=True)
+    payment(paid_fee=4000, status=PaymentRecord.Status.CONFIRMED, confirm_date=timezone.now())
+    payment(status=PaymentRecord.Status.REJECTED, confirm_date=seven_days_ago)
+    payment(status=PaymentRecord.Status.REJECTED, confirm_date=timezone.now())
+    payment(status=PaymentRecord.Status.REJECTED, confirm_date=seven_days_ago - datetime.timedelta(seconds=1))
+
+    # Enrollments awaiting approval: 2 in the class teacher's class, 1 in another class (the boss: 3).
+    for klass, fields in [
+        (teaching_class, {}),
+        (teaching_class, {}),
+        (other_class, {}),
+        (teaching_class, {"contract_approved": True}),
+        (teaching_class, {"contract_agreed": False}),
+        (teaching_class, {"delete_status": True}),
+    ]:
+        EnrollmentFactory(enrolment_class=klass, consultant=sales_user, **fields)
+
+    # Lessons today: 2 of the teaching class (plus yesterday's), 1 of another class (the boss: 3).
+    lessons = [
+        CourseRecordFactory(re_class=teaching_class, teacher=class_teacher_user, day_num=number, date=today)
+        for number in (3, 4)
+    ]
+    CourseRecordFactory(re_class=teaching_class, teacher=class_teacher_user, day_num=2, date=days(-1))
+    CourseRecordFactory(re_class=other_class, date=today)
+    return {"today": today, "lessons": lessons}

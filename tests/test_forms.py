@@ -104,3 +104,41 @@ def test_homework_over_the_size_limit_is_refused_with_both_sizes(settings):
     form = HomeworkUploadForm(files={"homework": SimpleUploadedFile("big.zip", b"x" * 3 * 1024 * 1024)})
     assert not form.is_valid()
     assert form.errors["homework"] == ["文件大小为 3.0\xa0MB，上限是 1.0\xa0MB。"]
+
+
+# Usernames and passwords at registration
+
+
+def test_a_username_differing_only_in_case_is_refused(make_user):
+    make_user(username="sales1")
+    form = RegisterForm(data={**VALID, "username": "SALES1"})
+    assert not form.is_valid()
+    assert form.errors["username"] == ["这个用户名已被占用（大小写字母视为相同）。"]
+
+
+def test_a_full_width_username_is_normalised_and_then_compared(make_user):
+    make_user(username="sales1")
+    assert not RegisterForm(data={**VALID, "username": "ｓａｌｅｓ１"}).is_valid()
+    form = RegisterForm(data={**VALID, "username": "ｓａｌｅｓ２"})
+    assert form.is_valid(), form.errors
+    assert form.save().username == "sales2"
+
+
+@pytest.mark.parametrize("lookalike", ["s\u0430les1", "sale\u03c21"], ids=["cyrillic a", "greek s"])
+def test_a_username_mixing_latin_with_cyrillic_or_greek_is_refused(lookalike):
+    form = RegisterForm(data={**VALID, "username": lookalike})
+    assert not form.is_valid()
+    assert form.errors["username"] == ["用户名不能把拉丁字母和西里尔字母或希腊字母混在一起。"]
+
+
+@pytest.mark.parametrize("username", ["张伟2026", "zhang_伟", "\u0438\u0432\u0430\u043d"])
+def test_a_username_of_one_script_or_with_chinese_is_accepted(username):
+    form = RegisterForm(data={**VALID, "username": username})
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.parametrize("blank", [" " * 8, "\u3000" * 8, "\t" * 10])
+def test_a_password_of_blanks_only_is_refused(blank):
+    form = RegisterForm(data={**VALID, "password": blank, "password2": blank})
+    assert not form.is_valid()
+    assert "密码不能只由空格组成。" in form.errors["password"]

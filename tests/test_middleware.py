@@ -69,3 +69,38 @@ def test_the_logged_in_user_is_on_the_request(client, student_user):
 def test_an_anonymous_visitor_of_a_whitelisted_page_has_no_current_user(client):
     response = client.get(reverse("login"))
     assert response.wsgi_request.current_user is None
+
+
+def test_the_guard_is_djangos_login_required_middleware():
+    from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangosMiddleware
+
+    from crm.middleware import LoginRequiredMiddleware
+
+    assert issubclass(LoginRequiredMiddleware, DjangosMiddleware)
+    assert LoginRequiredMiddleware.process_view is not DjangosMiddleware.process_view
+
+
+def test_the_redirect_follows_the_login_url_setting(client, settings):
+    settings.LOGIN_URL = "/elsewhere/"
+    response = client.get(reverse("me"))
+    assert response["Location"] == f"/elsewhere/?next={reverse('me')}"
+
+
+def test_a_view_marked_login_not_required_opens_without_a_login(client, settings):
+    from django.contrib.auth.decorators import login_not_required
+    from django.http import HttpResponse
+    from django.urls import path
+
+    from config.urls import urlpatterns as site_patterns
+
+    @login_not_required
+    def open_page(request):
+        return HttpResponse(f"current user: {request.current_user}")
+
+    class URLConf:
+        urlpatterns = [path("open/", open_page, name="open"), *site_patterns]
+
+    settings.ROOT_URLCONF = URLConf
+    response = client.get("/open/")
+    assert response.status_code == 200
+    assert response.content == b"current user: None"

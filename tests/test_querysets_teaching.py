@@ -35,11 +35,19 @@ def test_the_boss_and_a_superuser_see_everything(boss_user, make_user, records):
         assert StudyRecord.objects.visible_to(user).count() == 2
 
 
-@pytest.mark.parametrize("role", ["sales_user", "finance_user"])
-def test_sales_and_finance_see_every_class_but_no_lessons(request, role, records):
-    user = request.getfixturevalue(role)
+def test_finance_sees_every_class_but_no_lessons(finance_user, records):
+    user = finance_user
 
     assert ClassList.objects.visible_to(user).count() == 2
+    assert not ClassList.objects.managed_by(user).exists()
+    assert not CourseRecord.objects.visible_to(user).exists()
+    assert not StudyRecord.objects.visible_to(user).exists()
+
+
+def test_sales_see_no_class_and_no_lessons(sales_user, records):
+    user = sales_user
+
+    assert not ClassList.objects.visible_to(user).exists()
     assert not ClassList.objects.managed_by(user).exists()
     assert not CourseRecord.objects.visible_to(user).exists()
     assert not StudyRecord.objects.visible_to(user).exists()

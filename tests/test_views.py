@@ -1,9 +1,13 @@
 """The pages outside the admin: register, log in and out, the lockout, home, and the student's own page."""
 
+from datetime import timedelta
+
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import StudyRecord, UserProfile
 from tests.factories import (
@@ -18,6 +22,8 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "pw-for-tests-2026"
+# The reverse proxy's address, which every visitor has when the proxy is not trusted.
+PROXY = "10.0.0.2"
 LOGIN_FAILED = "请输入一个正确的用户名和密码。注意，两者都区分大小写。"
 REGISTER = {
     "username": "newstudent",
@@ -67,6 +73,46 @@ def test_a_new_account_logs_in_to_its_own_page_but_not_to_the_admin(client):
     assert response["Location"] == reverse("me")
     assert "还没有关联到本校的学员" in client.get(reverse("me")).content.decode()
     assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))
+
+
+def test_registration_is_limited_per_client_address_with_a_clear_message(client, settings):
+    settings.REGISTER_RATE = 2
+    for number in range(2):
+        client.post(
+            reverse("register"), {**REGISTER, "username": f"script{number}"}, REMOTE_ADDR="203.0.113.5"
+        )
+    response = client.post(reverse("register"), REGISTER, REMOTE_ADDR="203.0.113.5")
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "从您的地址注册的账号过多，请一小时后再试。" in html
+    assert 'value="newstudent"' in html
+    assert not UserProfile.objects.filter(username="newstudent").exists()
+    # Another address is not affected.
+    response = client.post(reverse("register"), REGISTER, REMOTE_ADDR="198.51.100.9")
+    assert response["Location"] == reverse("login")
+
+
+def test_the_registration_limit_counts_by_the_trusted_client_address(client, settings):
+    settings.REGISTER_RATE = 1
+    # What TRUSTED_PROXY_COUNT=1 sets (tests/test_settings.py checks the mapping).
+    settings.AXES_IPWARE_PROXY_COUNT = 0
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    behind_proxy = {"REMOTE_ADDR": PROXY}
+    client.post(
+        reverse("register"),
+        {**REGISTER, "username": "first"},
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+        **behind_proxy,
+    )
+    response = client.post(reverse("register"), REGISTER, HTTP_X_FORWARDED_FOR="198.51.100.9", **behind_proxy)
+    assert response["Location"] == reverse("login")
+    response = client.post(
+        reverse("register"),
+        {**REGISTER, "username": "third"},
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+        **behind_proxy,
+    )
+    assert response.status_code == 429
 
 
 # Log in and out
@@ -167,10 +213,76 @@ def test_repeated_failures_for_one_username_lock_it_with_a_clear_message(client,
     assert SESSION_KEY not in client.session
 
 
-def test_repeated_failures_from_one_client_lock_it_for_every_username(client, student_user, lockout):
-    for attempt in range(lockout):
-        login(client, f"guess{attempt}", "wrong")
+def test_failures_for_an_unknown_name_from_the_proxys_address_lock_out_nobody_else(
+    client, boss_user, student_user
+):
+    # Behind the reverse proxy every visitor has its address (TRUSTED_PROXY_COUNT unset).
+    for _attempt in range(5):
+        login(client, "nobody", "wrong", REMOTE_ADDR=PROXY)
+    assert login(client, "nobody", "wrong", REMOTE_ADDR=PROXY).status_code == 429
+    assert login(client, "boss_a", REMOTE_ADDR=PROXY)["Location"] == reverse("admin:index")
+    client.post(reverse("logout"))
+    response = client.post(
+        reverse("admin:login"), {"username": "boss_a", "password": PASSWORD}, REMOTE_ADDR=PROXY
+    )
+    assert response.status_code == 302
+    assert login(client, "student_a", REMOTE_ADDR=PROXY).status_code == 302
+
+
+def test_the_lock_of_one_username_leaves_the_other_usernames_of_that_client_free(
+    client, student_user, boss_user, lockout
+):
+    for _attempt in range(lockout):
+        login(client, "student_a", "wrong")
     assert login(client, "student_a").status_code == 429
+    assert login(client, "boss_a")["Location"] == reverse("admin:index")
+
+
+def test_a_username_is_locked_whichever_addresses_the_failures_come_from(client, student_user, lockout):
+    for attempt in range(lockout):
+        login(client, "student_a", "wrong", REMOTE_ADDR=f"203.0.113.{attempt + 1}")
+    assert login(client, "student_a", REMOTE_ADDR="198.51.100.7").status_code == 429
+
+
+def test_the_lockout_page_says_from_when_the_user_may_log_in_again(client, student_user, lockout):
+    for _attempt in range(lockout):
+        response = login(client, "student_a", "wrong")
+    latest = AccessAttempt.objects.get(username="student_a").attempt_time
+    until = timezone.localtime(latest + timedelta(minutes=30)).strftime("%H:%M")
+    assert f"你可以在 {until} 之后再次登录。" in response.content.decode()
+
+
+def test_the_boss_unlocks_a_user_from_the_admin(client, boss_client, student_user, lockout):
+    from django.test import Client
+
+    visitor = Client()
+    for _attempt in range(lockout):
+        login(visitor, "student_a", "wrong")
+    assert login(visitor, "student_a").status_code == 429
+    changelist = reverse("admin:axes_accessattempt_changelist")
+    response = boss_client.get(changelist)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "student_a" in html and "登录尝试" in html
+    attempt = AccessAttempt.objects.get(username="student_a")
+    response = boss_client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.exists()
+    assert login(visitor, "student_a")["Location"] == reverse("me")
+
+
+def test_only_the_boss_may_see_the_failed_logins(client_for, sales_user):
+    assert client_for(sales_user).get(reverse("admin:axes_accessattempt_changelist")).status_code == 403
+
+
+@pytest.mark.parametrize("url_name", ["login", "admin:login"])
+def test_an_overlong_username_is_a_form_error_and_records_nothing(client, url_name):
+    response = client.post(reverse(url_name), {"username": "x" * 300, "password": "wrong"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"] == ["确保该变量包含不超过 150 字符 (目前字符数 300)。"]
+    assert not AccessAttempt.objects.exists()
 
 
 def test_the_admin_login_shares_the_lockout(client, sales_user, lockout):
@@ -230,12 +342,32 @@ def test_the_student_sees_their_classes_lessons_and_payments(student_client, les
     assert "写得不错" in html
     assert '<dd class="crm-attendance-rate">100%</dd>' in html
     assert '<dd class="crm-average-score">90.0</dd>' in html
-    assert '<td class="crm-number crm-confirmed-total">5000</td>' in html
+    assert '<td class="crm-number crm-confirmed-total">¥5,000</td>' in html
+
+
+def test_the_student_page_describes_the_homework_and_offers_an_upload_only_where_there_is_one(
+    student_client, student_customer, student_class
+):
+    with_homework = CourseRecordFactory(
+        re_class=student_class,
+        day_num=1,
+        has_homework=True,
+        homework_title="作业一",
+        homework_memo="写一个爬虫",
+    )
+    without = CourseRecordFactory(re_class=student_class, day_num=2, has_homework=False, homework_memo="不交")
+    StudyRecordFactory(course_record=with_homework, student=student_customer)
+    StudyRecordFactory(course_record=without, student=student_customer)
+
+    html = student_client.get(reverse("me")).content.decode()
+
+    assert "作业一" in html and "写一个爬虫" in html and "不交" not in html
+    assert html.count('name="homework"') == 1
 
 
 def test_the_student_page_shows_nothing_of_other_students(student_client, lessons, other_record):
     html = student_client.get(reverse("me")).content.decode()
-    assert "王同学" not in html and "别人的批语" not in html and "7777" not in html
+    assert "王同学" not in html and "别人的批语" not in html and "7,777" not in html and "7777" not in html
 
 
 def test_a_user_without_a_linked_customer_gets_a_friendly_page(client, make_user):
@@ -255,8 +387,8 @@ def test_the_student_page_takes_a_constant_number_of_queries(
     second = ClassListFactory()
     student_customer.class_list.add(second)
     CourseRecordFactory.create_batch(5, re_class=second)
-    # Session, user, customer, classes, teachers, study records, course records, payments.
-    with django_assert_max_num_queries(8):
+    # Session, user, customer, classes, teachers, study records, course records, payments, their total.
+    with django_assert_max_num_queries(9):
         assert student_client.get(reverse("me")).status_code == 200
 
 
@@ -300,7 +432,7 @@ def test_a_lesson_without_homework_takes_no_upload(student_client, student_custo
     assert not record.homework
 
 
-def test_homework_is_served_to_the_student_and_the_class_teachers_only(
+def test_homework_is_served_to_the_student_the_class_teachers_and_the_boss_only(
     client, lessons, private_media, student_user, lecturer_user, make_user
 ):
     client.force_login(student_user)
@@ -318,10 +450,25 @@ def test_homework_is_served_to_the_student_and_the_class_teachers_only(
     assert client.get(url).status_code == 200
     client.force_login(make_user("lecturer", username="lecturer_elsewhere"))
     assert client.get(url).status_code == 404
-    client.force_login(make_user("boss", username="boss_not_teaching"))
+    client.force_login(make_user("sales", username="sales_elsewhere"))
     assert client.get(url).status_code == 404
     client.logout()
     assert client.get(url)["Location"].startswith(reverse("login"))
+
+
+def test_the_homework_link_of_the_boss_s_study_record_page_opens(
+    client, lessons, private_media, student_user, make_user
+):
+    # Finding 12: the boss saw the link on the study record's page, and the link answered 404.
+    client.force_login(student_user)
+    upload(client, lessons.pk)
+    lessons.refresh_from_db()
+    client.force_login(make_user("boss", username="boss_not_teaching"))
+    page = client.get(reverse("admin:crm_studyrecord_change", args=[lessons.pk]))
+    assert lessons.homework.url in page.content.decode()
+    response = client.get(lessons.homework.url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"PK homework"
 
 
 def test_other_students_data_is_unreachable_from_every_url(
@@ -376,3 +523,64 @@ def test_a_server_error_says_so_in_chinese(student_client, monkeypatch):
     assert response.status_code == 500
     html = response.content.decode()
     assert "服务器错误" in html and "Server Error" not in html
+
+
+def test_an_upload_over_the_limit_is_refused_with_the_limit(student_client, lessons, private_media, settings):
+    settings.HOMEWORK_MAX_UPLOAD_MB = 1
+    response = upload(student_client, lessons.pk, content=b"x" * (3 * 1024 * 1024))
+    assert response.status_code == 200
+    assert "请选择要交的作业文件，不超过 1.0\xa0MB。" in response.content.decode()
+    lessons.refresh_from_db()
+    assert not lessons.homework
+
+
+class CountingBody:
+    """A request body of ``size`` bytes made up while it is read, which counts what was read."""
+
+    def __init__(self, head: bytes, size: int):
+        self.head, self.size, self.read_bytes = head, size, 0
+
+    def read(self, amount=-1):
+        left = self.size - self.read_bytes
+        amount = left if amount is None or amount < 0 else min(amount, left)
+        start = self.read_bytes
+        self.read_bytes += amount
+        head = self.head[start : start + amount]
+        return head + b"x" * (amount - len(head))
+
+    def readline(self, amount=-1):
+        return self.read(amount)
+
+
+@pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "the student"])
+def test_a_100_mb_upload_is_not_read_in_full(client, student_user, lessons, private_media, logged_in):
+    from django.core.handlers.wsgi import WSGIHandler
+
+    cookies = {}
+    if logged_in:
+        client.force_login(student_user)
+        cookies["HTTP_COOKIE"] = f"sessionid={client.cookies['sessionid'].value}"
+
+    size = 100 * 1024 * 1024
+    head = (
+        b"--BOUNDARY\r\n"
+        b'Content-Disposition: form-data; name="homework"; filename="big.zip"\r\n'
+        b"Content-Type: application/zip\r\n\r\n"
+    )
+    body = CountingBody(head, size)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": reverse("homework_upload", args=[lessons.pk]),
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "203.0.113.5",
+        "CONTENT_TYPE": "multipart/form-data; boundary=BOUNDARY",
+        "CONTENT_LENGTH": str(size),
+        "wsgi.input": body,
+        "wsgi.url_scheme": "http",
+        **cookies,
+    }
+    statuses = []
+    WSGIHandler()(environ, lambda status, headers, *args: statuses.append(status))
+    assert statuses[0].split()[0] in {"302", "403"}
+    assert body.read_bytes < 1024 * 1024

@@ -1,11 +1,19 @@
 """Pieces shared by the admin modules."""
 
-from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.db import router, transaction
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
+from django.template.response import TemplateResponse
+from django.utils import translation
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+
+from crm.admin.paging import NearestPageAdminMixin
+from crm.services.recycle_bin import recycle_bin_check, recycle_bin_move
 
 
 def badge(label: str, colour: str) -> str:
@@ -13,11 +21,44 @@ def badge(label: str, colour: str) -> str:
     return format_html('<span class="crm-badge" style="background:{}">{}</span>', colour, label)
 
 
+def related_row_lookup(model, key: str):
+    """``(path, target model, many)`` when the list parameter ``key`` picks rows of ``model`` by the
+    identity of related rows (``enrolment_class``, ``enrolment_class__exact``,
+    ``course_record__re_class__id__exact``, ``introduce_from__in`` ...): ``path`` is the lookup of the
+    relation itself, ``many`` says the value is a comma-separated list. None for any other parameter."""
+    parts = key.split(LOOKUP_SEP)
+    opts, fields = model._meta, []
+    for part in parts:
+        try:
+            field = opts.get_field(part)
+        except FieldDoesNotExist:
+            break
+        fields.append(field)
+        if not field.is_relation or field.related_model is None:
+            break
+        opts = field.related_model._meta
+    relations = [index for index, field in enumerate(fields) if field.is_relation and field.related_model]
+    if not relations:
+        return None
+    last = relations[-1]
+    target = fields[last].related_model
+    rest = parts[last + 1 :]
+    if rest and rest[0] in ("pk", target._meta.pk.name):
+        rest = rest[1:]
+    if rest not in ([], ["exact"], ["in"]):
+        return None  # isnull, or a column of the related row (its name...): no row is named
+    return LOOKUP_SEP.join(parts[: last + 1]), target, rest == ["in"]
+
+
 class ScopedAdminMixin:
     """Restrict every view of a model admin (list, change, history, delete, export,
     autocomplete, select-across) to the rows a user may see.
 
     Subclasses implement ``scope_queryset(request, queryset)`` with the model's ``visible_to``.
+
+    A list parameter that names a related row (``?enrolment_class__id__exact=3``) outside what the user
+    may see of that model gives an empty list: neither the rows of another scope (an oracle) nor, as
+    Django does when the filter's sidebar has nothing to offer, the unfiltered list.
     """
 
     def get_queryset(self, request):
@@ -26,10 +67,55 @@ class ScopedAdminMixin:
     def scope_queryset(self, request, queryset):
         return queryset
 
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        # Django redirects to the index saying the object "doesn't exist"; a row outside the user's
-        # scope must be indistinguishable from a missing one, and a 404 is what both should be.
-        raise Http404(_("Not found."))
+    def related_scope(self, request, model):
+        """The rows of a related ``model`` this user may name in a list parameter: those of the model's
+        ``visible_to`` (crm/querysets.py), every row of a model without one."""
+        manager = model._default_manager
+        if hasattr(manager.get_queryset(), "visible_to"):
+            return manager.all().visible_to(request.user)
+        return None
+
+    def get_search_results(self, request, queryset, search_term):
+        # The one hook every list runs (the page, its counts and facets, export, select-across) with
+        # the request, after the filters and before the search.
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        for key, values in request.GET.lists():
+            lookup = related_row_lookup(self.model, key)
+            if lookup is None:
+                continue
+            path, target, many = lookup
+            names = [part for value in values for part in (value.split(",") if many else [value])]
+            scope = self.related_scope(request, target)
+            try:
+                if scope is not None and scope.filter(pk__in=names).count() < len(set(names)):
+                    return queryset.none(), may_have_duplicates
+                if not many and not fields_are_multivalued(self.model, path):
+                    # Django drops the parameter of a filter whose sidebar is hidden (one choice):
+                    # applied again, it is a no-op when Django applied it.
+                    queryset = queryset.filter(**{path: names[-1]})
+            except (ValueError, ValidationError):
+                return queryset.none(), may_have_duplicates
+        return queryset, may_have_duplicates
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Django's change, delete and history views (5.2) redirect to the index saying the object
+            # "doesn't exist"; a row outside the user's scope must be as missing as one that does not
+            # exist, and a 404 is what both should be.
+            raise Http404(_("Not found."))
+        return obj
+
+
+def fields_are_multivalued(model, path: str) -> bool:
+    """Whether the relation path crosses a to-many relation (applying it twice would join twice)."""
+    opts = model._meta
+    for part in path.split(LOOKUP_SEP):
+        field = opts.get_field(part)
+        if field.many_to_many or field.one_to_many:
+            return True
+        opts = field.related_model._meta
+    return False
 
 
 class ReadOnlyAdminMixin:
@@ -43,7 +129,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class CrmModelAdmin(NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 20
     list_max_show_all = 200
     # A filtered list would count the whole (scoped) table a second time just to print "of N total".
@@ -52,42 +138,102 @@ class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["crm/admin/site.css"]}
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        # Django stores the changed fields' labels in English and shows them through gettext of the
+        # capitalized label ("Status"), which no catalogue has: the history read "已修改 Status 和
+        # Classes joined". The labels are stored instead as the forms show them, in the site's language.
+        message = super().construct_change_message(request, form, formsets, add)
+        with translation.override(settings.LANGUAGE_CODE):
+            labels = [field_labels(form, form.changed_data)] if not add and form.changed_data else []
+            for formset in formsets or []:
+                labels += [field_labels(formset.forms[0], fields) for _obj, fields in formset.changed_objects]
+        shown = iter(labels)
+        for entry in message:
+            if "changed" in entry:
+                entry["changed"]["fields"] = next(shown)
+        return message
 
-class SaveErrorsAdminMixin:
-    """A ValidationError raised while saving the add/change form shows the form again with the error.
 
-    The form's checks run before the save without locks; the services re-check under row locks, and
-    a concurrent change committed in between (the same enrollment added twice at once, the owner's
-    cap filled meanwhile) makes them raise ValidationError. Everything the failed save wrote is rolled
-    back (a savepoint), then the view runs again with the error added to the form, which makes it
-    invalid: the user sees the form with the error, and nothing is saved.
+def field_labels(form, names) -> list[str]:
+    """The labels of these fields of the form, as it shows them."""
+    return [str(form.fields[name].label or name) if name in form.fields else name for name in names]
+
+
+class LockedCheckFormMixin:
+    """The one save strategy for "the data changed since the form was read".
+
+    The form's ``clean`` runs the service's check that locks the rows the save depends on. Django's
+    admin wraps a change form's POST in one transaction (``ModelAdmin.changeform_view``, Django 5.2;
+    pinned by tests/admin/test_base.py), so the lock taken in ``clean`` holds until ``save_model``
+    commits: a concurrent change either waits for the save, or was committed first and is reported
+    here as a form error. The service repeats the check under the same lock for its other callers.
     """
 
-    def _changeform_view(self, request, object_id, form_url, extra_context):
-        if request.method != "POST":
-            return super()._changeform_view(request, object_id, form_url, extra_context)
+    def run_locked_check(self, check, /, **kwargs):
+        """Call ``check(**kwargs)``; its ValidationError becomes errors of this form (on the fields
+        it names that the form shows, the rest above the form). Returns what the check returns."""
         try:
-            with transaction.atomic(using=router.db_for_write(self.model)):
-                return super()._changeform_view(request, object_id, form_url, extra_context)
+            return check(**kwargs)
         except ValidationError as error:
-            request.crm_save_error = error
-        return super()._changeform_view(request, object_id, form_url, extra_context)
+            self.add_check_error(error)
+            return None
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        save_error = getattr(request, "crm_save_error", None)
-        if save_error is None:
-            return form
+    def add_check_error(self, error: ValidationError) -> None:
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, errors in error.error_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
 
-        class SaveErrorForm(form):
-            def _post_clean(self):
-                super()._post_clean()
-                # The form's own checks may already report it (they now see the committed change).
-                if not self.errors:
-                    fields = getattr(save_error, "error_dict", {})
-                    if set(fields) <= set(self.fields):
-                        self.add_error(None, save_error)
-                    else:
-                        self.add_error(None, ValidationError(save_error.messages))
 
-        return SaveErrorForm
+class RecycleBinAdminMixin:
+    """Deleting is moving to the recycle bin (``recycle_bin_move``): one action, "移入回收站", behind a
+    confirmation page like Django's delete confirmation. Django's own delete (the action and the
+    delete page) is the superuser's alone."""
+
+    recycle_bin_confirmation_template = "admin/crm/recycle_bin_confirmation.html"
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def has_recycle_permission(self, request):
+        # Whoever may change or delete rows of the list may move their rows (the scoped ones) to the bin.
+        opts = self.opts
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            for action in ("change", "delete")
+        )
+
+    @admin.action(permissions=["recycle"], description=_("Move to the recycle bin"))
+    def move_to_recycle_bin(self, request, queryset):
+        rows = list(queryset.order_by("pk"))
+        try:
+            recycle_bin_check(objects=rows)
+            if request.POST.get("post") == "yes":
+                count = recycle_bin_move(model=self.model, ids=[row.pk for row in rows], user=request.user)
+            else:
+                return self.recycle_bin_confirmation(request, rows)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return None
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d row moved to the recycle bin.", "%(count)d rows moved to the recycle bin.", count
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.INFO,
+        )
+        return None
+
+    def recycle_bin_confirmation(self, request, rows):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Move to the recycle bin"),
+            "opts": self.opts,
+            "rows": rows,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.recycle_bin_confirmation_template, context)

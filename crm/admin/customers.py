@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,8 +13,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, badge
 from crm.admin.confirmation import action_confirmation, is_confirmed
+from crm.admin.filters import FollowUpFilter, follow_up_badge
+from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
@@ -264,7 +266,7 @@ class CorrectStatusForm(forms.Form):
     )
 
 
-class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
+class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     """What the three customer lists share: the columns, the search, the filters and the form."""
 
     form = CustomerForm
@@ -404,7 +406,7 @@ class CustomerAdminBase(SaveErrorsAdminMixin, PerPageAdminMixin, CrmModelAdmin):
         return None
 
     def save_model(self, request, obj, form, change):
-        # The services re-check the cap under a lock; their ValidationError shows the form again.
+        # The form's clean has checked the cap under the owner's lock, still held (customers_check_capacity).
         if change:
             customer_update(customer=obj, by=request.user, fields=form.changed_data)
         else:
@@ -542,6 +544,8 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
         return TemplateResponse(request, "admin/crm/customer/duplicate_check.html", context)
 
     list_display = [*CustomerAdminBase.list_display[:6], "consultant", *CustomerAdminBase.list_display[6:]]
+    # The boss's links from the home page (a salesperson's overdue customers) use the same filter.
+    list_filter = [FollowUpFilter, *CustomerAdminBase.list_filter]
     ownership_fields = ("consultant", "user")
     actions = ["correct_status", "merge_customers"]
 
@@ -674,6 +678,14 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
 class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAdminBase):
     """我的客户: the logged-in salesperson's own customers, with their follow-ups inline."""
 
+    list_display = [
+        column
+        for name in CustomerAdminBase.list_display
+        for column in ((name, "next_follow_up") if name == "last_follow_up" else (name,))
+    ]
+    list_filter = [FollowUpFilter, *CustomerAdminBase.list_filter]
+    # The calls due first: overdue, then today, then later ones; customers without a date last.
+    ordering = [F("next_date").asc(nulls_last=True), "-date"]
     actions = ["release_customers", "lock_customers", "unlock_customers"]
 
     def scope_queryset(self, request, queryset):
@@ -696,6 +708,14 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
             return super().save_formset(request, form, formset, change)
         for record in formset.save(commit=False):
             consult_records_save(record=record, user=request.user)
+
+    @admin.display(description=_("follow-up records"))
+    def follow_ups_link(self, obj):
+        return format_html("{}<br>{}", super().follow_ups_link(obj), follow_up_add_link(obj))
+
+    @admin.display(description=FollowUpFilter.title, ordering=F("next_date").asc(nulls_last=True))
+    def next_follow_up(self, obj):
+        return follow_up_badge(obj.next_date)
 
     @admin.action(permissions=["release"], description=_("Release the selected customers to the public pool"))
     def release_customers(self, request, queryset):
@@ -743,22 +763,6 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
         if obj.locked:
             return format_html('{} <span class="crm-lock" title="{}">🔒</span>', shown, gettext("Locked"))
         return shown
-
-
-class ConsultRecordInline(admin.TabularInline):
-    """Follow-ups on the 我的客户 change page: the user's own, added here; edited in their own list."""
-
-    model = ConsultRecord
-    fields = ["date", "status", "note"]
-    extra = 1
-    can_delete = False
-    ordering = ["-date"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).alive().visible_to(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CustomerTransfer)

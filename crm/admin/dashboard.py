@@ -9,6 +9,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from crm import formats
+from crm.formats import validate_year_range
+from crm.models import Customer
+from crm.querysets import PaymentRecordQuerySet
 from crm.services import dashboard as services
 
 # Longer periods would still be a constant number of queries, but each scans more rows.
@@ -17,8 +21,18 @@ MAX_DAYS = 3 * 366
 
 class PeriodForm(forms.Form):
     preset = forms.ChoiceField(label=_("Period"), choices=list(services.PRESETS.items()), required=False)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=_("From"),
+        required=False,
+        validators=[validate_year_range],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    end = forms.DateField(
+        label=_("To"),
+        required=False,
+        validators=[validate_year_range],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -59,7 +73,6 @@ def date_range(field_name: str, period: services.Period) -> dict[str, str]:
 def summary_links(period: services.Period) -> dict[str, str]:
     dated, enrolled = date_range("date", period), date_range("enrolled_date", period)
     converted = ",".join(services.CONVERTED_STATUSES)
-    outgoing = ",".join(services.PaymentRecordQuerySet.OUTGOING_TYPES)
     return {
         "new_leads": changelist("customer", **dated),
         "converted": changelist("customer", status__in=converted, **dated),
@@ -68,10 +81,13 @@ def summary_links(period: services.Period) -> dict[str, str]:
         "follow_ups": changelist("consultrecord", **dated),
         "enrollments": changelist("enrollment", **enrolled),
         "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
-        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
-        "refunds": changelist("paymentrecord", status__exact="confirmed", pay_type__in=outgoing, **dated),
-        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
+        **payment_links(dated),
     }
+
+
+def payment_links(params: dict) -> dict[str, str]:
+    """The payment list of each total (``?total=``, the same Q as the figure) with ``params``."""
+    return {name: changelist("paymentrecord", total=name, **params) for name in PaymentRecordQuerySet.TOTALS}
 
 
 def sales_links(row: services.SalesRow, period: services.Period) -> dict[str, str]:
@@ -83,8 +99,7 @@ def sales_links(row: services.SalesRow, period: services.Period) -> dict[str, st
         "follow_ups": changelist("consultrecord", **dated),
         "enrollments": changelist("enrollment", **enrolled),
         "approved": changelist("enrollment", contract_approved__exact=1, **enrolled),
-        "confirmed": changelist("paymentrecord", status__exact="confirmed", **dated),
-        "pending": changelist("paymentrecord", status__exact="unconfirmed", **dated),
+        **payment_links(dated),
         "leads": changelist("customer", **dated),
         "converted": changelist("customer", status__in=",".join(services.CONVERTED_STATUSES), **dated),
     }
@@ -97,20 +112,69 @@ def class_revenue_links(row: services.ClassRevenueRow, period: services.Period) 
         else {"enrolment_class__isnull": "True"}
     )
     payments = {**klass, **date_range("date", period)}
-    return {
-        "payments": changelist("paymentrecord", **payments),
-        "confirmed": changelist("paymentrecord", status__exact="confirmed", **payments),
-        "pending": changelist("paymentrecord", status__exact="unconfirmed", **payments),
-    }
+    return {"payments": changelist("paymentrecord", **payments), **payment_links(payments)}
 
 
 def class_links(row: services.ClassRow) -> dict[str, str]:
     return {
         "class": reverse("admin:crm_classlist_change", args=[row.class_id]),
         "students": changelist("customer", class_list__id__exact=row.class_id),
-        "studying": changelist("customer", class_list__id__exact=row.class_id, status__exact="studying"),
+        "studying": changelist(
+            "customer", class_list__id__exact=row.class_id, status__exact=Customer.Status.STUDYING
+        ),
         "study_records": changelist("studyrecord", course_record__re_class__id__exact=row.class_id),
     }
+
+
+# The trend charts: drawn here as SVG (no script, no CDN: the Content-Security-Policy allows neither),
+# in a fixed coordinate system that the browser scales to the column's width.
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM = 600, 180, 12, 26
+MAX_TICKS = 8
+
+
+def _coordinate(value: float) -> str:
+    # Pre-formatted: a localized template number could gain a thousands separator.
+    return f"{value:.1f}"
+
+
+def trend_chart(weeks: list[services.WeekRow], attribute: str, title, fmt=str) -> dict:
+    """The bars of one weekly series: a bar per week above (or below, for a net refund) the zero line."""
+    values = [getattr(week, attribute) for week in weeks]
+    high, low = max([0, *values]), min([0, *values])
+    span = (high - low) or 1
+    plot = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    zero = CHART_TOP + plot * high / span
+    slot = CHART_WIDTH / max(len(weeks), 1)
+    every = -(-len(weeks) // MAX_TICKS) or 1
+    bars = []
+    for index, (week, value) in enumerate(zip(weeks, values, strict=True)):
+        height = plot * abs(value) / span
+        bars.append(
+            {
+                "x": _coordinate(index * slot + slot * 0.15),
+                "y": _coordinate(zero - height if value >= 0 else zero),
+                "width": _coordinate(slot * 0.7),
+                "height": _coordinate(height),
+                "centre": _coordinate(index * slot + slot / 2),
+                "tick": formats.format_month_day(week.monday) if index % every == 0 else "",
+                "title": f"{formats.format_date(week.monday)}: {fmt(value)}",
+                "negative": value < 0,
+            }
+        )
+    return {
+        "title": title,
+        "total": fmt(sum(values)),
+        "bars": bars,
+        "zero": _coordinate(zero),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "tick_y": CHART_HEIGHT - 8,
+    }
+
+
+def change(value: float | None) -> dict:
+    """A 环比 figure: its text and whether it went up or down."""
+    return {"value": value, "direction": "" if value is None else ("up" if value >= 0 else "down")}
 
 
 def _bar(value: int | float | None, largest: int | float) -> float:
@@ -127,6 +191,7 @@ def dashboard_view(request, site):
     top_lead = max((row.count for row in board.leads), default=0)
     top_sales = max((row.confirmed_net for row in board.sales), default=0)
     top_class = max((row.confirmed_net for row in board.classes_revenue), default=0)
+    previous = period.previous()
     context = {
         **site.each_context(request),
         "title": _("Business dashboard"),
@@ -137,7 +202,7 @@ def dashboard_view(request, site):
             {"code": code, "label": label, "url": f"?{urlencode({'preset': code})}"}
             for code, label in services.PRESETS.items()
         ],
-        "period_days": (period.end - period.start).days + 1,
+        "period_days": period.days,
         "cap": settings.MAX_CUSTOMER_NUM,
         "links": summary_links(period),
         "leads": [
@@ -157,6 +222,16 @@ def dashboard_view(request, site):
             for row in board.classes_revenue
         ],
         "classes": [{"row": row, "links": class_links(row)} for row in board.classes],
+        "previous_period": previous,
+        "changes": {name: change(value) for name, value in board.changes.items()},
+        "funnel": [
+            {"stage": stage, "bar": _bar(stage.count, board.funnel[0].count)} for stage in board.funnel
+        ],
+        "charts": [
+            trend_chart(board.trend, "new_leads", _("New customers")),
+            trend_chart(board.trend, "enrollments", _("Enrollments")),
+            trend_chart(board.trend, "confirmed_net", _("Confirmed revenue (net)"), fmt=formats.yuan),
+        ],
     }
     request.current_app = site.name
     return TemplateResponse(request, "admin/crm/dashboard.html", context)

@@ -1,34 +1,38 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, SaveErrorsAdminMixin
+from crm import formats
+from crm.admin.base import CrmModelAdmin, LockedCheckFormMixin, RecycleBinAdminMixin, badge
 from crm.admin.exporting import StreamingExportMixin
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
+from crm.querysets import PaymentRecordQuerySet
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
+from crm.roles import APPROVE_ENROLLMENT
 from crm.services import finance as services
 
 
-class OwnCustomerFormMixin:
-    """Customer choices are the logged-in user's own customers; ``user`` is set by the admin."""
+class OwnCustomerFormMixin(LockedCheckFormMixin):
+    """Customer choices are the logged-in user's own customers; ``user`` is set by the admin.
+
+    The service's check locks the rows and runs in the admin's save transaction (LockedCheckFormMixin):
+    a change committed since the form was read is a form error, never a 500 or a 403."""
 
     user = None
 
     def run_check(self, check, **kwargs):
-        try:
-            check(user=self.user, **kwargs)
-        except ValidationError as error:
-            self.add_error(None, error)
+        self.run_locked_check(check, user=self.user, **kwargs)
 
 
 class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
+    # Set by EnrollmentAdmin.get_form: whether the user may still edit an approved contract.
+    may_edit_approved = True
+
     class Meta:
         model = Enrollment
         fields = ["customer", *services.ENROLLMENT_FIELDS]
@@ -41,14 +45,17 @@ class EnrollmentForm(OwnCustomerFormMixin, forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        klass = cleaned.get("enrolment_class")
-        customer = cleaned.get("customer") or (self.instance.customer if self.instance.pk else None)
+        saved = self.instance if self.instance.pk else None
+        # Read-only once approved: the check then runs on the enrollment's own class.
+        klass = cleaned.get("enrolment_class") or (saved.enrolment_class if saved else None)
+        customer = cleaned.get("customer") or (saved.customer if saved else None)
         if klass and customer:
             self.run_check(
                 services.enrollment_check,
                 customer=customer,
                 enrolment_class=klass,
                 enrollment=self.instance if self.instance.pk else None,
+                may_edit_approved=self.may_edit_approved,
             )
         if klass and "school" in self.fields and not cleaned.get("school"):
             cleaned["school"] = klass.campus
@@ -82,6 +89,36 @@ class VisibleClassFilter(admin.RelatedFieldListFilter):
         return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to={"pk__in": visible})
 
 
+class PaymentTotalFilter(admin.SimpleListFilter):
+    """``?total=income|refunds|pending|confirmed``: exactly the rows of that total, with the same Q
+    (PaymentRecordQuerySet), so that a dashboard figure and the list behind its link agree."""
+
+    title = _("counted in")
+    parameter_name = "total"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("confirmed", _("Confirmed total")),
+            ("income", _("Confirmed income")),
+            ("refunds", _("Confirmed refunds")),
+            ("pending", _("Awaiting confirmation")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() in PaymentRecordQuerySet.TOTALS:
+            return queryset.filter(queryset.total_q(self.value()))
+        # An unknown value selects nothing rather than silently showing every row.
+        return queryset.none() if self.value() else queryset
+
+
+# The badge colours of a payment's status: waiting, settled, refused.
+PAYMENT_STATUS_COLOURS = {
+    PaymentRecord.Status.UNCONFIRMED: "#d98b00",
+    PaymentRecord.Status.CONFIRMED: "#2e8b57",
+    PaymentRecord.Status.REJECTED: "#c0392b",
+}
+
+
 class RejectPaymentsForm(forms.Form):
     reason = forms.CharField(label=_("Reason for the rejection"), max_length=255)
 
@@ -100,14 +137,9 @@ class OwnCustomerAdminMixin:
             kwargs["queryset"] = ClassList.objects.select_related("campus")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.consultant = request.user
-        super().save_model(request, obj, form, change)
-
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
+class EnrollmentAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
     list_display = [
         "customer",
         "enrolment_class",
@@ -128,7 +160,7 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
     list_select_related = ["customer", "enrolment_class__campus", "school", "consultant"]
     form = EnrollmentForm
     resource_classes = [EnrollmentResource]
-    actions = ["approve_contracts"]
+    actions = ["approve_contracts", "move_to_recycle_bin"]
     change_list_template = "admin/crm/enrollment/change_list.html"
 
     def scope_queryset(self, request, queryset):
@@ -160,38 +192,39 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
         return readonly
 
     def has_change_permission(self, request, obj=None):
-        # An approved contract is settled: only those who approve contracts may still edit it.
-        if obj is not None and obj.contract_approved and not self.has_approve_permission(request):
+        # An approved contract is settled: only those who approve contracts may still edit it. A POST
+        # of a form read before the approval is not refused here with a 403: the form's locked check
+        # gives the form back saying so.
+        settled = obj is not None and obj.contract_approved and not self.has_approve_permission(request)
+        if settled and request.method != "POST":
             return False
         return super().has_change_permission(request, obj)
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.may_edit_approved = self.has_approve_permission(request)
+        return form
+
     def save_model(self, request, obj, form, change):
+        # The form's clean has checked the rules under the rows' locks, which are still held.
         if not change:
-            # A ValidationError (the same enrollment added meanwhile) shows the form again.
             services.enrollments_create(enrollment=obj, user=request.user)
             return
-        try:
-            services.enrollments_update(
-                enrollment=obj,
-                fields=form.changed_data,
-                may_edit_approved=self.has_approve_permission(request),
-            )
-        except ValidationError as error:
-            if getattr(error, "code", None) != "approved":
-                raise  # the class taken meanwhile: the form is shown again with the error
-            raise PermissionDenied(" ".join(error.messages)) from error
+        services.enrollments_update(
+            enrollment=obj,
+            fields=form.changed_data,
+            may_edit_approved=self.has_approve_permission(request),
+        )
 
     def has_approve_permission(self, request):
-        # Approving puts the customer into a class: it takes the right to change enrollments and classes
-        # (class teachers, the boss), which sales do not have.
-        user = request.user
-        return user.has_perm("crm.change_enrollment") and user.has_perm("crm.change_classlist")
+        # Approving puts the customer into a class (class teachers, the boss): a capability of its own.
+        return request.user.has_perm(APPROVE_ENROLLMENT)
 
     @admin.display(
         description=Enrollment._meta.get_field("enrolled_date").verbose_name, ordering="enrolled_date"
     )
     def enrolled_on(self, obj):
-        return date_format(timezone.localtime(obj.enrolled_date), "Y-m-d")
+        return formats.format_date(obj.enrolled_date)
 
     @admin.action(permissions=["approve"], description=_("Approve the contracts of the selected enrollments"))
     def approve_contracts(self, request, queryset):
@@ -209,23 +242,29 @@ class EnrollmentAdmin(SaveErrorsAdminMixin, OwnCustomerAdminMixin, StreamingExpo
 
 
 @admin.register(PaymentRecord)
-class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
+class PaymentRecordAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAdmin):
     list_display = [
         "customer",
         "enrolment_class",
         "pay_type",
-        "paid_fee",
-        "status",
+        "amount",
+        "status_badge",
         "consultant",
         "paid_on",
-        "confirm_user",
+        "decided_by",
     ]
-    list_filter = ["status", "pay_type", ("enrolment_class", VisibleClassFilter), ("date", DateRangeFilter)]
+    list_filter = [
+        "status",
+        "pay_type",
+        PaymentTotalFilter,
+        ("enrolment_class", VisibleClassFilter),
+        ("date", DateRangeFilter),
+    ]
     search_fields = ["customer__name", "customer__qq", "customer__qq_name"]
     list_select_related = ["customer", "enrolment_class__campus", "consultant", "confirm_user"]
     form = PaymentRecordForm
     resource_classes = [PaymentRecordResource]
-    actions = ["confirm_payments", "reject_payments"]
+    actions = ["confirm_payments", "reject_payments", "move_to_recycle_bin"]
     change_list_template = "admin/crm/paymentrecord/change_list.html"
 
     def scope_queryset(self, request, queryset):
@@ -234,17 +273,33 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
     def get_fields(self, request, obj=None):
         fields = ["customer", "enrolment_class", "pay_type", "paid_fee", "date", "note"]
         if obj is not None:
-            fields += ["consultant", "status", "confirm_user", "confirm_date", "reject_reason"]
+            fields += ["consultant", "status_badge"]
+            # 确认人 only for a confirmed payment, 驳回人 and the reason only for a rejected one.
+            if obj.status == PaymentRecord.Status.CONFIRMED:
+                fields += ["confirm_user", "confirm_date"]
+            elif obj.status == PaymentRecord.Status.REJECTED:
+                fields += ["rejected_by", "rejected_on", "reject_reason"]
         return fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["customer", "consultant", "status", "confirm_user", "confirm_date", "reject_reason"]
+        return [
+            "customer",
+            "consultant",
+            "status_badge",
+            "confirm_user",
+            "confirm_date",
+            "rejected_by",
+            "rejected_on",
+            "reject_reason",
+        ]
 
     def has_change_permission(self, request, obj=None):
-        # Confirmed (or rejected) money is settled: nobody edits it any more, sales least of all.
-        if obj is not None and obj.status != PaymentRecord.Status.UNCONFIRMED:
+        # Confirmed (or rejected) money is settled: nobody edits it any more, sales least of all. A
+        # POST of a form read before the confirmation is not refused here with a 403: the form's
+        # locked check gives the form back saying so.
+        if obj is not None and obj.status != PaymentRecord.Status.UNCONFIRMED and request.method != "POST":
             return False
         return super().has_change_permission(request, obj)
 
@@ -252,12 +307,11 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
         return request.user.has_perm("crm.confirm_paymentrecord")
 
     def save_model(self, request, obj, form, change):
+        # The form's clean has checked the rules under the rows' locks, which are still held.
         if not change:
-            return super().save_model(request, obj, form, change)
-        try:
-            services.payments_update(payment=obj, fields=form.changed_data)
-        except ValidationError as error:
-            raise PermissionDenied(" ".join(error.messages)) from error
+            services.payments_create(payment=obj, user=request.user)
+            return
+        services.payments_update(payment=obj, fields=form.changed_data)
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -267,9 +321,34 @@ class PaymentRecordAdmin(OwnCustomerAdminMixin, StreamingExportMixin, CrmModelAd
             context["payment_totals"] = context["cl"].queryset.totals()
         return response
 
+    @admin.display(description=PaymentRecord._meta.get_field("paid_fee").verbose_name, ordering="paid_fee")
+    def amount(self, obj):
+        return formats.yuan(obj.paid_fee)
+
+    @admin.display(description=PaymentRecord._meta.get_field("status").verbose_name, ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), PAYMENT_STATUS_COLOURS[obj.status])
+
     @admin.display(description=PaymentRecord._meta.get_field("date").verbose_name, ordering="date")
     def paid_on(self, obj):
-        return date_format(timezone.localtime(obj.date), "Y-m-d H:i")
+        return formats.format_datetime(obj.date)
+
+    @admin.display(description=_("Confirmed or rejected by"))
+    def decided_by(self, obj):
+        # Who confirmed a confirmed payment, who rejected a rejected one; nobody yet for the others.
+        if obj.status == PaymentRecord.Status.CONFIRMED and obj.confirm_user:
+            return str(obj.confirm_user)
+        if obj.status == PaymentRecord.Status.REJECTED and obj.confirm_user:
+            return format_html("{} <small>({})</small>", obj.confirm_user, gettext("rejected"))
+        return "—"
+
+    @admin.display(description=_("rejected by"))
+    def rejected_by(self, obj):
+        return obj.confirm_user or "—"
+
+    @admin.display(description=_("rejected on"))
+    def rejected_on(self, obj):
+        return formats.format_datetime(obj.confirm_date) or "—"
 
     @admin.action(permissions=["confirm"], description=_("Confirm the selected payments"))
     def confirm_payments(self, request, queryset):

@@ -1,21 +1,18 @@
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.widgets import AdminDateWidget
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.http import QueryDict
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin
+from crm.admin.base import CrmModelAdmin, LockedCheckFormMixin, RecycleBinAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.models import ConsultRecord, Customer
-from crm.services.followups import (
-    consult_records_check_owner,
-    consult_records_save,
-    consult_records_soft_delete,
-)
+from crm.roles import VIEW_DELETED_CONSULTRECORD
+from crm.services.followups import consult_records_check, consult_records_save
 
 
 class CustomerFilter(admin.SimpleListFilter):
@@ -43,46 +40,95 @@ class CustomerFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ConsultRecordForm(forms.ModelForm):
-    """The consultant is not a field: it is always the logged-in user (set by the service)."""
+class ConsultRecordCheckMixin(LockedCheckFormMixin):
+    """Every rule of a follow-up, checked under the customer's lock in the admin's save transaction
+    (``consult_records_check``). The consultant is not a field: it is always the logged-in user."""
 
-    next_date = forms.DateField(label=_("next follow-up"), required=False, widget=AdminDateWidget)
-    # Set by ConsultRecordAdmin.get_form: the logged-in user.
+    # Set by the admin's get_form / get_formset: the logged-in user.
     user = None
-
-    class Meta:
-        model = ConsultRecord
-        fields = ["customer", "date", "status", "note"]
 
     def clean(self):
         cleaned_data = super().clean()
-        if self.instance.pk is not None:
-            try:
-                consult_records_check_owner(customer=self.instance.customer, user=self.user)
-            except ValidationError as error:
-                self.add_error(None, error.messages)
+        customer_id = self.instance.customer_id if self.instance.pk else None
+        if customer_id is None:
+            customer = cleaned_data.get("customer")
+            customer_id = customer.pk if customer else self.instance.customer_id
+        if customer_id is not None:
+            self.run_locked_check(
+                consult_records_check,
+                customer_id=customer_id,
+                user=self.user,
+                date=cleaned_data.get("date"),
+                stage=cleaned_data.get("status"),
+                next_date=cleaned_data.get("next_date"),
+            )
         return cleaned_data
 
 
+class ConsultRecordForm(ConsultRecordCheckMixin, forms.ModelForm):
+    class Meta:
+        model = ConsultRecord
+        fields = ["customer", "date", "status", "note", "next_date"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.initial.get("customer") and "note" in self.fields:
+            # Opened from a customer's row: the customer is chosen, the note is what is left to write.
+            self.fields["note"].widget.attrs["autofocus"] = True
+
+
+class ConsultRecordInlineForm(ConsultRecordCheckMixin, forms.ModelForm):
+    class Meta:
+        model = ConsultRecord
+        fields = ["date", "status", "note", "next_date"]
+
+
+class ConsultRecordInline(admin.TabularInline):
+    """Follow-ups on the 我的客户 change page: the user's own, added here; edited in their own list."""
+
+    model = ConsultRecord
+    form = ConsultRecordInlineForm
+    fields = ["date", "status", "note", "next_date"]
+    extra = 1
+    can_delete = False
+    ordering = ["-date"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).alive().visible_to(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.user = request.user
+        return formset
+
+
+def follow_up_add_link(customer: Customer) -> str:
+    """ "写跟进" on a customer's row: the add-follow-up form with the customer chosen, cursor in the note."""
+    url = reverse("admin:crm_consultrecord_add")
+    return format_html('<a href="{}?customer={}">{}</a>', url, customer.pk, gettext("Add a follow-up"))
+
+
 @admin.register(ConsultRecord)
-class ConsultRecordAdmin(PerPageAdminMixin, CrmModelAdmin):
+class ConsultRecordAdmin(RecycleBinAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     form = ConsultRecordForm
-    list_display = ["customer", "status", "short_note", "consultant", "date"]
+    list_display = ["customer", "status", "short_note", "consultant", "date", "next_date"]
     list_filter = [CustomerFilter, "status", ("date", DateRangeFilter)]
     search_fields = ["customer__name", "customer__qq", "note"]
     list_select_related = ["customer", "consultant"]
     fields = ["customer", "date", "status", "note", "next_date"]
-    actions = ["soft_delete"]
+    actions = ["move_to_recycle_bin"]
 
     def scope_queryset(self, request, queryset):
         queryset = queryset.visible_to(request.user)
-        # Deleted follow-ups are hidden; only those who may remove rows for real still see them.
-        if not request.user.has_perm("crm.delete_consultrecord"):
+        if not request.user.has_perm(VIEW_DELETED_CONSULTRECORD):
             queryset = queryset.alive()
         return queryset
 
     def get_list_filter(self, request):
-        if request.user.has_perm("crm.delete_consultrecord"):
+        if request.user.has_perm(VIEW_DELETED_CONSULTRECORD):
             return [*self.list_filter, "delete_status"]
         return self.list_filter
 
@@ -102,7 +148,8 @@ class ConsultRecordAdmin(PerPageAdminMixin, CrmModelAdmin):
         return form
 
     def get_changeform_initial_data(self, request):
-        # "增加" on the list of one customer's follow-ups starts a follow-up of that customer.
+        # ?customer=<pk> (the customer's row) is Django's own initial data; "增加" on the list of one
+        # customer's follow-ups starts a follow-up of that customer too.
         initial = super().get_changeform_initial_data(request)
         customer = QueryDict(request.GET.get("_changelist_filters", "")).get("customer", "")
         if "customer" not in initial and customer.isdigit():
@@ -110,15 +157,8 @@ class ConsultRecordAdmin(PerPageAdminMixin, CrmModelAdmin):
         return initial
 
     def save_model(self, request, obj, form, change):
-        consult_records_save(record=obj, user=request.user, next_date=form.cleaned_data.get("next_date"))
+        consult_records_save(record=obj, user=request.user)
 
     @admin.display(description=_("follow-up content"))
     def short_note(self, obj):
         return Truncator(obj.note).chars(40)
-
-    @admin.action(permissions=["change"], description=_("Delete the selected follow-ups"))
-    def soft_delete(self, request, queryset):
-        count = consult_records_soft_delete(records=queryset)
-        self.message_user(
-            request, gettext("%(count)d follow-ups deleted.") % {"count": count}, messages.SUCCESS
-        )

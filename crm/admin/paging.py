@@ -1,12 +1,43 @@
-"""A changelist whose page size the user picks (20/50/100) with ``?per_page=``."""
+"""Pagination of every list: a page number out of range shows the nearest page, and the user picks the
+page size (20/50/100) with ``?per_page=``."""
 
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 
 PER_PAGE_VAR = "per_page"
 PER_PAGE_CHOICES = (20, 50, 100)
 
 
-class PerPageChangeList(ChangeList):
+class NearestPagePaginator(Paginator):
+    """``?p=abc`` or ``?p=0`` shows the first page and ``?p=`` past the end the last, where Django's
+    changelist answers an invalid page by sending the user back to the first page with ``?e=1``."""
+
+    def validate_number(self, number):
+        try:
+            return super().validate_number(number)
+        except PageNotAnInteger:
+            return 1
+        except EmptyPage:
+            return 1 if int(number) < 1 else self.num_pages
+
+
+class NearestPageChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        # The page shown is marked as the current one in the page links ({% pagination %}).
+        self.page_num = self.paginator.validate_number(self.page_num)
+
+
+class NearestPageAdminMixin:
+    """Every list of ours (CrmModelAdmin and the user and role admins): see NearestPagePaginator."""
+
+    paginator = NearestPagePaginator
+
+    def get_changelist(self, request, **kwargs):
+        return NearestPageChangeList
+
+
+class PerPageChangeList(NearestPageChangeList):
     def get_filters_params(self, params=None):
         # The page size is not a filter: without this the admin would try to filter on it.
         lookup_params = super().get_filters_params(params)

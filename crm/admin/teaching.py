@@ -1,23 +1,33 @@
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Func, IntegerField, OuterRef, Q, Subquery
-from django.http import HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin
-from crm.models import ClassList, ContractTemplate, CourseRecord, Customer, StudyRecord, UserProfile
-from crm.services.teaching import study_records_create_for
+from crm.admin.paging import NearestPageChangeList
+from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
+from crm.services.teaching import (
+    MARK_FIELDS,
+    Marks,
+    course_records_create,
+    study_records_create_for,
+    study_records_take_attendance,
+)
+from crm.templatetags.crm_formats import yuan
 
 NEXT_VAR = "next"
 
@@ -99,7 +109,12 @@ class StudyRecordForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         lesson, student = cleaned_data.get("course_record"), cleaned_data.get("student")
-        if lesson and student and not lesson.re_class.customers.filter(pk=student.pk).exists():
+        # The students the bulk action and the attendance page would give a record: no one else.
+        if (
+            lesson
+            and student
+            and not Customer.objects.students_of(lesson.re_class).filter(pk=student.pk).exists()
+        ):
             raise forms.ValidationError(
                 _("%(student)s is not a student of %(class)s."),
                 code="not_in_class",
@@ -108,7 +123,38 @@ class StudyRecordForm(forms.ModelForm):
         return cleaned_data
 
 
-class NextKeepingChangeList(ChangeList):
+class AttendanceRowForm(forms.Form):
+    """One student's row of the attendance page; the prefix (the student's id) keeps rows apart."""
+
+    attendance = forms.ChoiceField(
+        label=_("attendance"), choices=StudyRecord.Attendance.choices, widget=forms.RadioSelect
+    )
+    score = forms.TypedChoiceField(label=_("score"), choices=StudyRecord.Score.choices, coerce=int)
+    homework_note = forms.CharField(
+        label=_("homework comment"),
+        max_length=StudyRecord._meta.get_field("homework_note").max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"size": 24}),
+    )
+
+
+def row_form_kwargs(student, records) -> dict:
+    record = records.get(student.pk)
+    if record is None:
+        initial = {"attendance": StudyRecord.Attendance.CHECKED, "score": StudyRecord.Score.NOT_GRADED}
+    else:
+        initial = {field: getattr(record, field) for field in MARK_FIELDS}
+    return {"prefix": f"student-{student.pk}", "initial": initial}
+
+
+@dataclass
+class AttendanceRow:
+    student: Customer
+    record: StudyRecord | None
+    form: AttendanceRowForm
+
+
+class NextKeepingChangeList(NearestPageChangeList):
     # ``next`` rides along every link of the list (filters, pages, sorting) but filters nothing.
     def get_filters_params(self, params=None):
         lookup_params = super().get_filters_params(params)
@@ -130,13 +176,16 @@ class ClassListAdmin(CrmModelAdmin):
         "semester",
         "campus",
         "class_type",
+        "tuition",
         "dates",
         "teacher_names",
         "students",
         "course_records",
     ]
     list_filter = ["course", "campus", "class_type"]
+    # Also searched: the course's name and the semester (get_search_results).
     search_fields = ["memo", "campus__name"]
+    search_help_text = _("Course name, semester (15 or 15期), campus or memo.")
     list_select_related = ["campus"]
 
     def scope_queryset(self, request, queryset):
@@ -144,14 +193,11 @@ class ClassListAdmin(CrmModelAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "teachers":
-            # Active teaching staff only (a role that marks study records: class teachers, lecturers,
-            # TAs), plus whoever already teaches a class so that editing never drops them; never sales,
-            # finance or the students' accounts. A plain list box: Django 5.2's two-box widget speaks
-            # English on a Chinese screen.
-            teaching = Q(
-                groups__permissions__codename="change_studyrecord",
-                groups__permissions__content_type__app_label="crm",
-            )
+            # Active teaching staff only (crm.teach_class: class teachers, lecturers, TAs), plus whoever
+            # already teaches a class so that editing never drops them; never sales, finance or the
+            # students' accounts. A plain list box: Django 5.2's two-box widget speaks English on a
+            # Chinese screen.
+            teaching = Q(pk__in=UserProfile.objects.teaching_staff().values("pk"))
             staff = UserProfile.objects.filter(teaching | Q(classes__isnull=False), is_staff=True)
             kwargs["queryset"] = staff.filter(is_active=True).distinct().order_by("username")
             kwargs["widget"] = forms.SelectMultiple(attrs={"size": 10})
@@ -159,31 +205,35 @@ class ClassListAdmin(CrmModelAdmin):
 
     def get_queryset(self, request):
         students = Customer.class_list.through.objects.filter(
-            classlist_id=OuterRef("pk"), customer__status=Customer.Status.STUDYING
+            Customer.objects.students_q("customer__"), classlist_id=OuterRef("pk")
         )
         return (
             super()
             .get_queryset(request)
             .annotate(
                 student_count=row_count(students),
+                member_count=row_count(
+                    Customer.class_list.through.objects.filter(classlist_id=OuterRef("pk"))
+                ),
                 course_record_count=row_count(CourseRecord.objects.filter(re_class=OuterRef("pk"))),
-                # Sales see every class but work with the students and lessons of none.
+                # Finance sees every class but works with the students and lessons of none.
                 managed=Exists(ClassList.objects.managed_by(request.user).filter(pk=OuterRef("pk"))),
             )
             .prefetch_related("teachers")
         )
 
     def get_list_display(self, request):
-        # The links depend on the user: sales see every class, but not its students or lessons.
+        # The links depend on the user: finance sees every class, but not its students or lessons.
         may_view_lessons = request.user.has_perm("crm.view_courserecord")
 
-        @admin.display(description=_("students"), ordering="student_count")
+        # The students of a class are its studying members; the column says it also counts the others.
+        @admin.display(description=_("studying / members"), ordering="student_count")
         def students(klass):
             label = gettext("Students (%(count)s)") % {"count": klass.student_count}
             if klass.managed:
                 url = reverse("admin:crm_classlist_students", args=[klass.pk])
-                return format_html('<a href="{}">{}</a>', url, label)
-            return label
+                return format_html('<a href="{}">{}</a> / {}', url, label, klass.member_count)
+            return format_html("{} / {}", label, klass.member_count)
 
         @admin.display(description=_("course records"), ordering="course_record_count")
         def course_records(klass):
@@ -195,6 +245,32 @@ class ClassListAdmin(CrmModelAdmin):
 
         return [*self.list_display[:-2], students, course_records]
 
+    def get_ordering(self, request):
+        # Upcoming classes first, the nearest at the top, then the others from the latest start.
+        upcoming = Q(start_date__gte=timezone.localdate())
+        return [
+            Case(When(upcoming, then=Value(0)), default=Value(1)).asc(),
+            Case(When(upcoming, then=F("start_date"))).asc(),
+            F("start_date").desc(),
+            "pk",
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        # The course is stored as a code and the semester as a number: each word of the search must
+        # match the memo, the campus, a course's name or the semester ("15" or "15期").
+        courses = [(code, str(label).casefold()) for code, label in Course.choices]
+        for word in smart_split(search_term):
+            if word[:1] in "\"'" and len(word) > 1 and word[0] == word[-1]:
+                word = unescape_string_literal(word)
+            matches = Q(memo__icontains=word) | Q(campus__name__icontains=word)
+            matches |= Q(course__in=[code for code, label in courses if word.casefold() in label])
+            matches |= Q(course__iexact=word)
+            number = word.removesuffix("期")
+            if number.isdigit():
+                matches |= Q(semester=int(number))
+            queryset = queryset.filter(matches)
+        return super().get_search_results(request, queryset, "")
+
     def get_urls(self):
         students = path(
             "<path:object_id>/students/",
@@ -202,6 +278,10 @@ class ClassListAdmin(CrmModelAdmin):
             name="crm_classlist_students",
         )
         return [students, *super().get_urls()]
+
+    @admin.display(description=_("tuition"), ordering="price")
+    def tuition(self, klass):
+        return yuan(klass.price)
 
     @admin.display(description=_("teachers"))
     def teacher_names(self, klass):
@@ -225,12 +305,12 @@ class ClassListAdmin(CrmModelAdmin):
 
     def students_view(self, request, object_id):
         klass = self.get_object(request, object_id)
-        if klass is None or not klass.managed:
+        if not klass.managed:
             # Outside the user's classes: as missing as a class that does not exist.
-            self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404(gettext("Not found."))
         if not self.has_view_or_change_permission(request, klass):
             raise PermissionDenied
-        students = Customer.objects.students().filter(class_list=klass).order_by("name", "qq")
+        students = Customer.objects.students_of(klass).order_by("name", "qq")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -253,6 +333,7 @@ class CourseRecordAdmin(CrmModelAdmin):
         "teacher",
         "date",
         "has_homework",
+        "attendance_link",
         "study_records",
     ]
     list_filter = [("re_class", ManagedClassFilter), "has_homework", "date"]
@@ -277,13 +358,37 @@ class CourseRecordAdmin(CrmModelAdmin):
             label = gettext("Study records (%(count)s)") % {"count": record.study_record_count}
             return format_html('<a href="{}">{}</a>', url, label)
 
-        return [*self.list_display[:-1], study_records]
+        columns = [*self.list_display[:-1], study_records]
+        if not self.has_attendance_permission(request):
+            columns.remove("attendance_link")
+        return columns
+
+    def get_urls(self):
+        attendance = path(
+            "<path:object_id>/attendance/",
+            self.admin_site.admin_view(self.attendance_view),
+            name="crm_courserecord_attendance",
+        )
+        return [attendance, *super().get_urls()]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        result = course_records_create(course_record=obj)
+        if result.created:
+            self.message_user(
+                request,
+                gettext("%(count)d study records created for the students of the class.")
+                % {"count": result.created},
+                messages.SUCCESS,
+            )
+        return None
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "re_class":
             kwargs["queryset"] = ClassList.objects.managed_by(request.user).select_related("campus")
         elif db_field.name == "teacher":
-            kwargs["queryset"] = UserProfile.objects.filter(is_staff=True, is_active=True)
+            kwargs["queryset"] = UserProfile.objects.teaching_staff().filter(is_staff=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
@@ -302,8 +407,64 @@ class CourseRecordAdmin(CrmModelAdmin):
     def study_records(self, record):
         return record.study_record_count
 
+    @admin.display(description=_("attendance"))
+    def attendance_link(self, record):
+        url = reverse("admin:crm_courserecord_attendance", args=[record.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Take attendance"))
+
     def has_study_records_permission(self, request):
         return request.user.has_perm("crm.add_studyrecord")
+
+    def has_attendance_permission(self, request):
+        # Taking attendance is marking the lesson's study records (a TA too); the records of students
+        # who joined after the lesson was added come with it.
+        return request.user.has_perm("crm.change_studyrecord")
+
+    def attendance_view(self, request, object_id):
+        lesson = self.get_object(request, object_id)  # a lesson of another class answers 404
+        if not self.has_attendance_permission(request):
+            raise PermissionDenied
+        students = list(Customer.objects.students_of(lesson.re_class_id).order_by("name", "qq"))
+        records = {
+            record.student_id: record
+            for record in StudyRecord.objects.filter(
+                course_record=lesson, student__in=[s.pk for s in students]
+            )
+        }
+        data = request.POST if request.method == "POST" else None
+        rows = [
+            AttendanceRow(
+                student, records.get(student.pk), AttendanceRowForm(data, **row_form_kwargs(student, records))
+            )
+            for student in students
+        ]
+        if data is not None and all(row.form.is_valid() for row in rows):
+            marks = {row.student.pk: Marks(**row.form.cleaned_data) for row in rows}
+            try:
+                count = study_records_take_attendance(course_record=lesson, marks=marks)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Attendance of %(lesson)s saved for %(count)d students.")
+                    % {"lesson": lesson, "count": count},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    changelist_url(CourseRecord, re_class__id__exact=lesson.re_class_id)
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": lesson,
+            "title": gettext("Attendance: %(class)s, lesson %(day)s")
+            % {"class": lesson.re_class, "day": lesson.day_num},
+            "rows": rows,
+            "has_errors": data is not None,
+            "checked": StudyRecord.Attendance.CHECKED,
+        }
+        return TemplateResponse(request, "admin/crm/courserecord/attendance.html", context)
 
     @admin.action(permissions=["study_records"], description=_("Create study records for the students"))
     def create_study_records(self, request, queryset):
@@ -344,6 +505,14 @@ class StudyRecordAdmin(CrmModelAdmin):
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
 
+    def related_scope(self, request, model):
+        if model is Customer:
+            # The list names its students: the user may filter on anyone whose study records they see.
+            return Customer.objects.filter(
+                pk__in=StudyRecord.objects.visible_to(request.user).values("student_id")
+            )
+        return super().related_scope(request, model)
+
     def get_changelist(self, request, **kwargs):
         return NextKeepingChangeList
 
@@ -367,7 +536,7 @@ class StudyRecordAdmin(CrmModelAdmin):
             kwargs["queryset"] = records.select_related("re_class__campus")
         elif db_field.name == "student":
             classes = ClassList.objects.managed_by(request.user)
-            kwargs["queryset"] = Customer.objects.students().filter(class_list__in=classes).distinct()
+            kwargs["queryset"] = Customer.objects.students_of(classes)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("student"))

@@ -16,3 +16,17 @@ class ClassType(models.TextChoices):
     FULLTIME = "fulltime", _("Full-time class")
     ONLINE = "online", _("Online class")
     WEEKEND = "weekend", _("Weekend class")
+
+
+class PayType(models.TextChoices):
+    DEPOSIT = "deposit", _("Deposit / registration fee")
+    TUITION = "tuition", _("Tuition")
+    TRANSFER = "transfer", _("Class transfer")
+    DROPOUT = "dropout", _("Drop-out")
+    REFUND = "refund", _("Refund")
+
+
+class PaymentStatus(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+    CONFIRMED = "confirmed", _("Confirmed")
+    REJECTED = "rejected", _("Rejected")

@@ -349,6 +349,8 @@ class ConsultRecord(models.Model):
         related_name="consult_records",
     )
     date = models.DateTimeField(_("follow-up date"), default=timezone.now, db_index=True)
+    # The salesperson's plan, copied to the customer's next_date (the day's work queue) when saved.
+    next_date = models.DateField(_("expected next follow-up date"), null=True, blank=True)
     delete_status = models.BooleanField(_("deleted"), default=False)
 
     objects = ConsultRecordQuerySet.as_manager()

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.models.choices import PaymentStatus, PayType
 from crm.querysets import EnrollmentQuerySet, PaymentRecordQuerySet
 
 
@@ -68,17 +69,9 @@ def validate_paid_fee(value: int) -> None:
 
 
 class PaymentRecord(models.Model):
-    class PayType(models.TextChoices):
-        DEPOSIT = "deposit", _("Deposit / registration fee")
-        TUITION = "tuition", _("Tuition")
-        TRANSFER = "transfer", _("Class transfer")
-        DROPOUT = "dropout", _("Drop-out")
-        REFUND = "refund", _("Refund")
-
-    class Status(models.TextChoices):
-        UNCONFIRMED = "unconfirmed", _("Unconfirmed")
-        CONFIRMED = "confirmed", _("Confirmed")
-        REJECTED = "rejected", _("Rejected")
+    # Declared in crm.models.choices so that the querysets' money expressions can use them.
+    PayType = PayType
+    Status = PaymentStatus
 
     customer = models.ForeignKey(
         "crm.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="payments"
@@ -132,10 +125,3 @@ class PaymentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.get_pay_type_display()} {self.paid_fee}"
-
-    @property
-    def net_amount(self) -> int:
-        """The amount as it counts in totals (see ``PaymentRecordQuerySet.net_amount``)."""
-        if self.pay_type in PaymentRecordQuerySet.OUTGOING_TYPES:
-            return -abs(self.paid_fee)
-        return self.paid_fee

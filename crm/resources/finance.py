@@ -1,11 +1,11 @@
 """Exports of enrollments and payments: Chinese headers, values people read, no internal ids."""
 
-from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.fields import Field
 
+from crm.formats import local_date, local_datetime
 from crm.models import Campus, ClassList, Enrollment, PaymentRecord, UserProfile
 
 
@@ -74,13 +74,10 @@ class CustomerRowResource(resources.Resource):
     def person(self, user_id) -> str:
         return self._cached("user", user_id, lambda pk: str(UserProfile.objects.get(pk=pk)))
 
-    @staticmethod
-    def local_date(value) -> str:
-        return timezone.localtime(value).strftime("%Y-%m-%d") if value else ""
-
-    @staticmethod
-    def local_datetime(value) -> str:
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+    # Real dates, in local time without a zone: the writers store them as dates a spreadsheet can
+    # sort and filter (crm.formats).
+    local_date = staticmethod(local_date)
+    local_datetime = staticmethod(local_datetime)
 
     def dehydrate_reference(self, obj) -> str:
         return f"{self.reference_prefix}{obj.pk:06d}"
@@ -191,6 +188,9 @@ class PaymentRecordResource(CustomerRowResource):
             "reject_reason",
             "note",
         )
+
+    def filter_export(self, queryset, **kwargs):
+        return super().filter_export(queryset, **kwargs).with_net_amount()
 
     def dehydrate_campus(self, obj):
         return self.class_campus_name(obj.enrolment_class_id)

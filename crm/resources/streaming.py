@@ -7,6 +7,7 @@ written on a temporary file (or straight into the response for csv).
 """
 
 import csv
+import datetime
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from django.utils.encoding import force_str
 from django.utils.functional import Promise
 from django.utils.http import content_disposition_header
 
+from crm.formats import format_date, format_datetime
 from crm.resources.xlsx import write_xlsx
 
 # A spreadsheet reads a cell starting with one of these as a formula (CSV/formula injection, OWASP).
@@ -31,6 +33,11 @@ def csv_safe(value: Any) -> Any:
     """The csv value of a cell: text that a spreadsheet would run is prefixed with an apostrophe."""
     if isinstance(value, Promise):
         value = force_str(value)
+    # Written as the lists show them, which spreadsheets read back as dates.
+    if isinstance(value, datetime.datetime):
+        return format_datetime(value)
+    if isinstance(value, datetime.date):
+        return format_date(value)
     if is_formula_like(value):
         return "'" + value
     return value

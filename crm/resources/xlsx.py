@@ -7,10 +7,13 @@ into the zip member instead (6.8 s, flat memory), with the same parts openpyxl w
 strings, a bold header row kept in view, and text cells that can never be formulas.
 """
 
+import datetime
 import re
 import zipfile
 from collections.abc import Iterable
 from typing import Any
+
+from crm.formats import EXCEL_DATE_FORMAT, EXCEL_DATETIME_FORMAT
 
 # XML escapes in one pass; a carriage return would come back as a line feed from any XML parser unless
 # written as a reference, and the control characters XML 1.0 cannot carry are dropped (as openpyxl does).
@@ -23,7 +26,9 @@ TEXT_TABLE = {
     **{code: None for code in [*range(0, 9), 11, 12, *range(14, 32)]},
 }
 
-STYLE_PLAIN, STYLE_TEXT, STYLE_HEADER = 0, 1, 2
+STYLE_PLAIN, STYLE_TEXT, STYLE_HEADER, STYLE_DATE, STYLE_DATETIME = 0, 1, 2, 3, 4
+# Day 0 of Excel's 1900 date system as it counts from 1900-03-01 on (its 1900 leap-day bug before).
+EXCEL_EPOCH = datetime.datetime(1899, 12, 30)
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -60,19 +65,24 @@ Target="worksheets/sheet1.xml"/>
 Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>
 </Relationships>"""
 
-# Style 1 is Excel's own "text typed with a leading apostrophe": text format (49) with quotePrefix.
-STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+# Style 1 is Excel's own "text typed with a leading apostrophe": text format (49) with quotePrefix;
+# styles 3 and 4 are dates and date-times (custom number formats 164 and 165).
+STYLES = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<numFmts count="2"><numFmt numFmtId="164" formatCode="{EXCEL_DATE_FORMAT}"/>\
+<numFmt numFmtId="165" formatCode="{EXCEL_DATETIME_FORMAT}"/></numFmts>
 <fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>\
 <font><b/><sz val="11"/><name val="Calibri"/></font></fonts>
 <fills count="2"><fill><patternFill patternType="none"/></fill>\
 <fill><patternFill patternType="gray125"/></fill></fills>
 <borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
 <cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
-<cellXfs count="3">\
+<cellXfs count="5">\
 <xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>\
 <xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" quotePrefix="1"/>\
 <xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>\
+<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>\
+<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>\
 </cellXfs>
 <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
 </styleSheet>"""
@@ -101,6 +111,16 @@ def _text(value: str) -> str:
     return value.translate(TEXT_TABLE)
 
 
+def excel_serial(value: datetime.date) -> float | int:
+    """A naive date or datetime as Excel stores it: days since its epoch, the time as a fraction."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            raise ValueError("Excel cells have no time zone: give local time without tzinfo")
+        delta = value - EXCEL_EPOCH
+        return delta.days + delta.seconds / 86400
+    return (value - EXCEL_EPOCH.date()).days
+
+
 def _row(number: int, letters: list[str], values: list[Any], is_formula_like, header: bool = False) -> str:
     cells = []
     for letter, value in zip(letters, values, strict=False):
@@ -110,6 +130,9 @@ def _row(number: int, letters: list[str], values: list[Any], is_formula_like, he
             cells.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
         elif isinstance(value, int | float):
             cells.append(f'<c r="{letter}{number}"><v>{value!r}</v></c>')
+        elif isinstance(value, datetime.date):
+            style = STYLE_DATETIME if isinstance(value, datetime.datetime) else STYLE_DATE
+            cells.append(f'<c r="{letter}{number}" s="{style}"><v>{excel_serial(value)!r}</v></c>')
         else:
             value = str(value)
             if header:

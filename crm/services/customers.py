@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -56,8 +57,11 @@ def customers_check_capacity(*, user, adding: int, by=None) -> None:
     """Raise ValidationError when ``adding`` more private customers would put ``user`` over the cap.
 
     ``by`` is who makes the change; unless it is the owner (a claim), the message names the owner
-    instead of speaking to them (the boss reassigning, an import run from the command line).
+    instead of speaking to them (the boss reassigning, an import run from the command line). The owner's
+    row is locked (as by a claim), so the count holds until the caller's transaction commits: the
+    customer form calls it in its clean, inside the admin's save transaction.
     """
+    _lock_owner(user)
     current = Customer.objects.owned_by(user).count()
     cap = settings.MAX_CUSTOMER_NUM
     if current + adding <= cap:
@@ -145,12 +149,15 @@ def local_midnight(today: datetime.date | None = None) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
+def customers_claimed_today_q(user, *, today: datetime.date | None = None) -> Q:
+    """Claims ``user`` made from the pool since local midnight, in the ownership history: releasing a
+    customer does not give a claim back, and customers handed out by the boss are not claims. The
+    daily limit, the quota line and the home page count this."""
+    return Q(reason=CustomerTransfer.Reason.CLAIM, to_consultant=user, date__gte=local_midnight(today))
+
+
 def customers_claimed_today(*, user, today: datetime.date | None = None) -> int:
-    """Claims ``user`` made from the pool since local midnight, from the ownership history: releasing a
-    customer does not give a claim back, and customers handed out by the boss are not claims."""
-    return CustomerTransfer.objects.filter(
-        reason=CustomerTransfer.Reason.CLAIM, to_consultant=user, by=user, date__gte=local_midnight(today)
-    ).count()
+    return CustomerTransfer.objects.filter(customers_claimed_today_q(user, today=today)).count()
 
 
 def customers_check_daily_claims(*, user, adding: int) -> None:
@@ -332,9 +339,7 @@ def customers_quota(*, user) -> dict[str, int]:
         counted = queryset.order_by().values(key=Value(1)).annotate(n=Count("pk")).values("n")
         return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
-    claims = CustomerTransfer.objects.filter(
-        reason=CustomerTransfer.Reason.CLAIM, to_consultant=OuterRef("pk"), by=OuterRef("pk")
-    ).filter(date__gte=local_midnight())
+    claims = CustomerTransfer.objects.filter(customers_claimed_today_q(OuterRef("pk")))
     owned = Customer.objects.filter(consultant=OuterRef("pk"))
     figures = (
         UserProfile.objects.filter(pk=user.pk)

@@ -10,16 +10,18 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import ClassList, ConsultRecord, Customer, Enrollment, PaymentRecord, StudyRecord, UserProfile
 from crm.querysets import PaymentRecordQuerySet
+from crm.roles import VIEW_DASHBOARD
 from crm.services.students import average_score_aggregate, present_count
 
-# Who may open the dashboard: the boss (and superusers). Finance keeps to the payment list and its
-# totals: the dashboard also shows leads, follow-ups and each salesperson's performance.
-DASHBOARD_PERMISSION = "crm.view_all_customers"
+# Who may open the dashboard: the capability (the boss, and superusers). Finance keeps to the payment
+# list and its totals: the dashboard also shows leads, follow-ups and each salesperson's performance.
+DASHBOARD_PERMISSION = VIEW_DASHBOARD
 
 # A customer created in the period counts as converted once signed up, studying or paid in full.
 CONVERTED_STATUSES = (
@@ -29,12 +31,14 @@ CONVERTED_STATUSES = (
 )
 
 PRESETS = {
+    "last_30_days": _("Last 30 days"),
     "this_week": _("This week"),
     "this_month": _("This month"),
     "last_month": _("Last month"),
     "this_year": _("This year"),
 }
-DEFAULT_PRESET = "this_month"
+# The dashboard opens on the last 30 days, compared with the 30 days before.
+DEFAULT_PRESET = "last_30_days"
 
 
 def may_view_dashboard(user) -> bool:
@@ -59,10 +63,21 @@ class Period:
         start, end = self.bounds
         return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
 
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> "Period":
+        """The period of the same length just before this one (环比 compares with it)."""
+        end = self.start - datetime.timedelta(days=1)
+        return Period(end - datetime.timedelta(days=self.days - 1), end)
+
 
 def period_preset(name: str, today: datetime.date | None = None) -> Period:
     """The period of a preset (see PRESETS) around ``today`` (the local date by default)."""
     today = today or timezone.localdate()
+    if name == "last_30_days":
+        return Period(today - datetime.timedelta(days=29), today)
     if name == "this_week":
         monday = today - datetime.timedelta(days=today.weekday())
         return Period(monday, monday + datetime.timedelta(days=6))
@@ -341,6 +356,142 @@ def classes_overview(period: Period) -> list[ClassRow]:
     return list(rows.values())
 
 
+# Headline figures, compared with the period before (环比)
+
+
+HEADLINE = (
+    "new_leads",
+    "converted",
+    "follow_ups",
+    "enrollments",
+    "approved",
+    "confirmed_net",
+    "unconfirmed_net",
+)
+
+
+def headline(period: Period, totals: dict[str, int] | None = None) -> dict[str, int]:
+    """The figures of the cards: new customers and how many signed up, follow-ups, enrollments and
+    approved contracts, confirmed and pending money (``totals``: the period's payment totals, when
+    already read). Three queries, four without ``totals``."""
+    figures = Customer.objects.filter(period.within("date")).aggregate(
+        new_leads=Count("pk"), converted=Count("pk", filter=Q(status__in=CONVERTED_STATUSES))
+    )
+    figures["follow_ups"] = ConsultRecord.objects.alive().filter(period.within("date")).count()
+    figures |= (
+        Enrollment.objects.alive()
+        .filter(period.within("enrolled_date"))
+        .aggregate(enrollments=Count("pk"), approved=Count("pk", filter=Q(contract_approved=True)))
+    )
+    totals = totals if totals is not None else revenue_totals(period)
+    figures |= {"confirmed_net": totals["confirmed_net"], "unconfirmed_net": totals["unconfirmed_net"]}
+    return figures
+
+
+def change_percent(current: int, previous: int) -> float | None:
+    """The change against the previous period in percent; None when there was nothing to compare with."""
+    return 100 * (current - previous) / abs(previous) if previous else None
+
+
+# The funnel: customers created in the period, and how far they went
+
+
+FUNNEL_STAGES = {
+    "leads": _("Leads"),
+    "followed": _("Followed up"),
+    "enrolled": _("Enrolled"),
+    "paid": _("Paid"),
+}
+
+
+@dataclass
+class FunnelStage:
+    code: str
+    label: str
+    count: int
+    share: float | None  # percent of the period's leads
+
+
+def funnel(period: Period) -> list[FunnelStage]:
+    """线索 → 已跟进 → 报名 → 缴费 of the customers created in the period, in one query: each stage
+    counts the leads that also reached it (a follow-up, an enrollment, a confirmed payment), so that
+    every stage holds at most the customers of the stage before."""
+    followed = Exists(ConsultRecord.objects.alive().filter(customer=OuterRef("pk")))
+    enrolled = Exists(Enrollment.objects.alive().filter(customer=OuterRef("pk")))
+    paid = Exists(
+        PaymentRecord.objects.alive().filter(PaymentRecordQuerySet.confirmed_q(), customer=OuterRef("pk"))
+    )
+    counts = (
+        Customer.objects.filter(period.within("date"))
+        .alias(has_follow_up=followed, has_enrollment=enrolled, has_paid=paid)
+        .aggregate(
+            leads=Count("pk"),
+            followed=Count("pk", filter=Q(has_follow_up=True)),
+            enrolled=Count("pk", filter=Q(has_follow_up=True, has_enrollment=True)),
+            paid=Count("pk", filter=Q(has_follow_up=True, has_enrollment=True, has_paid=True)),
+        )
+    )
+    return [
+        FunnelStage(
+            code=code, label=str(label), count=counts[code], share=_percent(counts[code], counts["leads"])
+        )
+        for code, label in FUNNEL_STAGES.items()
+    ]
+
+
+# The weekly trend
+
+
+@dataclass
+class WeekRow:
+    monday: datetime.date
+    new_leads: int = 0
+    enrollments: int = 0
+    confirmed_net: int = 0
+
+
+def _week_of(value) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+        return value.date()
+    return value
+
+
+def weekly_trend(period: Period) -> list[WeekRow]:
+    """New leads, enrollments and confirmed revenue per week (Monday to Sunday, local time) of the
+    period, every week listed, in three queries."""
+    zone = timezone.get_current_timezone()
+    first_monday = period.start - datetime.timedelta(days=period.start.weekday())
+    weeks = {
+        first_monday + datetime.timedelta(weeks=index): WeekRow(
+            monday=first_monday + datetime.timedelta(weeks=index)
+        )
+        for index in range((period.end - first_monday).days // 7 + 1)
+    }
+
+    def per_week(queryset, field_name: str, **aggregates):
+        rows = (
+            queryset.filter(period.within(field_name))
+            .annotate(week=TruncWeek(field_name, tzinfo=zone))
+            .order_by()
+            .values("week")
+            .annotate(**aggregates)
+        )
+        for row in rows:
+            week = weeks[_week_of(row.pop("week"))]
+            for name, value in row.items():
+                setattr(week, name, value)
+
+    per_week(Customer.objects.all(), "date", new_leads=Count("pk"))
+    per_week(Enrollment.objects.alive(), "enrolled_date", enrollments=Count("pk"))
+    per_week(
+        PaymentRecord.objects.alive(),
+        "date",
+        confirmed_net=PaymentRecordQuerySet.total_expressions()["confirmed_net"],
+    )
+    return list(weeks.values())
+
+
 # The whole page
 
 
@@ -354,6 +505,10 @@ class Dashboard:
     classes_revenue: list[ClassRevenueRow]
     classes: list[ClassRow]
     summary: dict = field(default_factory=dict)
+    previous: dict = field(default_factory=dict)  # the headline figures of the period before
+    changes: dict = field(default_factory=dict)  # 环比 of each headline figure, in percent
+    funnel: list[FunnelStage] = field(default_factory=list)
+    trend: list[WeekRow] = field(default_factory=list)
 
 
 def public_pool_size() -> int:
@@ -361,12 +516,12 @@ def public_pool_size() -> int:
 
 
 def dashboard(period: Period) -> Dashboard:
-    """Every figure of the dashboard for the period."""
+    """Every figure of the dashboard for the period, and the headline figures of the period before."""
     leads = leads_by_source(period)
     sales = sales_performance(period)
-    new_leads = sum(row.count for row in leads)
-    converted = Customer.objects.filter(period.within("date"), status__in=CONVERTED_STATUSES).count()
     totals = revenue_totals(period)
+    current = headline(period, totals)
+    previous = headline(period.previous())
     board = Dashboard(
         period=period,
         leads=leads,
@@ -375,14 +530,14 @@ def dashboard(period: Period) -> Dashboard:
         totals=totals,
         classes_revenue=revenue_by_class(period),
         classes=classes_overview(period),
+        previous=previous,
+        changes={name: change_percent(current[name], previous[name]) for name in HEADLINE},
+        funnel=funnel(period),
+        trend=weekly_trend(period),
     )
     board.summary = {
-        "new_leads": new_leads,
-        "converted": converted,
-        "conversion_rate": _percent(converted, new_leads),
+        **current,
+        "conversion_rate": _percent(current["converted"], current["new_leads"]),
         "private": sum(row.owned for row in sales),
-        "follow_ups": sum(row.follow_ups for row in sales),
-        "enrollments": sum(row.enrollments for row in sales),
-        "approved": sum(row.approved for row in sales),
     }
     return board

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord, UserProfile
+from crm.models.finance import validate_paid_fee
 from crm.services.customers import customers_advance_status
 
 
@@ -16,14 +17,39 @@ def enrollment_check(
     customer: Customer,
     enrolment_class: ClassList,
     enrollment: Enrollment | None = None,
+    may_edit_approved: bool = True,
 ) -> None:
     """Raise ValidationError unless ``user`` may enrol ``customer`` in ``enrolment_class``.
 
-    A new enrollment is only for the user's own customer; no customer is enrolled twice in a class.
+    A new enrollment is only for the user's own customer; no customer is enrolled twice in a class; an
+    approved enrollment is edited only by those who approve contracts (``may_edit_approved``).
+
+    The rows are locked (the admin's form calls it in its clean, inside the transaction in which the
+    admin then saves): an identical enrollment, a release or an approval committed by someone else
+    either waits for this save or is seen here. NO KEY: the rows are only updated. The enrollment
+    before the customer, the order of an approval: the two never deadlock.
     """
+    if enrollment is not None:
+        _check_editable(enrollment, may_edit_approved=may_edit_approved)
+    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).exists()
     if enrollment is None and not Customer.objects.owned_by(user).filter(pk=customer.pk).exists():
         raise ValidationError({"customer": _("You can only enrol your own customers.")}, code="not_owner")
     _check_not_enrolled(customer.pk, enrolment_class.pk, enrollment=enrollment)
+
+
+def _check_editable(enrollment: Enrollment, *, may_edit_approved: bool) -> bool:
+    """Lock ``enrollment``'s row and return whether its contract is approved; raise ValidationError
+    when it is and the user may not edit approved contracts."""
+    approved = (
+        Enrollment.objects.select_for_update(no_key=True)
+        .values_list("contract_approved", flat=True)
+        .get(pk=enrollment.pk)
+    )
+    if approved and not may_edit_approved:
+        raise ValidationError(
+            _("This contract has been approved: it can no longer be edited."), code="approved"
+        )
+    return approved
 
 
 def _check_not_enrolled(customer_id: int, class_id: int, *, enrollment: Enrollment | None = None) -> None:
@@ -44,7 +70,7 @@ def enrollments_create(*, enrollment: Enrollment, user: UserProfile) -> Enrollme
     at once both pass the form's check, and the second then gets a ValidationError instead of
     breaking the unique constraint.
     """
-    customer = Customer.objects.select_for_update().get(pk=enrollment.customer_id)
+    customer = Customer.objects.select_for_update(no_key=True).get(pk=enrollment.customer_id)
     enrollment_check(user=user, customer=customer, enrolment_class=enrollment.enrolment_class)
     enrollment.consultant = user
     enrollment.save()
@@ -70,21 +96,13 @@ def enrollments_update(*, enrollment: Enrollment, fields: list[str], may_edit_ap
     """Save the edited ``fields`` of ``enrollment``; an approved one only by those who approve contracts."""
     # Lock, then re-check: the contract may have been approved since the edit form was read, and
     # saving the stale form must neither edit it nor take the approval back.
-    approved = (
-        Enrollment.objects.select_for_update()
-        .values_list("contract_approved", flat=True)
-        .get(pk=enrollment.pk)
-    )
-    if approved and not may_edit_approved:
-        raise ValidationError(
-            _("This contract has been approved: it can no longer be edited."), code="approved"
-        )
+    approved = _check_editable(enrollment, may_edit_approved=may_edit_approved)
     editable = APPROVED_ENROLLMENT_FIELDS if approved else ENROLLMENT_FIELDS
     fields = [name for name in fields if name in editable]
     if "enrolment_class" in fields:
         # Moved to another class: re-check under the customer's lock, as enrollments_create does,
         # that the customer has not been enrolled in it meanwhile.
-        Customer.objects.select_for_update().filter(pk=enrollment.customer_id).exists()
+        Customer.objects.select_for_update(no_key=True).filter(pk=enrollment.customer_id).exists()
         _check_not_enrolled(enrollment.customer_id, enrollment.enrolment_class_id, enrollment=enrollment)
     enrollment.save(update_fields=fields)
     return enrollment
@@ -126,10 +144,16 @@ def payment_check(
     enrolment_class: ClassList | None,
     payment: PaymentRecord | None = None,
 ) -> None:
-    """Raise ValidationError unless ``user`` may record this payment.
+    """Raise ValidationError unless ``user`` may record this payment (or save this edit of ``payment``).
 
-    A new payment is only of the user's own customer, and a class paid for is one the customer enrolled in.
+    A new payment is only of the user's own customer, a class paid for is one the customer enrolled in,
+    and settled money (confirmed or rejected) is never edited. The rows are locked, as in
+    ``enrollment_check`` (the payment before the customer, the order of a confirmation): a release or
+    a confirmation committed meanwhile is seen here, or waits.
     """
+    if payment is not None:
+        _check_unsettled(payment)
+    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).exists()
     if payment is None and not Customer.objects.owned_by(user).filter(pk=customer.pk).exists():
         raise ValidationError(
             {"customer": _("You can only record payments of your own customers.")}, code="not_owner"
@@ -143,6 +167,27 @@ def payment_check(
         )
 
 
+def _check_unsettled(payment: PaymentRecord) -> None:
+    # Lock, then re-check: finance may have confirmed the payment since the edit form was read, and
+    # saving the stale form must neither change the amount nor put the status back to unconfirmed.
+    current = PaymentRecord.objects.select_for_update(no_key=True).only("status").get(pk=payment.pk)
+    if current.status != PaymentRecord.Status.UNCONFIRMED:
+        raise ValidationError(
+            _("This payment has been confirmed or rejected: it can no longer be edited."), code="settled"
+        )
+
+
+@transaction.atomic
+def payments_create(*, payment: PaymentRecord, user: UserProfile) -> PaymentRecord:
+    """Record a new, unconfirmed payment of ``user``'s own customer; ``user`` is its consultant."""
+    payment_check(user=user, customer=payment.customer, enrolment_class=payment.enrolment_class)
+    payment.consultant = user
+    payment.status = PaymentRecord.Status.UNCONFIRMED
+    payment.clean_fields(exclude=["customer", "consultant", "enrolment_class"])
+    payment.save()
+    return payment
+
+
 # What an unconfirmed payment's edit form may change; status, who confirmed and when are the actions'.
 EDITABLE_PAYMENT_FIELDS = ["enrolment_class", "pay_type", "paid_fee", "date", "note"]
 
@@ -150,13 +195,10 @@ EDITABLE_PAYMENT_FIELDS = ["enrolment_class", "pay_type", "paid_fee", "date", "n
 @transaction.atomic
 def payments_update(*, payment: PaymentRecord, fields: list[str]) -> PaymentRecord:
     """Save the edited ``fields`` of a payment that is still unconfirmed; settled money is never edited."""
-    # Lock, then re-check: finance may have confirmed the payment since the edit form was read, and
-    # saving the stale form must neither change the amount nor put the status back to unconfirmed.
-    current = PaymentRecord.objects.select_for_update().only("status").get(pk=payment.pk)
-    if current.status != PaymentRecord.Status.UNCONFIRMED:
-        raise ValidationError(
-            _("This payment has been confirmed or rejected: it can no longer be edited."), code="settled"
-        )
+    _check_unsettled(payment)
+    if "paid_fee" in fields:
+        # The form checks it too; a caller without a form must not store an amount that breaks totals.
+        validate_paid_fee(payment.paid_fee)
     payment.save(update_fields=[name for name in fields if name in EDITABLE_PAYMENT_FIELDS])
     return payment
 

@@ -101,26 +101,18 @@ def student_overview(*, customer: Customer) -> StudentOverview:
         summary.attendance_rate = attendance_rate(recorded)
         summary.average_score = average_score(recorded)
 
+    own_payments = PaymentRecord.objects.alive().filter(customer=customer)
     payments = list(
-        PaymentRecord.objects.filter(customer=customer, delete_status=False)
-        .select_related("enrolment_class__campus")
-        .order_by("-date", "-pk")
+        own_payments.with_net_amount().select_related("enrolment_class__campus").order_by("-date", "-pk")
     )
-    confirmed_total = sum(p.paid_fee for p in payments if p.status == PaymentRecord.Status.CONFIRMED)
+    # The payment list's own total (PaymentRecordQuerySet.totals), not a second sum in Python.
+    confirmed_total = own_payments.totals()["confirmed_net"]
     return StudentOverview(
         customer=customer,
         classes=list(summaries.values()),
         payments=payments,
         confirmed_total=confirmed_total,
     )
-
-
-def homework_readers(user) -> Q:
-    """Study records whose homework file this user may read: their own, or of a class they teach."""
-    teaches = ClassList.teachers.through.objects.filter(
-        classlist_id=OuterRef("course_record__re_class_id"), userprofile_id=user.pk
-    )
-    return Q(student__user=user) | Q(Exists(teaches))
 
 
 def validate_homework_file(upload) -> None:

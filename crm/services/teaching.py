@@ -1,10 +1,12 @@
-"""Writes of the teaching area: study records of course records."""
+"""Writes of the teaching area: course records and their study records (attendance, marks)."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from crm.models import CourseRecord, Customer, StudyRecord
 
@@ -40,7 +42,7 @@ def study_records_create_for(*, course_records: Iterable[CourseRecord]) -> list[
 
     students_by_class: dict[int, list[int]] = defaultdict(list)
     memberships = Customer.class_list.through.objects.filter(
-        classlist_id__in=class_ids, customer__status=Customer.Status.STUDYING
+        Customer.objects.students_q("customer__"), classlist_id__in=class_ids
     ).order_by("customer_id")
     for class_id, student_id in memberships.values_list("classlist_id", "customer_id"):
         students_by_class[class_id].append(student_id)
@@ -60,3 +62,64 @@ def study_records_create_for(*, course_records: Iterable[CourseRecord]) -> list[
         results.append(StudyRecordsCreated(course_record=record, created=len(missing), skipped=skipped))
     StudyRecord.objects.bulk_create(new_records, batch_size=STUDY_RECORDS_BATCH_SIZE)
     return results
+
+
+@transaction.atomic
+def course_records_create(*, course_record: CourseRecord) -> StudyRecordsCreated:
+    """Save a new course record and give each student of its class a study record at once.
+
+    One transaction: a lesson never exists without the records its attendance is taken on.
+    """
+    course_record.save()
+    [result] = study_records_create_for(course_records=[course_record])
+    return result
+
+
+@dataclass(frozen=True)
+class Marks:
+    attendance: str
+    score: int
+    homework_note: str
+
+
+MARK_FIELDS = ["attendance", "score", "homework_note"]
+
+
+@transaction.atomic
+def study_records_take_attendance(*, course_record: CourseRecord, marks: Mapping[int, Marks]) -> int:
+    """Record each student's attendance, score and homework comment for a lesson, all or none.
+
+    ``marks`` maps a student's id to their marks. Every student must be a student of the lesson's
+    class (ValidationError otherwise, and nothing is saved); a student without a record yet (who joined
+    after the lesson was added) gets one. Returns the number of records written. The number of queries
+    does not depend on the number of students.
+    """
+    # Locked so that two teachers saving the same lesson at once cannot both create the missing
+    # records (the second insert would break the unique constraint).
+    CourseRecord.objects.select_for_update(of=("self",)).filter(pk=course_record.pk).get()
+    students = set(Customer.objects.students_of(course_record.re_class_id).values_list("pk", flat=True))
+    if set(marks) - students:
+        raise ValidationError(
+            _("Some of these people are no longer students of the class; reload the page."),
+            code="not_in_class",
+        )
+    records = {
+        record.student_id: record
+        for record in StudyRecord.objects.filter(course_record=course_record, student_id__in=list(marks))
+    }
+    new, changed = [], []
+    for student_id, mark in marks.items():
+        record = records.get(student_id)
+        if record is None:
+            record = StudyRecord(course_record=course_record, student_id=student_id)
+            new.append(record)
+        else:
+            changed.append(record)
+        record.attendance, record.score, record.homework_note = (
+            mark.attendance,
+            mark.score,
+            mark.homework_note,
+        )
+    StudyRecord.objects.bulk_create(new, batch_size=STUDY_RECORDS_BATCH_SIZE)
+    StudyRecord.objects.bulk_update(changed, MARK_FIELDS, batch_size=STUDY_RECORDS_BATCH_SIZE)
+    return len(new) + len(changed)

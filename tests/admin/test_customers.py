@@ -365,7 +365,12 @@ def test_releasing_someone_elses_customer_by_a_forged_post_releases_nothing(
 
 
 def test_follow_ups_can_be_added_inline_on_my_customers(sales_client, sales_user):
-    customer = CustomerFactory(consultant=sales_user)
+    import datetime
+
+    from django.utils import timezone
+
+    customer = CustomerFactory(consultant=sales_user, date=timezone.make_aware(datetime.datetime(2026, 1, 1)))
+    next_date = timezone.localdate() + datetime.timedelta(days=3)
     data = customer_form(qq=customer.qq, phone=customer.phone, name=customer.name)
     data.update(
         {
@@ -375,6 +380,7 @@ def test_follow_ups_can_be_added_inline_on_my_customers(sales_client, sales_user
             "consult_records-0-date_1": "10:00:00",
             "consult_records-0-status": "C",
             "consult_records-0-note": "来访，准备报名",
+            "consult_records-0-next_date": next_date.isoformat(),
         }
     )
     response = sales_client.post(reverse("admin:crm_privatecustomer_change", args=[customer.pk]), data)
@@ -506,12 +512,10 @@ def test_all_customers_show_the_consultant_and_the_status_as_a_coloured_badge(bo
 def test_the_cap_filled_meanwhile_shows_the_boss_the_form_again_and_changes_nothing(
     boss_client, sales_user, other_sales_user, settings, monkeypatch
 ):
-    # The new owner reached the cap after the boss's form was checked: the form's check saw room (a
-    # stale read, simulated by skipping it); the service's re-check under the owner's lock does not.
+    # The new owner reached the cap after the boss's form was read: the form's locked check sees it.
     settings.MAX_CUSTOMER_NUM = 2
     CustomerFactory.create_batch(2, consultant=other_sales_user)
     customer = CustomerFactory(consultant=sales_user, name="原名")
-    monkeypatch.setattr(customers_admin, "customers_check_capacity", lambda **kwargs: None)
     data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
 
     response = boss_client.post(reverse("admin:crm_customer_change", args=[customer.pk]), data)
@@ -536,13 +540,14 @@ def test_a_claim_between_the_bosss_form_check_and_save_shows_the_boss_the_cap(
     customer = CustomerFactory(consultant=sales_user, name="原名")
     boss = Client()
     boss.force_login(boss_user)
-    reached, go_on = pause_before(customers_admin, "customer_update", "boss")
+    # The boss's form has been read and is about to run its locked cap check.
+    reached, go_on = pause_before(customers_admin, "customers_check_capacity", "boss")
     data = customer_form(qq=customer.qq, name="改名", consultant=other_sales_user.pk)
     url = reverse("admin:crm_customer_change", args=[customer.pk])
 
     thread, outcome = post_in_thread(boss, url, data, "boss")
     try:
-        assert reached.wait(timeout=30)  # the boss's form found room for one more customer
+        assert reached.wait(timeout=30)
         customers_claim(user=other_sales_user, customer_ids=[free.pk])  # the last place is taken
     finally:
         go_on.set()

@@ -11,7 +11,8 @@ from django.contrib import admin
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from crm.admin.finance import EnrollmentForm
+from crm import formats
+from crm.admin.finance import PaymentRecordAdmin
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
 from crm.services import finance as finance_services
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ENROLLMENTS = reverse("admin:crm_enrollment_changelist")
 PAYMENTS = reverse("admin:crm_paymentrecord_changelist")
+SETTLED = "该缴费记录已确认或已驳回，不能再修改。"
 
 
 def enrollment_post(customer, klass, **extra):
@@ -81,6 +83,11 @@ def payment(customer, klass, **fields):
 
 def at(day: int) -> datetime.datetime:
     return datetime.datetime(2026, 11, day, 10, 30, tzinfo=SHANGHAI)
+
+
+def local(day: int) -> datetime.datetime:
+    """at(day) as an export writes it: local time without a zone."""
+    return at(day).replace(tzinfo=None)
 
 
 # Enrollments
@@ -188,7 +195,11 @@ def test_an_approved_enrollment_is_read_only_for_sales(sales_client, sales_user,
     assert sales_client.get(url).status_code == 200
     response = sales_client.post(url, enrollment_post(own_customer, klass, memo="改"))
 
-    assert response.status_code == 403
+    # The form read before the approval comes back with the reason, not a 403 (finding 9).
+    assert response.status_code == 200
+    assert "该合同已审核，不能再修改。" in html.unescape(response.content.decode())
+    enrollment.refresh_from_db()
+    assert enrollment.memo != "改"
 
 
 # Payments
@@ -233,6 +244,7 @@ def test_rejection_asks_for_a_reason_then_rejects(finance_client, own_customer, 
     page = action(finance_client, PAYMENTS, "reject_payments", [pending])
     assert page.status_code == 200
     assert "reason" in page.context["form"].fields
+    assert formats.yuan(pending.paid_fee) in page.content.decode()
     pending.refresh_from_db()
     assert pending.status == "unconfirmed"
 
@@ -250,7 +262,8 @@ def test_a_confirmed_payment_can_no_longer_be_edited_by_sales(sales_client, own_
     assert sales_client.get(url).status_code == 200
     response = sales_client.post(url, {"enrolment_class": klass.pk, "pay_type": "tuition", "paid_fee": "9"})
 
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert SETTLED in html.unescape(response.content.decode())
     confirmed.refresh_from_db()
     assert confirmed.paid_fee == 500
 
@@ -277,7 +290,7 @@ def test_the_list_shows_totals_of_the_filtered_rows(finance_client, own_customer
         -1000,
         500,
     )
-    assert "7000" in response.content.decode()
+    assert "¥7,000" in response.content.decode()
 
 
 def test_the_totals_cost_no_query_per_row(finance_client, own_customer, klass, django_assert_max_num_queries):
@@ -340,8 +353,8 @@ def test_the_export_has_the_changelists_rows_with_chinese_headers_and_labels(
         "交款日期",
     )
     assert [row[1:10] for row in rows] == [
-        ("张三", "123456", str(klass), klass.campus.name, "退款", 1000, -1000, "未确认", "2026-11-12 10:30"),
-        ("张三", "123456", str(klass), klass.campus.name, "学费", 9000, 9000, "已确认", "2026-11-10 10:30"),
+        ("张三", "123456", str(klass), klass.campus.name, "退款", 1000, -1000, "未确认", local(12)),
+        ("张三", "123456", str(klass), klass.campus.name, "学费", 9000, 9000, "已确认", local(10)),
     ]
     assert rows[0][10] == "销售甲"
     assert all(row[0].startswith("JF") for row in rows)
@@ -370,8 +383,59 @@ def test_the_enrollment_export_reads_like_the_list(finance_client, sales_user, k
         "合同已审核",
     )
     assert [row[1:9] for row in rows] == [
-        ("王五", "888888", str(klass), klass.campus.name, "销售甲", "2026-11-03", "是", "否")
+        (
+            "王五",
+            "888888",
+            str(klass),
+            klass.campus.name,
+            "销售甲",
+            datetime.datetime(2026, 11, 3),
+            "是",
+            "否",
+        )
     ]
+
+
+def test_exports_write_real_dates_in_local_time_not_text(finance_client, sales_user, klass):
+    # Finding 13: dates were written as text, which Excel can neither sort nor filter as dates.
+    customer = CustomerFactory(consultant=sales_user)
+    EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=sales_user, enrolled_date=at(3))
+    payment(customer, klass, date=at(12))
+
+    enrollments = openpyxl.load_workbook(
+        io.BytesIO(
+            content(
+                finance_client.post(reverse("admin:crm_enrollment_export"), export_post(EnrollmentResource))
+            )
+        )
+    ).active
+    payments = openpyxl.load_workbook(
+        io.BytesIO(
+            content(
+                finance_client.post(
+                    reverse("admin:crm_paymentrecord_export"), export_post(PaymentRecordResource)
+                )
+            )
+        )
+    ).active
+
+    enrolled_on, paid_on = enrollments["G2"], payments["J2"]
+    assert (enrollments["G1"].value, payments["J1"].value) == ("报名日期", "交款日期")
+    assert enrolled_on.is_date and enrolled_on.number_format == "yyyy-mm-dd"
+    assert enrolled_on.value == datetime.datetime(2026, 11, 3)
+    assert paid_on.is_date and paid_on.number_format == "yyyy-mm-dd hh:mm"
+    assert paid_on.value == local(12)
+
+
+def test_the_csv_export_writes_dates_as_the_list_shows_them(finance_client, sales_user, klass):
+    payment(CustomerFactory(consultant=sales_user), klass, date=at(12))
+
+    response = finance_client.post(
+        reverse("admin:crm_paymentrecord_export"), export_post(PaymentRecordResource, file_format="1")
+    )
+
+    _header, row = list(csv.reader(io.StringIO(content(response).decode("utf-8").lstrip("\ufeff"))))
+    assert row[9] == "2026-11-12 10:30"
 
 
 FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
@@ -514,7 +578,8 @@ def test_a_rejected_payment_can_no_longer_be_edited_by_sales(sales_client, own_c
         payment_post(klass, pay_type="tuition", paid_fee="9"),
     )
 
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert SETTLED in html.unescape(response.content.decode())
     rejected.refresh_from_db()
     assert rejected.paid_fee == 500
 
@@ -599,11 +664,9 @@ def test_the_class_filter_offers_only_the_classes_the_user_sees(
 def test_an_enrollment_added_meanwhile_shows_the_form_again_and_saves_nothing(
     sales_client, sales_user, own_customer, klass, monkeypatch
 ):
-    # The other request committed the same enrollment after this form was checked: the form's checks
-    # (the rule and the unique constraint) saw no duplicate, simulated by skipping them; the service's
-    # re-check under the customer's lock sees it.
+    # The other request committed the same enrollment after this form was read: the form's locked
+    # check (not only the model's unique constraint, skipped here) reports it.
     EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user, memo="先到")
-    monkeypatch.setattr(EnrollmentForm, "run_check", lambda form, check, **kwargs: None)
     monkeypatch.setattr(Enrollment, "validate_constraints", lambda enrollment, exclude=None: None)
 
     response = sales_client.post(reverse("admin:crm_enrollment_add"), enrollment_post(own_customer, klass))
@@ -623,12 +686,13 @@ def test_two_identical_enrollments_sent_at_once_save_one_and_show_the_other_an_e
     first, second = Client(), Client()
     first.force_login(sales_user)
     second.force_login(sales_user)
-    checked, go_on = pause_before(finance_services, "enrollments_create", "second")
+    # The second request has read its form and is about to run its locked check.
+    checked, go_on = pause_before(finance_services, "enrollment_check", "second")
     url = reverse("admin:crm_enrollment_add")
 
     thread, outcome = post_in_thread(second, url, enrollment_post(own_customer, klass, memo="后到"), "second")
     try:
-        assert checked.wait(timeout=30)  # the second request's form found no duplicate
+        assert checked.wait(timeout=30)
         assert first.post(url, enrollment_post(own_customer, klass, memo="先到")).status_code == 302
     finally:
         go_on.set()
@@ -646,7 +710,6 @@ def test_moving_an_enrollment_to_a_class_joined_meanwhile_shows_the_form_again(
     moved = EnrollmentFactory(customer=own_customer, consultant=sales_user, memo="原")
     original_class = moved.enrolment_class
     EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
-    monkeypatch.setattr(EnrollmentForm, "run_check", lambda form, check, **kwargs: None)
     monkeypatch.setattr(Enrollment, "validate_constraints", lambda enrollment, exclude=None: None)
 
     response = sales_client.post(
@@ -666,3 +729,117 @@ def test_the_export_page_offers_xlsx_first_and_chosen(finance_client):
     format_field = response.context["form"]["format"]
     assert [label for _value, label in format_field.field.choices] == ["xlsx", "csv"]
     assert format_field.value() == "0"
+
+
+# Amounts (finding 3: an amount out of range broke the list and the dashboard for everyone)
+
+AMOUNT_ERROR = "金额不能为 0，且正负都不能超过 ¥1,000,000。"
+
+
+@pytest.mark.parametrize(
+    ("pay_type", "amount"),
+    [
+        ("refund", "-2147483648"),
+        ("tuition", "9223372036854775807"),
+        ("tuition", "-9223372036854775808"),
+        ("deposit", "1000001"),
+        ("refund", "-1000001"),
+        ("deposit", "0"),
+    ],
+)
+def test_an_amount_out_of_range_is_a_translated_form_error(
+    sales_client, own_customer, klass, pay_type, amount
+):
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_add"),
+        payment_post(klass, customer=own_customer.pk, pay_type=pay_type, paid_fee=amount),
+    )
+
+    assert response.status_code == 200
+    assert AMOUNT_ERROR in response.context["adminform"].form.errors["paid_fee"]
+    assert not PaymentRecord.objects.exists()
+
+
+def test_an_edit_to_an_amount_out_of_range_is_a_form_error_and_changes_nothing(
+    sales_client, own_customer, klass
+):
+    pending = payment(own_customer, klass, paid_fee=500)
+
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_change", args=[pending.pk]),
+        payment_post(klass, paid_fee="-2147483648", pay_type="refund"),
+    )
+
+    assert response.status_code == 200
+    assert AMOUNT_ERROR in response.context["adminform"].form.errors["paid_fee"]
+    pending.refresh_from_db()
+    assert pending.paid_fee == 500
+
+
+@pytest.mark.parametrize("amount", ["1000000", "-1000000"])
+def test_the_largest_amounts_either_way_are_accepted(sales_client, sales_user, own_customer, klass, amount):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass, consultant=sales_user)
+    response = sales_client.post(
+        reverse("admin:crm_paymentrecord_add"),
+        payment_post(klass, customer=own_customer.pk, pay_type="refund", paid_fee=amount),
+    )
+
+    assert response.status_code == 302
+    assert PaymentRecord.objects.get().paid_fee == int(amount)
+
+
+def test_lists_and_dashboard_stay_up_with_extreme_amounts(
+    client_for, sales_user, finance_user, boss_user, klass
+):
+    # Rows at the bounds, and a 32-bit extreme stored before the bound existed: abs() of it
+    # overflowed a 32-bit integer on PostgreSQL; sums are 64-bit.
+    customer = CustomerFactory(consultant=sales_user)
+    for _ in range(3):
+        payment(customer, klass, pay_type="tuition", paid_fee=1_000_000, status="confirmed")
+    legacy = payment(customer, klass, pay_type="refund", paid_fee=1, status="confirmed")
+    PaymentRecord.objects.filter(pk=legacy.pk).update(paid_fee=-2147483648)
+
+    for user in (sales_user, finance_user, boss_user):
+        response = client_for(user).get(PAYMENTS)
+        assert response.status_code == 200
+        assert response.context["payment_totals"]["confirmed_net"] == 3_000_000 - 2147483648
+    assert client_for(boss_user).get(reverse("admin:dashboard")).status_code == 200
+
+
+# Display (money as ¥12,345, status as a badge, who decided only once decided)
+
+
+def test_amounts_read_as_yuan_and_statuses_as_badges(finance_client, own_customer, klass):
+    payment(own_customer, klass, pay_type="tuition", paid_fee=12345, status="confirmed")
+
+    page = finance_client.get(PAYMENTS).content.decode()
+
+    assert '<td class="field-amount">¥12,345</td>' in page
+    assert 'class="crm-badge" style="background:#2e8b57">已确认</span>' in page
+
+
+def test_who_confirmed_shows_only_for_confirmed_and_who_rejected_for_rejected(
+    finance_client, finance_user, own_customer, klass
+):
+    confirmed = payment(own_customer, klass, status="confirmed", confirm_user=finance_user)
+    rejected = payment(
+        own_customer, klass, status="rejected", confirm_user=finance_user, reject_reason="重复"
+    )
+    pending = payment(own_customer, klass)
+
+    def fields(row):
+        page = finance_client.get(reverse("admin:crm_paymentrecord_change", args=[row.pk]))
+        return {name for _title, options in page.context["adminform"].fieldsets for name in options["fields"]}
+
+    assert {"confirm_user", "confirm_date"} <= fields(confirmed)
+    assert not {"rejected_by", "reject_reason"} & fields(confirmed)
+    assert {"rejected_by", "rejected_on", "reject_reason"} <= fields(rejected)
+    assert "confirm_user" not in fields(rejected)
+    assert not {"confirm_user", "rejected_by"} & fields(pending)
+    rows = finance_client.get(PAYMENTS).context["cl"].result_list
+    decided = {row.pk: PaymentRecordAdmin.decided_by(None, row) for row in rows}
+    assert decided == {
+        confirmed.pk: str(finance_user),
+        rejected.pk: f"{finance_user} <small>(驳回)</small>",
+        pending.pk: "—",
+    }

@@ -1,10 +1,20 @@
-"""Follow-up records in the admin: own customers only, the writer is the consultant, soft delete."""
+"""Follow-up records in the admin: own customers only, the writer is the consultant, dated when they
+happened with the next one planned, deleted into the recycle bin only."""
+
+import datetime
+import html
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import LogEntry
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from crm.admin import followups as followups_admin
 from crm.models import ConsultRecord
+from crm.services.customers import customers_release
 from tests.factories import ConsultRecordFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,17 +27,30 @@ def rows(response):
     return list(response.context["cl"].result_list)
 
 
+YESTERDAY = timezone.localdate() - datetime.timedelta(days=1)
+NEXT_WEEK = timezone.localdate() + datetime.timedelta(days=7)
+
+
 def follow_up_form(customer, **fields):
     data = {
         "customer": customer.pk,
-        "date_0": "2026-11-20",
+        "date_0": YESTERDAY.isoformat(),
         "date_1": "09:30:00",
         "status": "B",
         "note": "电话沟通，下周来访",
-        "next_date": "2026-11-27",
+        "next_date": NEXT_WEEK.isoformat(),
     }
     data.update(fields)
     return data
+
+
+def old_customer(**fields):
+    """A customer created long ago, so that yesterday's follow-up is after its creation."""
+    return CustomerFactory(date=timezone.now() - datetime.timedelta(days=60), **fields)
+
+
+def form_errors(response):
+    return response.context["adminform"].form.errors
 
 
 def test_a_salesperson_sees_only_their_own_follow_ups(sales_client, sales_user, other_sales_user):
@@ -59,14 +82,13 @@ def test_the_customer_link_filters_the_list_to_that_customer(sales_client, sales
 
 
 def test_adding_a_follow_up_makes_the_user_the_consultant_and_updates_the_customer(sales_client, sales_user):
-    customer = CustomerFactory(consultant=sales_user)
+    customer = old_customer(consultant=sales_user)
     response = sales_client.post(reverse(ADD), follow_up_form(customer))
     assert response.status_code == 302, response.context["adminform"].form.errors
     record = ConsultRecord.objects.get()
-    assert record.consultant == sales_user
+    assert (record.consultant, record.next_date) == (sales_user, NEXT_WEEK)
     customer.refresh_from_db()
-    assert str(customer.last_consult_date) == "2026-11-20"
-    assert str(customer.next_date) == "2026-11-27"
+    assert (customer.last_consult_date, customer.next_date) == (YESTERDAY, NEXT_WEEK)
 
 
 def test_the_consultant_is_not_a_form_field_and_customers_are_only_mine(
@@ -90,7 +112,7 @@ def test_a_forged_post_of_another_customer_is_a_form_error(sales_client, other_s
 
 
 def test_editing_keeps_the_customer_and_the_consultant(sales_client, sales_user):
-    customer = CustomerFactory(consultant=sales_user)
+    customer = old_customer(consultant=sales_user)
     record = ConsultRecordFactory(customer=customer, consultant=sales_user)
     other = CustomerFactory(consultant=sales_user)
     data = follow_up_form(other, note="改过的内容")
@@ -109,35 +131,6 @@ def test_editing_a_follow_up_of_a_released_customer_is_refused(sales_client, sal
     assert response.status_code == 200
     record.refresh_from_db()
     assert record.note != "x"
-
-
-def test_a_salesperson_deletes_by_hiding(sales_client, sales_user):
-    record = ConsultRecordFactory(consultant=sales_user)
-    response = sales_client.post(
-        reverse(CHANGELIST), {"action": "soft_delete", ACTION_CHECKBOX_NAME: [record.pk], "index": 0}
-    )
-    assert response.status_code == 302
-    record.refresh_from_db()
-    assert record.delete_status is True
-    assert rows(sales_client.get(reverse(CHANGELIST))) == []
-
-
-def test_a_salesperson_cannot_delete_rows_for_real(sales_client, sales_user):
-    record = ConsultRecordFactory(consultant=sales_user)
-    response = sales_client.post(
-        reverse(CHANGELIST), {"action": "delete_selected", ACTION_CHECKBOX_NAME: [record.pk], "post": "yes"}
-    )
-    assert response.status_code in (200, 302)
-    assert ConsultRecord.objects.filter(pk=record.pk).exists()
-    assert sales_client.get(reverse("admin:crm_consultrecord_delete", args=[record.pk])).status_code == 403
-
-
-def test_the_boss_deletes_for_real(boss_client, sales_user):
-    record = ConsultRecordFactory(consultant=sales_user)
-    boss_client.post(
-        reverse(CHANGELIST), {"action": "delete_selected", ACTION_CHECKBOX_NAME: [record.pk], "post": "yes"}
-    )
-    assert not ConsultRecord.objects.filter(pk=record.pk).exists()
 
 
 def test_the_stage_and_date_filters(sales_client, sales_user):
@@ -163,3 +156,251 @@ def test_adding_from_one_customers_follow_ups_starts_with_that_customer(sales_cl
     customer = CustomerFactory(consultant=sales_user)
     response = sales_client.get(reverse(ADD), {"_changelist_filters": f"customer={customer.pk}"})
     assert response.context["adminform"].form.initial["customer"] == str(customer.pk)
+
+
+def test_a_customers_row_link_opens_the_form_with_the_customer_chosen_and_the_cursor_in_the_note(
+    sales_client, sales_user
+):
+    customer = old_customer(consultant=sales_user)
+    page = sales_client.get(reverse("admin:crm_privatecustomer_changelist")).content.decode()
+    link = f"{reverse(ADD)}?customer={customer.pk}"
+    assert f'href="{link}"' in page
+
+    response = sales_client.get(link)
+
+    form = response.context["adminform"].form
+    assert form.initial["customer"] == str(customer.pk)
+    assert form.fields["note"].widget.attrs.get("autofocus") is True
+    assert "autofocus" in str(form["note"])
+
+
+# Finding 4: follow-up dates are when the talk happened.
+@pytest.mark.parametrize("day", ["9999-12-31", "tomorrow"])
+def test_a_follow_up_dated_in_the_future_is_a_translated_form_error(sales_client, sales_user, day):
+    customer = old_customer(consultant=sales_user)
+    if day == "tomorrow":
+        day = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
+
+    response = sales_client.post(reverse(ADD), follow_up_form(customer, date_0=day))
+
+    assert response.status_code == 200
+    assert form_errors(response) == {"date": ["跟进日期不能晚于现在。"]}
+    assert not ConsultRecord.objects.exists()
+    customer.refresh_from_db()
+    assert customer.last_consult_date is None
+
+
+def test_editing_a_follow_up_to_a_future_date_is_refused(sales_client, sales_user):
+    customer = old_customer(consultant=sales_user)
+    record = ConsultRecordFactory(customer=customer, consultant=sales_user)
+    url = reverse("admin:crm_consultrecord_change", args=[record.pk])
+
+    response = sales_client.post(url, follow_up_form(customer, date_0="9999-12-31"))
+
+    assert form_errors(response) == {"date": ["跟进日期不能晚于现在。"]}
+
+
+def test_a_follow_up_before_the_customer_existed_is_a_form_error(sales_client, sales_user):
+    customer = CustomerFactory(consultant=sales_user)  # created now; the form says yesterday
+
+    response = sales_client.post(reverse(ADD), follow_up_form(customer))
+
+    assert list(form_errors(response)) == ["date"]
+    assert not ConsultRecord.objects.exists()
+
+
+# Issue 13: the next follow-up is planned.
+def test_a_follow_up_without_a_next_date_is_refused(sales_client, sales_user):
+    customer = old_customer(consultant=sales_user)
+
+    response = sales_client.post(reverse(ADD), follow_up_form(customer, next_date=""))
+
+    assert response.status_code == 200
+    assert list(form_errors(response)) == ["next_date"]
+    assert not ConsultRecord.objects.exists()
+
+
+def test_an_invalid_lead_needs_no_next_date(sales_client, sales_user):
+    customer = old_customer(consultant=sales_user)
+    response = sales_client.post(reverse(ADD), follow_up_form(customer, status="H", next_date=""))
+    assert response.status_code == 302
+
+
+def test_a_next_date_in_the_past_is_refused(sales_client, sales_user):
+    customer = old_customer(consultant=sales_user)
+    response = sales_client.post(reverse(ADD), follow_up_form(customer, next_date=YESTERDAY.isoformat()))
+    assert form_errors(response) == {"next_date": ["下次跟进日期不能早于今天。"]}
+
+
+def test_the_inline_on_my_customers_plans_the_next_follow_up_too(sales_client, sales_user):
+    customer = old_customer(consultant=sales_user)
+    url = reverse("admin:crm_privatecustomer_change", args=[customer.pk])
+    data = {
+        "qq": customer.qq,
+        "phone": customer.phone,
+        "name": customer.name,
+        "source": "qq",
+        "class_type": "fulltime",
+        "status": "unregistered",
+        "transfers-TOTAL_FORMS": 0,
+        "transfers-INITIAL_FORMS": 0,
+        "status_changes-TOTAL_FORMS": 0,
+        "status_changes-INITIAL_FORMS": 0,
+        **_inline(next_date=""),
+    }
+
+    refused = sales_client.post(url, data)
+    assert refused.status_code == 200
+    assert "请填写预计下次跟进日期" in refused.content.decode()
+    assert not ConsultRecord.objects.exists()
+
+    data.update(_inline(next_date=NEXT_WEEK.isoformat()))
+    assert sales_client.post(url, data).status_code == 302
+    customer.refresh_from_db()
+    assert customer.next_date == NEXT_WEEK
+
+
+def _inline(**fields):
+    return {
+        "consult_records-TOTAL_FORMS": 1,
+        "consult_records-INITIAL_FORMS": 0,
+        "consult_records-0-date_0": YESTERDAY.isoformat(),
+        "consult_records-0-date_1": "10:00:00",
+        "consult_records-0-status": "C",
+        "consult_records-0-note": "来访，准备报名",
+        **{f"consult_records-0-{name}": value for name, value in fields.items()},
+    }
+
+
+# Finding 9: a follow-up saved while its customer is released in another tab was a 500.
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_release_in_another_tab_while_the_form_is_checked_gives_the_form_back_with_an_error(
+    sales_user, pause_before, post_in_thread
+):
+    customer = old_customer(consultant=sales_user)
+    tab = Client(raise_request_exception=False)  # a 500 is an answer to assert on, as the user sees it
+    tab.force_login(sales_user)
+    # The form has been read and its fields cleaned (the customer was still one of the user's own);
+    # the release commits before the form's clean. Before the fix, the save then answered 500.
+    reached, go_on = pause_before(followups_admin.ConsultRecordForm, "clean", "tab")
+
+    thread, outcome = post_in_thread(tab, reverse(ADD), follow_up_form(customer), "tab")
+    try:
+        assert reached.wait(timeout=30)
+        customers_release(user=sales_user, customer_ids=[customer.pk], reason="no_interest")
+    finally:
+        go_on.set()
+        thread.join(timeout=60)
+
+    response = outcome["response"]
+    assert response.status_code == 200
+    assert "只能为自己的客户填写跟进记录。" in html.unescape(response.content.decode())
+    assert not ConsultRecord.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_forms_lock_holds_until_the_save_and_blocks_no_insert_referencing_the_customer(
+    sales_user, pause_before, post_in_thread
+):
+    customer = old_customer(consultant=sales_user)
+    tab = Client()
+    tab.force_login(sales_user)
+    reached, go_on = pause_before(followups_admin, "consult_records_save", "tab")
+
+    thread, outcome = post_in_thread(tab, reverse(ADD), follow_up_form(customer), "tab")
+    try:
+        assert reached.wait(timeout=30)  # the form's check passed: the customer is locked
+        with transaction.atomic(), connection.cursor() as cursor:
+            # What a release (FOR UPDATE) needs is held...
+            with pytest.raises(DatabaseError), transaction.atomic():
+                cursor.execute("SELECT 1 FROM crm_customer WHERE id = %s FOR UPDATE NOWAIT", [customer.pk])
+            # ...but not what an insert of a payment or enrollment of this customer needs (NO KEY).
+            cursor.execute("SELECT 1 FROM crm_customer WHERE id = %s FOR KEY SHARE NOWAIT", [customer.pk])
+    finally:
+        go_on.set()
+        thread.join(timeout=60)
+
+    assert outcome["response"].status_code == 302
+    assert ConsultRecord.objects.get().customer == customer
+
+
+# Finding 8: deleting is moving to the recycle bin.
+def recycle(client, records, **extra):
+    data = {"action": "move_to_recycle_bin", ACTION_CHECKBOX_NAME: [record.pk for record in records], **extra}
+    return client.post(reverse(CHANGELIST), data)
+
+
+def test_moving_to_the_recycle_bin_asks_for_confirmation_first(sales_client, sales_user):
+    record = ConsultRecordFactory(consultant=sales_user, note="要删的")
+
+    page = recycle(sales_client, [record])
+
+    assert page.status_code == 200
+    assert 'name="post" value="yes"' in page.content.decode()
+    assert str(record) in html.unescape(page.content.decode())
+    record.refresh_from_db()
+    assert record.delete_status is False
+
+
+def test_a_salesperson_moves_a_follow_up_to_the_recycle_bin(sales_client, sales_user):
+    record = ConsultRecordFactory(consultant=sales_user)
+
+    response = recycle(sales_client, [record], post="yes")
+
+    assert response.status_code == 302
+    record.refresh_from_db()
+    assert record.delete_status is True
+    assert rows(sales_client.get(reverse(CHANGELIST))) == []
+    entry = LogEntry.objects.get(object_id=str(record.pk))
+    assert (entry.user, entry.get_change_message()) == (sales_user, "已移入回收站。")
+
+
+def test_the_only_delete_offered_is_the_recycle_bin(client_for, sales_user, boss_user):
+    for user in (sales_user, boss_user):
+        actions = client_for(user).get(reverse(CHANGELIST)).context["action_form"].fields["action"].choices
+        names = [name for name, _label in actions if name]
+        assert names == ["move_to_recycle_bin"], user
+        assert dict(actions)["move_to_recycle_bin"] == "移入回收站"
+
+
+@pytest.mark.parametrize("role", ["sales", "boss"])
+def test_nobody_but_the_superuser_deletes_follow_ups_for_real(client_for, make_user, sales_user, role):
+    client = client_for(make_user(role) if role == "boss" else sales_user)
+    record = ConsultRecordFactory(consultant=sales_user)
+
+    client.post(
+        reverse(CHANGELIST), {"action": "delete_selected", ACTION_CHECKBOX_NAME: [record.pk], "post": "yes"}
+    )
+
+    assert ConsultRecord.objects.filter(pk=record.pk).exists()
+    assert client.get(reverse("admin:crm_consultrecord_delete", args=[record.pk])).status_code == 403
+
+
+def test_the_superuser_still_deletes_for_real(client_for, make_user, sales_user):
+    client = client_for(make_user(is_superuser=True, is_staff=True))
+    record = ConsultRecordFactory(consultant=sales_user)
+    client.post(
+        reverse(CHANGELIST), {"action": "delete_selected", ACTION_CHECKBOX_NAME: [record.pk], "post": "yes"}
+    )
+    assert not ConsultRecord.objects.filter(pk=record.pk).exists()
+
+
+def test_deleted_follow_ups_are_shown_to_holders_of_view_deleted_consultrecord_only(
+    client_for, make_user, sales_user
+):
+    from django.contrib.auth.models import Permission
+
+    deleted = ConsultRecordFactory(consultant=sales_user, delete_status=True)
+    boss = make_user("boss")
+    assert deleted in rows(client_for(boss).get(reverse(CHANGELIST)))
+    # A role holding the delete permission but not the capability no longer sees them.
+    clerk = make_user("boss", username="clerk")
+    clerk.groups.clear()
+    clerk.user_permissions.set(
+        Permission.objects.filter(
+            codename__in=["view_consultrecord", "delete_consultrecord", "view_all_customers"]
+        )
+    )
+    assert rows(client_for(clerk).get(reverse(CHANGELIST))) == []

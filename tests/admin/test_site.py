@@ -95,6 +95,7 @@ def test_english_is_available(demo, client):
 def test_the_index_lists_models_in_the_order_of_the_work(demo, client):
     client.force_login(UserProfile.objects.get(username="boss"))
     page = client.get(reverse("admin:index")).content.decode()
+    page = page[page.index('class="app-sales') :]  # the model list, below the work queue
     positions = [
         page.index(f'href="/admin/crm/{name}/"')
         for name in [
@@ -102,8 +103,9 @@ def test_the_index_lists_models_in_the_order_of_the_work(demo, client):
             "privatecustomer",
             "customer",
             "consultrecord",
-            "enrollment",
             "classlist",
+            "enrollment",
+            "userprofile",
         ]
     ]
     assert positions == sorted(positions)
@@ -134,3 +136,290 @@ def test_strings_missing_from_djangos_chinese_are_translated_by_ours(boss_client
     page = boss_client.get(reverse("admin:index")).content.decode()
 
     assert "Model name" not in page and "模型名称" in page
+
+
+# --- model list by area ---
+def areas_of(user) -> dict[str, list[str]]:
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return {
+        str(app["name"]): [model["model"]._meta.label_lower for model in app["models"]]
+        for app in admin.site.get_app_list(request)
+    }
+
+
+def test_the_boss_sees_the_models_by_area_in_the_order_of_the_work(boss_user):
+    assert areas_of(boss_user) == {
+        "销售": [
+            "crm.publiccustomer",
+            "crm.privatecustomer",
+            "crm.customer",
+            "crm.consultrecord",
+            "crm.customertransfer",
+        ],
+        "教学": ["crm.classlist", "crm.courserecord", "crm.studyrecord"],
+        "财务": ["crm.enrollment", "crm.paymentrecord"],
+        "设置": [
+            "crm.userprofile",
+            "auth.group",
+            "crm.department",
+            "crm.campus",
+            "crm.contracttemplate",
+            "crm.customerimport",
+            # The boss unlocks locked-out users there.
+            "axes.accessattempt",
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        (
+            "sales",
+            {
+                "销售": [
+                    "crm.publiccustomer",
+                    "crm.privatecustomer",
+                    "crm.consultrecord",
+                    "crm.customertransfer",
+                ],
+                "教学": ["crm.classlist"],
+                "财务": ["crm.enrollment", "crm.paymentrecord"],
+                "设置": ["crm.campus"],
+            },
+        ),
+        (
+            "finance",
+            {
+                "教学": ["crm.classlist"],
+                "财务": ["crm.enrollment", "crm.paymentrecord"],
+                "设置": ["crm.campus"],
+            },
+        ),
+        (
+            "class_teacher",
+            {
+                "教学": ["crm.classlist", "crm.courserecord", "crm.studyrecord"],
+                "财务": ["crm.enrollment"],
+                "设置": ["crm.campus", "crm.contracttemplate"],
+            },
+        ),
+        ("ta", {"教学": ["crm.classlist", "crm.courserecord", "crm.studyrecord"]}),
+    ],
+)
+def test_each_role_sees_only_the_areas_of_its_models(make_user, role, expected):
+    assert areas_of(make_user(role)) == expected
+
+
+def test_login_attempts_and_unlisted_models_go_to_settings_in_chinese(make_user, client):
+    superuser = make_user(None, username="root", is_staff=True, is_superuser=True)
+    settings_area = areas_of(superuser)["设置"]
+
+    assert {"axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"} <= set(settings_area)
+    client.force_login(superuser)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "AXES" not in page.upper().replace("/AXES/", "")
+    assert ">角色<" in page and ">销售<" in page and ">设置<" in page
+
+
+def test_the_side_menu_is_grouped_by_area_too(sales_client):
+    response = sales_client.get(reverse("admin:crm_consultrecord_changelist"))
+
+    assert [str(app["name"]) for app in response.context["available_apps"]] == [
+        "销售",
+        "教学",
+        "财务",
+        "设置",
+    ]
+    assert 'id="nav-sidebar"' in response.content.decode()
+
+
+def test_an_areas_page_lists_its_models(sales_client):
+    response = sales_client.get(reverse("admin:area", kwargs={"area": "sales"}))
+
+    assert response.status_code == 200
+    assert [str(app["name"]) for app in response.context["app_list"]] == ["销售"]
+    assert 'href="/admin/crm/privatecustomer/"' in response.content.decode()
+
+
+def test_an_unknown_area_or_one_without_models_for_the_user_is_404(client_for, ta_user):
+    client = client_for(ta_user)
+
+    assert client.get(reverse("admin:area", kwargs={"area": "sales"})).status_code == 404
+    assert client.get(reverse("admin:area", kwargs={"area": "nowhere"})).status_code == 404
+
+
+def test_an_apps_own_page_keeps_djangos_list_of_that_app(boss_client):
+    response = boss_client.get(reverse("admin:app_list", kwargs={"app_label": "crm"}))
+
+    assert response.status_code == 200
+    assert [app["app_label"] for app in response.context["app_list"]] == ["crm"]
+
+
+# --- home page: the work queue ---
+BOXES = {"sales_queue", "finance_queue", "approval_queue", "lesson_queue", "team_queue"}
+
+
+def boxes(response) -> set[str]:
+    return {name for name in BOXES if response.context.get(name) is not None}
+
+
+def listed(client, url) -> int:
+    """How many rows the list behind a link of the home page shows."""
+    response = client.get(url)
+    assert response.status_code == 200, url
+    assert "e" not in response.context["cl"].params  # not Django's "invalid filter" fallback
+    return response.context["cl"].result_count
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("sales", {"sales_queue"}),
+        ("finance", {"finance_queue"}),
+        ("class_teacher", {"approval_queue", "lesson_queue"}),
+        ("lecturer", {"lesson_queue"}),
+        ("ta", {"lesson_queue"}),
+        ("boss", BOXES),
+    ],
+)
+def test_each_role_sees_the_boxes_of_its_capabilities(make_user, client_for, role, expected):
+    response = client_for(make_user(role)).get(reverse("admin:index"))
+
+    assert boxes(response) == expected
+
+
+def test_a_box_follows_the_capability_not_the_role(make_user, client_for):
+    from django.contrib.auth.models import Permission
+
+    user = make_user(None, username="helper", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="approve_enrollment"))
+
+    assert boxes(client_for(user).get(reverse("admin:index"))) == {"approval_queue"}
+
+
+def test_the_sales_box_counts_and_links_to_the_lists_it_counts(work_day, sales_client):
+    response = sales_client.get(reverse("admin:index"))
+    queue = response.context["sales_queue"]
+
+    figures = {key: queue[key] for key in ["today", "overdue", "recycling_soon", "owned", "cap", "claimed"]}
+    assert figures == {"today": 2, "overdue": 2, "recycling_soon": 1, "owned": 9, "cap": 40, "claimed": 2}
+    assert listed(sales_client, queue["today_url"]) == 2
+    assert listed(sales_client, queue["overdue_url"]) == 2
+    assert listed(sales_client, queue["recycling_url"]) == 1
+    assert listed(sales_client, queue["owned_url"]) == 9
+    assert listed(sales_client, queue["claimed_url"]) == 2
+    page = response.content.decode()
+    for text in ["今日待跟进", "已逾期", "即将回收", "私户", "9<small> / 40</small>", "今日领取"]:
+        assert text in page
+
+
+def test_the_finance_box_counts_and_sums_the_payments_to_confirm(work_day, finance_client):
+    response = finance_client.get(reverse("admin:index"))
+    queue = response.context["finance_queue"]
+
+    assert (queue["pending"], queue["pending_net"], queue["rejected"]) == (3, 6000, 2)
+    assert listed(finance_client, queue["pending_url"]) == 3
+    assert listed(finance_client, queue["rejected_url"]) == 2
+    page = response.content.decode()
+    assert "待确认缴费 · ¥6,000" in page and "近 7 天驳回" in page
+
+
+def test_the_approval_box_counts_the_enrollments_waiting_in_the_users_classes(work_day, class_teacher_client):
+    queue = class_teacher_client.get(reverse("admin:index")).context["approval_queue"]
+
+    assert queue["count"] == 2
+    assert listed(class_teacher_client, queue["url"]) == 2
+
+
+def test_the_lessons_of_today_each_link_to_their_attendance(work_day, class_teacher_client):
+    response = class_teacher_client.get(reverse("admin:index"))
+    queue = response.context["lesson_queue"]
+
+    assert [lesson for lesson, _url in queue["lessons"]] == work_day["lessons"]
+    assert listed(class_teacher_client, queue["url"]) == 2
+    page = response.content.decode()
+    for _lesson, url in queue["lessons"]:
+        assert f'href="{url}"' in page
+        assert class_teacher_client.get(url).status_code == 200
+    assert "第 3 节" in page and "点名" in page
+
+
+def test_todays_lessons_link_to_their_attendance_page(work_day, class_teacher_client):
+    lesson = work_day["lessons"][0]
+    page = class_teacher_client.get(reverse("admin:index")).content.decode()
+
+    assert reverse("admin:crm_courserecord_attendance", args=[lesson.pk]) in page
+
+
+def test_the_boss_sees_the_teams_overdue_per_salesperson(work_day, boss_client, sales_user, other_sales_user):
+    response = boss_client.get(reverse("admin:index"))
+    queue = response.context["team_queue"]
+
+    assert [(row["name"], row["overdue"]) for row in queue["rows"]] == [("销售甲", 2), ("销售乙", 1)]
+    assert queue["total"] == 3
+    for row in queue["rows"]:
+        assert listed(boss_client, row["url"]) == row["overdue"]
+    assert f'href="{reverse("admin:dashboard")}"' in response.content.decode()
+
+
+def grow_work(count, sales_user, other_sales_user, klass):
+    """``count`` more of everything the home page counts."""
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.models import CustomerTransfer
+    from tests.factories import CourseRecordFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
+
+    today = timezone.localdate()
+    for index in range(count):
+        seller = (sales_user, other_sales_user)[index % 2]
+        customer = CustomerFactory(consultant=seller, next_date=today - datetime.timedelta(days=index % 3))
+        CustomerTransfer.objects.create(
+            customer=customer, to_consultant=seller, by=seller, reason=CustomerTransfer.Reason.CLAIM
+        )
+        PaymentRecordFactory(customer=customer, consultant=seller, enrolment_class=klass)
+        EnrollmentFactory(customer=customer, consultant=seller, enrolment_class=klass)
+        CourseRecordFactory(re_class=klass, date=today)
+
+
+@pytest.mark.parametrize("role", ["boss", "sales", "finance", "class_teacher"])
+def test_the_home_page_runs_a_fixed_number_of_queries_whatever_the_data(
+    work_day,
+    make_user,
+    client_for,
+    sales_user,
+    other_sales_user,
+    teaching_class,
+    django_assert_num_queries,
+    role,
+):
+    client = client_for(sales_user if role == "sales" else make_user(role))
+    url = reverse("admin:index")
+    client.get(url)  # the session and the user's permissions are looked up the same way on every request
+    # The session, the user, their permissions (2) and the recent actions (5 in all), plus one query per
+    # box: sales 2 (customers, claims), finance 1, class teacher 2 (approvals, lessons), the boss 6.
+    expected = {"boss": 11, "sales": 7, "finance": 6, "class_teacher": 7}[role]
+
+    with django_assert_num_queries(expected):
+        client.get(url)
+    grow_work(30, sales_user, other_sales_user, teaching_class)
+    with django_assert_num_queries(expected):
+        response = client.get(url)
+    assert response.status_code == 200
+
+
+def test_the_crm_apps_own_page_lists_its_models_in_the_order_of_the_work(boss_client):
+    response = boss_client.get(reverse("admin:app_list", kwargs={"app_label": "crm"}))
+    names = [model["object_name"].lower() for model in response.context["app_list"][0]["models"]]
+
+    assert names[:5] == ["publiccustomer", "privatecustomer", "customer", "consultrecord", "customertransfer"]
+    assert names.index("classlist") < names.index("enrollment") < names.index("userprofile")
+
+
+def test_the_auth_apps_page_calls_groups_roles(boss_client):
+    response = boss_client.get(reverse("admin:app_list", kwargs={"app_label": "auth"}))
+
+    assert [str(model["name"]) for model in response.context["app_list"][0]["models"]] == ["角色"]

@@ -4,12 +4,22 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection
+from django.forms import modelform_factory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import CourseRecord, StudyRecord
-from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
+from crm.admin.teaching import StudyRecordForm
+from crm.models import CourseRecord, Customer, StudyRecord
+from crm.services.teaching import study_records_create_for
+from tests.factories import (
+    CampusFactory,
+    ClassListFactory,
+    CourseRecordFactory,
+    CustomerFactory,
+    StudyRecordFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -63,18 +73,19 @@ def test_a_teacher_sees_only_the_classes_they_teach(client_for, lecturer_user, t
     assert page_records(response) == [teaching_class]
 
 
-def test_sales_see_every_class_to_enroll_customers_but_not_their_students(
+def test_sales_enroll_into_every_class_without_seeing_the_classes_or_their_students(
     client_for, sales_user, teaching_class, other_class, enroll_students
 ):
+    # Finding 7: sales saw every class because they may add enrollments (a CRUD permission); seeing
+    # every class is crm.view_all_classes, which sales do not hold. The enrollment form still offers
+    # every class.
     enroll_students(teaching_class, 2)
     client = client_for(sales_user)
 
-    response = client.get(CLASSES)
-
-    assert set(page_records(response)) == {teaching_class, other_class}
-    page = response.content.decode()
-    assert reverse("admin:crm_classlist_students", args=[teaching_class.pk]) not in page
+    assert page_records(client.get(CLASSES)) == []
     assert client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk])).status_code == 404
+    form = client.get(reverse("admin:crm_enrollment_add")).context["adminform"].form
+    assert set(form.fields["enrolment_class"].queryset) == {teaching_class, other_class}
 
 
 def test_the_class_list_shows_students_and_lessons_with_links(
@@ -509,3 +520,226 @@ def test_the_scores_that_are_words_are_in_chinese(client_for, lecturer_user, tea
     html = client_for(lecturer_user).get(STUDY_RECORDS).content.decode()
     for chinese, english in [("未评分", "N/A"), ("抄袭", "COPY"), ("不及格", "FAIL")]:
         assert f">{chinese}<" in html and f">{english}<" not in html
+
+
+def test_a_study_record_is_not_added_for_a_member_who_is_not_studying(
+    client_for, lecturer_user, teaching_class, enroll_students
+):
+    # Finding 6: the form accepted any member of the class; the bulk action gives records to the
+    # studying ones only (the one definition, Customer.objects.students_of).
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    [signed] = enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+    form = {"course_record": lesson.pk, "attendance": "checked", "score": -1, "date_0": "2026-09-01"}
+    form["date_1"] = "10:00:00"
+
+    response = client_for(lecturer_user).post(
+        reverse("admin:crm_studyrecord_add"), {**form, "student": signed.pk}
+    )
+
+    assert response.status_code == 200
+    assert not StudyRecord.objects.exists()
+    assert study_records_create_for(course_records=[lesson])[0].created == 0
+    # The form's own rule, whatever the choices of its student field (the change list, an import).
+    fields = ["course_record", "student", "attendance", "score", "date"]
+    form = modelform_factory(StudyRecord, form=StudyRecordForm, fields=fields)({**form, "student": signed.pk})
+    assert not form.is_valid()
+    assert form.has_error(NON_FIELD_ERRORS, "not_in_class")
+
+
+def test_the_class_list_count_the_students_page_and_the_bulk_action_mean_the_same_people(
+    client_for, class_teacher_user, teaching_class, enroll_students
+):
+    # A student who paid the rest of the tuition (学费已交齐) is still in class.
+    studying = enroll_students(teaching_class, 2)
+    studying += enroll_students(teaching_class, 1, status=Customer.Status.PAID_IN_FULL)
+    enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    client = client_for(class_teacher_user)
+
+    [row] = page_records(client.get(CLASSES))
+    page = client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk]))
+    study_records_create_for(course_records=[lesson])
+
+    assert row.student_count == 3
+    assert set(page.context["students"]) == set(studying)
+    assert set(StudyRecord.objects.values_list("student", flat=True)) == {s.pk for s in studying}
+
+
+# --- attendance ----------------------------------------------------------------------------------
+
+
+def attendance_url(lesson) -> str:
+    return reverse("admin:crm_courserecord_attendance", args=[lesson.pk])
+
+
+def attendance_post(response, changes=None) -> dict:
+    """The attendance page's form as shown, with changes {student_pk: {field: value}}."""
+    data = {}
+    for row in response.context["rows"]:
+        form = row.form
+        for name in form.fields:
+            value = form[name].value()
+            data[form.add_prefix(name)] = "" if value is None else value
+        for name, value in (changes or {}).get(row.student.pk, {}).items():
+            data[form.add_prefix(name)] = value
+    return data
+
+
+def test_adding_a_course_record_creates_the_study_records_of_the_class_s_students(
+    client_for, lecturer_user, teaching_class, enroll_students
+):
+    studying = enroll_students(teaching_class, 2)
+    enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+    form = {"re_class": teaching_class.pk, "day_num": 1, "date": "2026-09-01", "teacher": lecturer_user.pk}
+
+    response = client_for(lecturer_user).post(reverse("admin:crm_courserecord_add"), form)
+
+    assert response.status_code == 302
+    lesson = CourseRecord.objects.get()
+    assert {record.student for record in lesson.study_records.all()} == set(studying)
+    assert study_records_create_for(course_records=[lesson])[0].created == 0  # the action stays harmless
+
+
+def test_the_attendance_page_lists_the_students_with_checked_in_preselected(
+    client_for, ta_user, teaching_class, enroll_students
+):
+    studying = enroll_students(teaching_class, 2)
+    enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+    lesson = CourseRecordFactory(re_class=teaching_class, day_num=7)
+
+    response = client_for(ta_user).get(attendance_url(lesson))
+
+    assert response.status_code == 200
+    assert {row.student for row in response.context["rows"]} == set(studying)
+    assert all(
+        row.form["attendance"].value() == StudyRecord.Attendance.CHECKED for row in response.context["rows"]
+    )
+    page = response.content.decode()
+    assert f"点名：{teaching_class} 第 7 节" in page
+    assert "crm/admin/attendance.js" in page and 'id="crm-all-checked"' in page
+    assert "onclick" not in page
+
+
+def test_the_attendance_page_is_one_click_from_the_course_record_list(
+    client_for, lecturer_user, teaching_class
+):
+    lesson = CourseRecordFactory(re_class=teaching_class)
+
+    page = client_for(lecturer_user).get(COURSE_RECORDS).content.decode()
+
+    assert attendance_url(lesson) in page
+
+
+def test_saving_the_attendance_saves_every_row(client_for, ta_user, teaching_class, enroll_students):
+    first, second = enroll_students(teaching_class, 2)
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    StudyRecordFactory(course_record=lesson, student=first)  # the second joined after the lesson was added
+    client = client_for(ta_user)
+    data = attendance_post(
+        client.get(attendance_url(lesson)),
+        {
+            first.pk: {"attendance": StudyRecord.Attendance.LATE, "score": StudyRecord.Score.A},
+            second.pk: {"homework_note": "很好"},
+        },
+    )
+
+    response = client.post(attendance_url(lesson), data)
+
+    assert response.status_code == 302
+    marks = {r.student: (r.attendance, r.score, r.homework_note) for r in lesson.study_records.all()}
+    assert marks == {
+        first: (StudyRecord.Attendance.LATE, StudyRecord.Score.A, ""),
+        second: (StudyRecord.Attendance.CHECKED, StudyRecord.Score.NOT_GRADED, "很好"),
+    }
+
+
+def test_one_invalid_row_saves_no_row_and_shows_its_error(
+    client_for, ta_user, teaching_class, enroll_students
+):
+    first, second = enroll_students(teaching_class, 2)
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    client = client_for(ta_user)
+    data = attendance_post(
+        client.get(attendance_url(lesson)),
+        {first.pk: {"attendance": StudyRecord.Attendance.LATE}, second.pk: {"score": "12345"}},
+    )
+
+    response = client.post(attendance_url(lesson), data)
+
+    assert response.status_code == 200
+    [bad] = [row for row in response.context["rows"] if row.form.errors]
+    assert bad.student == second and "score" in bad.form.errors
+    assert not StudyRecord.objects.exists()
+
+
+def test_the_attendance_page_of_another_class_is_not_found(
+    client_for, lecturer_user, other_class, enroll_students
+):
+    enroll_students(other_class, 1)
+    lesson = CourseRecordFactory(re_class=other_class)
+    client = client_for(lecturer_user)
+
+    assert client.get(attendance_url(lesson)).status_code == 404
+    assert client.post(attendance_url(lesson), {}).status_code == 404
+    assert not StudyRecord.objects.exists()
+
+
+def test_the_attendance_page_query_count_does_not_grow_with_the_class(client_for, ta_user, teaching_class):
+    client = client_for(ta_user)
+
+    def queries(students: int) -> tuple[int, int]:
+        klass = ClassListFactory(teachers=[ta_user])
+        CustomerFactory.create_batch(students, status=Customer.Status.STUDYING, class_list=[klass])
+        lesson = CourseRecordFactory(re_class=klass)
+        with CaptureQueriesContext(connection) as shown:
+            page = client.get(attendance_url(lesson))
+        data = attendance_post(page)
+        with CaptureQueriesContext(connection) as saved:
+            assert client.post(attendance_url(lesson), data).status_code == 302
+        return len(shown), len(saved)
+
+    assert queries(2) == queries(7)
+
+
+# --- the class list ------------------------------------------------------------------------------
+
+
+def test_the_class_list_shows_tuition_studying_and_members(
+    client_for, class_teacher_user, teaching_class, enroll_students
+):
+    teaching_class.price = 19800
+    teaching_class.save()
+    enroll_students(teaching_class, 2)
+    enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+
+    page = client_for(class_teacher_user).get(CLASSES).content.decode()
+
+    assert "¥19,800" in page
+    assert "学生 (2)</a> / 3" in page
+    assert "在读 / 成员" in page
+
+
+@pytest.mark.parametrize("term", ["全栈", "python", "15", "15期", "全栈 15期"])
+def test_the_class_list_is_searched_by_course_name_and_semester(client_for, boss_user, term):
+    from crm.models import Course
+
+    wanted = ClassListFactory(course=Course.PYTHON_FULLSTACK, semester=15, campus=CampusFactory(name="北京"))
+    ClassListFactory(course=Course.LINUX, semester=16, campus=CampusFactory(name="上海"))
+
+    response = client_for(boss_user).get(CLASSES, {"q": term})
+
+    assert page_records(response) == [wanted]
+
+
+def test_the_class_list_shows_upcoming_classes_first(client_for, boss_user):
+    import datetime
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    past = ClassListFactory(start_date=today - datetime.timedelta(days=100))
+    older = ClassListFactory(start_date=today - datetime.timedelta(days=300))
+    later = ClassListFactory(start_date=today + datetime.timedelta(days=60))
+    soon = ClassListFactory(start_date=today + datetime.timedelta(days=3))
+
+    assert page_records(client_for(boss_user).get(CLASSES)) == [soon, later, past, older]

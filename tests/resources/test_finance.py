@@ -47,7 +47,7 @@ def test_payment_rows_read_like_the_list(django_assert_max_num_queries):
         headers, rows = export(PaymentRecordResource, PaymentRecord.objects.all())
 
     assert headers[0] == "编号"
-    local = "2026-11-28 07:30"
+    local = datetime.datetime(2026, 11, 28, 7, 30)
     assert rows[0][1:] == [
         "小明",
         "556677",
@@ -76,4 +76,4 @@ def test_enrollment_rows_say_yes_and_no():
     headers, rows = export(EnrollmentResource, Enrollment.objects.all())
 
     assert headers[6:9] == ["报名日期", "客户已同意合同", "合同已审核"]
-    assert rows[0][6:9] == ["2026-03-01", "是", "否"]
+    assert rows[0][6:9] == [datetime.date(2026, 3, 1), "是", "否"]

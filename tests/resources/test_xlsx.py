@@ -1,3 +1,4 @@
+import datetime
 import io
 
 import openpyxl
@@ -37,6 +38,22 @@ def test_values_keep_their_type_and_text_its_characters():
         (True, None),
     ]
     assert sheet["A1"].font.b
+
+
+def test_dates_and_datetimes_are_excel_dates():
+    day, moment = datetime.date(2026, 11, 27), datetime.datetime(2026, 11, 27, 14, 30)
+    _count, workbook = read_back(["日期", "时间"], [[day, moment]])
+
+    date_cell, datetime_cell = workbook.active["A2"], workbook.active["B2"]
+    assert date_cell.is_date and date_cell.number_format == "yyyy-mm-dd"
+    assert date_cell.value == datetime.datetime(2026, 11, 27)
+    assert datetime_cell.is_date and datetime_cell.number_format == "yyyy-mm-dd hh:mm"
+    assert datetime_cell.value == moment
+
+
+def test_an_aware_datetime_is_refused_rather_than_written_in_utc():
+    with pytest.raises(ValueError, match="time zone"):
+        read_back(["x"], [[datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)]])
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@A1", "\t=1", "\r=1"])

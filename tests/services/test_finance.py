@@ -294,8 +294,10 @@ def test_totals_of_no_rows_are_zero(db):
 
 
 def test_net_amount_of_a_row_agrees_with_the_totals(own_customer, klass):
-    assert payment(own_customer, klass, PayType.REFUND, 2000).net_amount == -2000
-    assert payment(own_customer, klass, PayType.TUITION, 2000).net_amount == 2000
+    refund = payment(own_customer, klass, PayType.REFUND, 2000)
+    tuition = payment(own_customer, klass, PayType.TUITION, 2000)
+    net = dict(PaymentRecord.objects.with_net_amount().values_list("pk", "net_amount"))
+    assert net == {refund.pk: -2000, tuition.pk: 2000}
 
 
 # Races
@@ -421,3 +423,58 @@ def test_two_identical_enrollments_at_once_save_exactly_one(sales_user, own_cust
     assert sum(isinstance(outcome, Enrollment) for outcome in outcomes) == 1
     assert sum(isinstance(outcome, ValidationError) for outcome in outcomes) == 3
     assert Enrollment.objects.count() == 1
+
+
+@pytest.mark.parametrize("amount", [0, -2147483648, 9223372036854775807, 1_000_001])
+def test_an_update_to_an_amount_out_of_range_is_refused_and_changes_nothing(own_customer, klass, amount):
+    pending = payment(own_customer, klass, paid_fee=500)
+    pending.paid_fee = amount
+
+    with pytest.raises(ValidationError, match="1,000,000"):
+        services.payments_update(payment=pending, fields=["paid_fee"])
+
+    pending.refresh_from_db()
+    assert pending.paid_fee == 500
+
+
+# Payment creation goes through the service (one save strategy: every write with a rule).
+
+
+def test_payments_create_records_an_unconfirmed_payment_of_the_users_customer(
+    sales_user, other_sales_user, own_customer, klass
+):
+    EnrollmentFactory(customer=own_customer, enrolment_class=klass)
+    new = PaymentRecord(
+        customer=own_customer,
+        enrolment_class=klass,
+        pay_type=PayType.TUITION,
+        paid_fee=800,
+        consultant=other_sales_user,
+        status=PaymentRecord.Status.CONFIRMED,
+    )
+
+    services.payments_create(payment=new, user=sales_user)
+
+    new.refresh_from_db()
+    assert (new.consultant, new.status, new.paid_fee) == (sales_user, PaymentRecord.Status.UNCONFIRMED, 800)
+
+
+@pytest.mark.parametrize("paid_fee", [0, 1_000_001, -2_147_483_648])
+def test_payments_create_refuses_an_amount_out_of_bounds(sales_user, own_customer, paid_fee):
+    new = PaymentRecord(customer=own_customer, pay_type=PayType.REFUND, paid_fee=paid_fee)
+
+    with pytest.raises(ValidationError) as error:
+        services.payments_create(payment=new, user=sales_user)
+
+    assert list(error.value.message_dict) == ["paid_fee"]
+    assert not PaymentRecord.objects.exists()
+
+
+def test_payments_create_refuses_a_customer_released_meanwhile(sales_user, own_customer):
+    own_customer.consultant = None
+    own_customer.save(update_fields=["consultant"])
+
+    with pytest.raises(ValidationError):
+        services.payments_create(payment=PaymentRecord(customer=own_customer, paid_fee=500), user=sales_user)
+
+    assert not PaymentRecord.objects.exists()

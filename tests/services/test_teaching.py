@@ -1,14 +1,22 @@
-"""study_records_create_for: one study record per studying student, idempotent, constant queries."""
+"""Teaching writes: study records per studying student (idempotent, constant queries), a new course
+record with its records, attendance saved all or none."""
 
 import math
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm.models import Customer, StudyRecord
-from crm.services.teaching import STUDY_RECORDS_BATCH_SIZE, study_records_create_for
+from crm.models import CourseRecord, Customer, StudyRecord
+from crm.services.teaching import (
+    STUDY_RECORDS_BATCH_SIZE,
+    Marks,
+    course_records_create,
+    study_records_create_for,
+    study_records_take_attendance,
+)
 from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +136,92 @@ def test_two_teachers_creating_at_once_create_each_record_once(teaching_class, e
     assert errors == []
     assert sorted(result.created for result in results) == [0, 20]
     assert StudyRecord.objects.filter(course_record=record).count() == 20
+
+
+# --- course_records_create, study_records_take_attendance ------------------------------------------
+
+
+def test_a_new_course_record_comes_with_the_records_of_its_students(
+    teaching_class, lecturer_user, enroll_students
+):
+    students = enroll_students(teaching_class, 3)
+    enroll_students(teaching_class, 1, status=Customer.Status.SIGNED)
+
+    result = course_records_create(
+        course_record=CourseRecordFactory.build(re_class=teaching_class, teacher=lecturer_user)
+    )
+
+    assert result.created == 3
+    assert {r.student for r in StudyRecord.objects.filter(course_record=result.course_record)} == set(
+        students
+    )
+
+
+def test_a_failure_creating_the_records_leaves_no_course_record(
+    teaching_class, lecturer_user, enroll_students, monkeypatch
+):
+    from crm.services import teaching
+
+    enroll_students(teaching_class, 2)
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(teaching, "study_records_create_for", broken)
+    with pytest.raises(RuntimeError):
+        course_records_create(
+            course_record=CourseRecordFactory.build(re_class=teaching_class, teacher=lecturer_user)
+        )
+
+    assert not CourseRecord.objects.exists()
+
+
+def marks(**fields) -> Marks:
+    return Marks(
+        attendance=fields.get("attendance", StudyRecord.Attendance.CHECKED),
+        score=fields.get("score", StudyRecord.Score.NOT_GRADED),
+        homework_note=fields.get("homework_note", ""),
+    )
+
+
+def test_attendance_of_someone_outside_the_class_saves_nothing(teaching_class, enroll_students):
+    [student] = enroll_students(teaching_class, 1)
+    stranger = CustomerFactory(status=Customer.Status.STUDYING)
+    lesson = CourseRecordFactory(re_class=teaching_class)
+
+    with pytest.raises(ValidationError):
+        study_records_take_attendance(course_record=lesson, marks={student.pk: marks(), stranger.pk: marks()})
+
+    assert not StudyRecord.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_teachers_taking_attendance_at_once_write_each_record_once(teaching_class, enroll_students):
+    students = enroll_students(teaching_class, 10)
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    errors = []
+    start = threading.Barrier(2)
+
+    def run(attendance):
+        try:
+            start.wait()
+            study_records_take_attendance(
+                course_record=lesson, marks={s.pk: marks(attendance=attendance) for s in students}
+            )
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    attendances = [StudyRecord.Attendance.LATE, StudyRecord.Attendance.ABSENCE]
+    threads = [threading.Thread(target=run, args=[attendance]) for attendance in attendances]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    saved = list(StudyRecord.objects.filter(course_record=lesson).values_list("attendance", flat=True))
+    assert len(saved) == 10
+    assert len(set(saved)) == 1 and saved[0] in attendances  # one save or the other, whole

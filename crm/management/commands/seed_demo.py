@@ -311,7 +311,7 @@ class DemoLoader:
 
     def load_lessons(self, klass: ClassList, count: int) -> None:
         teacher = next(user for user in klass.teachers.all() if user.username.startswith("lecturer"))
-        students = list(klass.customers.filter(status=Customer.Status.STUDYING).order_by("qq"))
+        students = list(Customer.objects.students_of(klass).order_by("qq"))
         for day in range(1, count + 1):
             record, _ = CourseRecord.objects.get_or_create(
                 re_class=klass,

@@ -1,0 +1,94 @@
+"""The follow_up filter (下次跟进): today, overdue and the next 7 days, on their boundary dates."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.admin.filters import follow_up_badge
+from crm.models import Customer
+from crm.querysets import CustomerQuerySet
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+PRIVATE = "admin:crm_privatecustomer_changelist"
+ALL = "admin:crm_customer_changelist"
+# Days from today of each customer's next follow-up; None: no date.
+OFFSETS = {"long_ago": -30, "yesterday": -1, "today": 0, "tomorrow": 1, "day6": 6, "day7": 7, "none": None}
+
+
+def due(owner, offsets=OFFSETS, today=None):
+    today = today or timezone.localdate()
+    for name, offset in offsets.items():
+        next_date = None if offset is None else today + datetime.timedelta(days=offset)
+        CustomerFactory(consultant=owner, name=name, next_date=next_date)
+
+
+def names(response) -> set[str]:
+    assert response.status_code == 200
+    return {customer.name for customer in response.context["cl"].result_list}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("today", {"today"}),
+        ("overdue", {"long_ago", "yesterday"}),
+        ("week", {"today", "tomorrow", "day6"}),
+    ],
+)
+def test_the_follow_up_filter_of_my_customers_on_boundary_dates(sales_client, sales_user, value, expected):
+    due(sales_user)
+
+    assert names(sales_client.get(reverse(PRIVATE), {"follow_up": value})) == expected
+
+
+def test_an_unknown_follow_up_value_filters_nothing(sales_client, sales_user):
+    due(sales_user)
+
+    assert names(sales_client.get(reverse(PRIVATE), {"follow_up": "someday"})) == set(OFFSETS)
+
+
+def test_the_filter_offers_its_three_choices_on_my_customers(sales_client):
+    page = sales_client.get(reverse(PRIVATE)).content.decode()
+
+    for label in ["下次跟进", "?follow_up=today", "?follow_up=overdue", "?follow_up=week", "未来 7 天"]:
+        assert label in page
+
+
+def test_the_boss_filters_all_customers_by_follow_up_and_salesperson(
+    boss_client, sales_user, other_sales_user
+):
+    due(sales_user)
+    due(other_sales_user, {"other_overdue": -2})
+
+    response = boss_client.get(reverse(ALL), {"follow_up": "overdue", "consultant__id__exact": sales_user.pk})
+
+    assert names(response) == {"long_ago", "yesterday"}
+
+
+def test_the_queryset_methods_count_from_the_given_day(sales_user):
+    day = datetime.date(2026, 3, 1)  # after a February of 28 days
+    due(sales_user, today=day)
+    customers = Customer.objects.owned_by(sales_user)
+
+    def of(queryset):
+        return set(queryset.values_list("name", flat=True))
+
+    assert of(customers.follow_up_today(day)) == {"today"}
+    assert of(customers.follow_up_overdue(day)) == {"long_ago", "yesterday"}
+    assert of(customers.follow_up_week(day)) == {"today", "tomorrow", "day6"}
+    # The Q companions are what the list filter and the home page's counts use.
+    assert of(customers.filter(CustomerQuerySet.follow_up_overdue_q(day))) == {"long_ago", "yesterday"}
+
+
+def test_the_badge_says_today_or_how_many_days_overdue():
+    today = datetime.date(2026, 12, 1)
+
+    assert "今天" in follow_up_badge(today, today=today)
+    assert "逾期 1 天" in follow_up_badge(today - datetime.timedelta(days=1), today=today)
+    assert "逾期 12 天" in follow_up_badge(today - datetime.timedelta(days=12), today=today)
+    assert follow_up_badge(today + datetime.timedelta(days=3), today=today) == "2026-12-04"
+    assert follow_up_badge(None, today=today) == "-"

@@ -1,0 +1,70 @@
+"""The home page's figures, each against a morning with known answers (the ``work_day`` fixture)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.services import work_queue
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_salespersons_figures(work_day, sales_user):
+    figures = work_queue.sales_figures(sales_user)
+
+    assert figures == {"today": 2, "overdue": 2, "recycling_soon": 1, "owned": 9, "cap": 40}
+
+
+def test_the_sales_figures_are_one_query(work_day, sales_user):
+    with CaptureQueriesContext(connection) as queries:
+        work_queue.sales_figures(sales_user)
+
+    assert len(queries) == 1
+
+
+def test_nothing_is_recycled_soon_when_recycling_is_off(work_day, sales_user, settings):
+    settings.CUSTOMER_RECYCLE_DAYS = 0
+
+    assert work_queue.sales_figures(sales_user)["recycling_soon"] == 0
+
+
+def test_claims_count_since_local_midnight_and_only_the_users_own(work_day, sales_user, other_sales_user):
+    assert work_queue.claimed_today(sales_user) == 2
+    assert work_queue.claimed_today(other_sales_user) == 1
+
+
+def test_finance_figures_count_and_sum_the_payments_to_confirm_and_the_recent_rejections(
+    work_day, finance_user
+):
+    assert work_queue.finance_figures(finance_user) == {"pending": 3, "pending_net": 6000, "rejected": 2}
+
+
+def test_the_finance_figures_are_one_query(work_day, finance_user):
+    finance_user.has_perm("crm.view_paymentrecord")  # the user's permissions, loaded once per request
+    with CaptureQueriesContext(connection) as queries:
+        work_queue.finance_figures(finance_user)
+
+    assert len(queries) == 1
+
+
+def test_enrollments_awaiting_approval_are_those_the_user_may_see(work_day, class_teacher_user, boss_user):
+    assert work_queue.enrollments_awaiting_approval(class_teacher_user) == 2
+    assert work_queue.enrollments_awaiting_approval(boss_user) == 3
+
+
+def test_the_lessons_of_today_are_those_of_the_users_classes(
+    work_day, class_teacher_user, ta_user, boss_user
+):
+    assert work_queue.lessons_today(class_teacher_user) == work_day["lessons"]
+    assert work_queue.lessons_today(ta_user) == work_day["lessons"]
+    assert len(work_queue.lessons_today(boss_user)) == 3
+    assert work_queue.lessons_today(boss_user, limit=1) == work_queue.lessons_today(boss_user)[:1]
+
+
+def test_the_team_overdue_per_salesperson(work_day, sales_user, other_sales_user):
+    rows = work_queue.team_overdue()
+
+    assert [(row["consultant"], row["overdue"]) for row in rows] == [
+        (sales_user.pk, 2),
+        (other_sales_user.pk, 1),
+    ]

@@ -187,3 +187,28 @@ FORMAT_MODULE_PATH = "crm.formats"
 
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+# JOBS (to merge)
+# Imports and exports of more rows than this run as background jobs (Celery tasks) with a job page.
+JOB_ROWS_THRESHOLD = int(os.environ.get("JOB_ROWS_THRESHOLD", "20000"))
+# A job's result file (an export, the rejected rows of an import) and the uploads of import previews
+# never confirmed are deleted by `manage.py cleanup_jobs` after this many days.
+JOB_RESULT_DAYS = int(os.environ.get("JOB_RESULT_DAYS", "7"))
+# Redis, e.g. redis://127.0.0.1:6379/0. Without it a job runs in the request that starts it, so a
+# single server needs nothing more; with it, `celery -A config worker` runs the jobs.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "crm")
+# The job's row holds its state and result; a result backend is optional (the test of the worker uses one).
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# A job takes minutes: a worker takes one at a time, so that a second job waits for a free worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An import writes in one transaction; its progress goes through a second connection to the same
+# database, so that the job page sees it before the commit (PostgreSQL only: SQLite has one writer).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}

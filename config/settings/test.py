@@ -14,3 +14,6 @@ STORAGES = {
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Tests never serve collected static files; WhiteNoise would only warn that STATIC_ROOT is missing.
 MIDDLEWARE = [entry for entry in MIDDLEWARE if not entry.startswith("whitenoise.")]  # noqa: F405
+# Jobs run in the test's own transaction (eagerly): no second connection for their progress.
+DATABASES.pop("jobs", None)  # noqa: F405
+CELERY_TASK_ALWAYS_EAGER = True

@@ -64,7 +64,14 @@ def jobs_enqueue(*, job: Job) -> None:
     no broker is configured (CELERY_TASK_ALWAYS_EAGER)."""
     from crm.tasks import run_job
 
-    transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], task_id=job.task_id))
+    def send():
+        if run_job.app.conf.task_always_eager:
+            # Run it here, without a producer for a broker that is not there.
+            run_job.apply(args=[job.pk], task_id=job.task_id, throw=True)
+        else:
+            run_job.apply_async(args=[job.pk], task_id=job.task_id)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic

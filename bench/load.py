@@ -89,7 +89,8 @@ class Session:
         body = {"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD, "next": "/admin/"}
         status, _page = self.request("POST", "/admin/login/?next=/admin/", body)
         if status != 302 or "sessionid" not in self.cookies:
-            raise SystemExit(f"login of {username} failed ({status})")
+            notes = re.findall(rb'class="errornote">\s*(.*?)\s*<', _page)
+            raise SystemExit(f"login of {username} failed ({status}): {notes[:1]}")
 
 
 def load(base: str, seconds: float, paths: list[str]) -> dict:
@@ -113,7 +114,7 @@ def load(base: str, seconds: float, paths: list[str]) -> dict:
             started = time.perf_counter()
             try:
                 status, _content = session.request("GET", path)
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 status = 0
             mine.append(time.perf_counter() - started)
             if status != 200:
@@ -156,7 +157,7 @@ def run(base: str, seconds: float, customer_pk: int) -> None:
         seconds,
         [
             "/admin/crm/publiccustomer/",
-            "/admin/crm/publiccustomer/?q=" + "负载客户123",
+            "/admin/crm/publiccustomer/?" + urlencode({"q": "负载客户123"}),
             f"/admin/crm/publiccustomer/{customer_pk}/change/",
         ],
     )

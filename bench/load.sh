@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 SECONDS_OF_LOAD=${1:-30}
 CUSTOMERS=${2:-20000}
 PY=${PY:-.venv/bin/python}
-PORT=${PORT:-8765}
+# A free port unless PORT is given: another server on a fixed one would be measured instead.
+PORT=${PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 
 export DJANGO_SETTINGS_MODULE=config.settings.production
 export SECRET_KEY=${SECRET_KEY:-load-bench-only-not-a-secret-$$}
@@ -36,6 +37,7 @@ for _ in $(seq 1 50); do
     "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null && break
     sleep 0.2
 done
+kill -0 "$GUNICORN" 2>/dev/null || { echo "gunicorn did not start:" >&2; cat "$LOG" >&2; exit 1; }
 
 "$PY" bench/load.py run "http://127.0.0.1:$PORT" "$SECONDS_OF_LOAD"
 if grep -q "Traceback" "$LOG"; then

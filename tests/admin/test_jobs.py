@@ -125,6 +125,7 @@ def test_a_job_is_seen_by_who_started_it_and_the_boss_only(finance_client, finan
     assert list(finance_client.get(JOBS).context["cl"].result_list) == [job]
     assert list(boss_client.get(JOBS).context["cl"].result_list) == [job]
     assert list(other_finance.get(JOBS).context["cl"].result_list) == []
+    assert finance_client.get(reverse("admin:crm_job_change", args=[job.pk])).status_code == 200
     assert other_finance.get(reverse("admin:crm_job_change", args=[job.pk])).status_code == 404
 
 

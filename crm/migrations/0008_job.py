@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0005_capabilities_status_corrections_amount_bounds'),
+        ('crm', '0007_pool_rules'),
     ]
 
     operations = [

@@ -369,3 +369,19 @@ class UserQuerySet(models.QuerySet):
 
 class CrmUserManager(UserManager.from_queryset(UserQuerySet)):
     pass
+
+
+# --- jobs ---
+class JobQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A background job is seen by who started it and by whoever sees every job (the boss)."""
+        from crm.roles import VIEW_ALL_JOBS
+
+        if user.has_perm(VIEW_ALL_JOBS):
+            return self
+        return self.filter(user=user)
+
+    def unfinished(self):
+        from crm.models.jobs import Job
+
+        return self.filter(state__in=Job.UNFINISHED)

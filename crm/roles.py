@@ -32,6 +32,8 @@ VIEW_DASHBOARD = "crm.view_dashboard"
 OWN_CUSTOMERS = "crm.own_customers"
 TEACH_CLASS = "crm.teach_class"
 VIEW_DELETED_CONSULTRECORD = "crm.view_deleted_consultrecord"
+# Every background job, not only one's own (crm.view_job shows the job page and one's own jobs).
+VIEW_ALL_JOBS = "crm.view_all_jobs"
 CAPABILITIES = frozenset(
     {
         VIEW_ALL_CLASSES,
@@ -40,6 +42,7 @@ CAPABILITIES = frozenset(
         OWN_CUSTOMERS,
         TEACH_CLASS,
         VIEW_DELETED_CONSULTRECORD,
+        VIEW_ALL_JOBS,
     }
 )
 
@@ -110,6 +113,7 @@ FINANCE = Role(
         | _perms("enrollment", "view", "export")
         | _perms("classlist", "view")
         | _perms("campus", "view")
+        | _perms("job", "view")
         | {VIEW_ALL_CLASSES}
     ),
 )
@@ -136,6 +140,7 @@ BOSS = Role(
         | _perms("department", *CRUD)
         | _perms("userprofile", "view", "add", "change")
         | _perms("customerimport", "view", "change")
+        | _perms("job", "view")
         | {"auth.view_group"}
         # django-axes' failed logins: deleting a user's row unlocks them.
         | {"axes.view_accessattempt", "axes.delete_accessattempt"}

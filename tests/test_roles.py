@@ -13,6 +13,7 @@ from crm.roles import (
     ROLES,
     TEACH_CLASS,
     VIEW_ALL_CLASSES,
+    VIEW_ALL_JOBS,
     VIEW_DASHBOARD,
     VIEW_DELETED_CONSULTRECORD,
     sync_roles,
@@ -60,6 +61,7 @@ HOLDERS = {
     OWN_CUSTOMERS: {"sales", "boss"},
     TEACH_CLASS: {"class_teacher", "lecturer", "ta", "boss"},
     VIEW_DELETED_CONSULTRECORD: {"boss"},
+    VIEW_ALL_JOBS: {"boss"},
 }
 
 

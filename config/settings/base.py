@@ -244,6 +244,15 @@ MAX_CUSTOMER_NUM = int(os.environ.get("MAX_CUSTOMER_NUM", "150"))
 # the last follow-up or the creation, whichever is latest) goes back to the public pool when
 # `manage.py recycle_customers` runs; only customers who have not signed up. 0 turns it off.
 CUSTOMER_RECYCLE_DAYS = int(os.environ.get("CUSTOMER_RECYCLE_DAYS", "15"))
+# The public pool's rules; each 0 turns the rule off.
+# Claims one user may make from the pool since local midnight (customers handed out by the boss do not count).
+CUSTOMER_DAILY_CLAIM_LIMIT = int(os.environ.get("CUSTOMER_DAILY_CLAIM_LIMIT", "30"))
+# Days during which a salesperson cannot claim back a customer they released or that was recycled from them.
+CUSTOMER_RECLAIM_COOLDOWN_DAYS = int(os.environ.get("CUSTOMER_RECLAIM_COOLDOWN_DAYS", "7"))
+# A private customer not enrolled within this many days of its claim is recycled, even if followed up.
+CUSTOMER_DEAL_DAYS = int(os.environ.get("CUSTOMER_DEAL_DAYS", "90"))
+# Private customers one user may lock against recycling.
+CUSTOMER_LOCK_LIMIT = int(os.environ.get("CUSTOMER_LOCK_LIMIT", "10"))
 # Accounts the register page creates per client address and hour; 0 turns the limit off.
 REGISTER_RATE = int(os.environ.get("REGISTER_RATE", "10"))
 
@@ -280,16 +289,29 @@ IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "50"))
 
 # JOBS
 # ------------------------------------------------------------------------------
-
-# SALES (to merge): the public pool's rules; each 0 turns the rule off.
-# Claims one user may make from the pool since local midnight (customers handed out by the boss do not count).
-CUSTOMER_DAILY_CLAIM_LIMIT = int(os.environ.get("CUSTOMER_DAILY_CLAIM_LIMIT", "30"))
-# Days during which a salesperson cannot claim back a customer they released or that was recycled from them.
-CUSTOMER_RECLAIM_COOLDOWN_DAYS = int(os.environ.get("CUSTOMER_RECLAIM_COOLDOWN_DAYS", "7"))
-# A private customer not enrolled within this many days of its claim is recycled, even if followed up.
-CUSTOMER_DEAL_DAYS = int(os.environ.get("CUSTOMER_DEAL_DAYS", "90"))
-# Private customers one user may lock against recycling.
-CUSTOMER_LOCK_LIMIT = int(os.environ.get("CUSTOMER_LOCK_LIMIT", "10"))
+# Imports and exports of more rows than this run as background jobs (Celery tasks) with a job page.
+JOB_ROWS_THRESHOLD = int(os.environ.get("JOB_ROWS_THRESHOLD", "20000"))
+# A job's result file (an export, the rejected rows of an import) and the uploads of import previews
+# never confirmed are deleted by `manage.py cleanup_jobs` after this many days.
+JOB_RESULT_DAYS = int(os.environ.get("JOB_RESULT_DAYS", "7"))
+# Redis, e.g. redis://127.0.0.1:6379/0. Without it a job runs in the request that starts it, so a
+# single server needs nothing more; with it, `celery -A config worker` runs the jobs.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "crm")
+# The job's row holds its state and result; a result backend is optional (the test of the worker uses one).
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# A job takes minutes: a worker takes one at a time, so that a second job waits for a free worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An import writes in one transaction; its progress goes through a second connection to the same
+# database, so that the job page sees it before the commit (PostgreSQL only: SQLite has one writer).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")

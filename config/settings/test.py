@@ -25,3 +25,9 @@ STORAGES = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# JOBS
+# ------------------------------------------------------------------------------
+# Jobs run in the test's own transaction (eagerly): no second connection for their progress.
+DATABASES.pop("jobs", None)  # noqa: F405
+CELERY_TASK_ALWAYS_EAGER = True

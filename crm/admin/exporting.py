@@ -11,6 +11,7 @@ from import_export.forms import SelectableFieldsExportForm
 from import_export.signals import post_export
 
 from crm.admin.base import CrmModelAdmin
+from crm.admin.jobs import export_as_job
 from crm.resources.streaming import export_response
 
 # Strings of django-import-export's templates that its Chinese catalog lacks; ours translates them.
@@ -73,13 +74,27 @@ class StreamingExportMixin(ExportActionMixin):
             **self.get_export_resource_kwargs(request)
         )
         fields = resource.get_export_fields(self.get_export_resource_fields_from_form(export_form))
+        filename = self.get_export_filename(request, queryset, file_format)
+        title = str(self.model._meta.verbose_name_plural)
+        background = export_as_job(
+            self,
+            request,
+            resource=resource,
+            fields=fields,
+            queryset=queryset,
+            file_format=file_format,
+            filename=filename,
+            title=title,
+        )
+        if background is not None:
+            return background
         response = export_response(
             resource,
             fields,
             queryset,
             file_format,
-            self.get_export_filename(request, queryset, file_format),
-            title=str(self.model._meta.verbose_name_plural),
+            filename,
+            title=title,
         )
         post_export.send(sender=None, model=self.model)
         return response

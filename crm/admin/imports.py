@@ -22,6 +22,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin
+from crm.admin.jobs import job_started_response
 from crm.models import CustomerImport
 from crm.resources.customers import CustomerResource
 from crm.services.imports import (
@@ -30,6 +31,7 @@ from crm.services.imports import (
     customer_imports_revert,
     customers_import,
 )
+from crm.services.jobs import jobs_should_run_in_background, jobs_start_import
 
 TEMPLATE_FILES = {
     "csv": ("customer_import_template.csv", "text/csv; charset=utf-8"),
@@ -74,6 +76,8 @@ class CustomerConfirmImportForm(forms.Form):
     import_file_name = forms.CharField(widget=forms.HiddenInput())
     original_file_name = forms.CharField(widget=forms.HiddenInput())
     encoding = forms.CharField(widget=forms.HiddenInput())
+    # The preview's row count: more than JOB_ROWS_THRESHOLD rows are imported by a background job.
+    rows = forms.IntegerField(widget=forms.HiddenInput(), min_value=0, required=False)
 
     def clean_import_file_name(self):
         name = os.path.basename(self.cleaned_data["import_file_name"])
@@ -149,6 +153,7 @@ class CustomerImportAdminMixin(ImportMixin):
                     "import_file_name": os.path.basename(storage.name),
                     "original_file_name": upload.name,
                     "encoding": outcome.source.encoding or "auto",
+                    "rows": outcome.total,
                 }
             )
         return self.render_import_page(request, form, outcome=outcome, confirm_form=confirm_form)
@@ -171,6 +176,16 @@ class CustomerImportAdminMixin(ImportMixin):
             )
             return redirect(self.url_name("import"))
         file_name = confirm_form.cleaned_data["original_file_name"]
+        rows = confirm_form.cleaned_data["rows"] or 0
+        if jobs_should_run_in_background(rows=rows):
+            job = jobs_start_import(
+                user=request.user,
+                stored_name=confirm_form.cleaned_data["import_file_name"],
+                file_name=file_name,
+                encoding=confirm_form.cleaned_data["encoding"],
+                rows=rows,
+            )
+            return job_started_response(request, job)
         try:
             outcome = customers_import(
                 data=data,

@@ -42,6 +42,7 @@ AREAS = [
             "crm.campus",
             "crm.contracttemplate",
             "crm.customerimport",
+            "crm.job",
             "axes.accessattempt",
             "axes.accessfailurelog",
             "axes.accesslog",

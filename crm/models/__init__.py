@@ -10,6 +10,7 @@ from crm.models.customer import (
 )
 from crm.models.finance import Enrollment, PaymentRecord
 from crm.models.imports import CustomerImport
+from crm.models.jobs import Job
 from crm.models.teaching import ClassList, ContractTemplate, CourseRecord, StudyRecord
 from crm.models.user import Department, UserProfile
 
@@ -27,6 +28,7 @@ __all__ = [
     "CustomerTransfer",
     "Department",
     "Enrollment",
+    "Job",
     "PaymentRecord",
     "PrivateCustomer",
     "PublicCustomer",

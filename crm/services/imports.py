@@ -6,7 +6,6 @@ The admin's Import page and the ``import_customers`` command both go through ``c
 import codecs
 import csv
 import datetime
-import gc
 import io
 import zipfile
 from dataclasses import dataclass, field
@@ -184,22 +183,14 @@ def customers_import(
     source = customer_files_read(data=data, encoding=encoding)
     prepared, headers, ignored = CustomerResource.prepare_dataset(source.dataset)
     resource = CustomerResource(user=user, file_name=file_name, progress=progress)
-    # A large file makes hundreds of thousands of objects that all live until the end: the cyclic
-    # garbage collector would walk them again and again for nothing (measured: about 40% of the CPU time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        result = resource.import_data(
-            prepared,
-            dry_run=dry_run,
-            raise_errors=False,
-            use_transactions=True,
-            # Without it django-import-export keeps the valid rows of a file with invalid ones.
-            rollback_on_validation_errors=True,
-        )
-    finally:
-        if collecting:
-            gc.enable()
+    result = resource.import_data(
+        prepared,
+        dry_run=dry_run,
+        raise_errors=False,
+        use_transactions=True,
+        # Without it django-import-export keeps the valid rows of a file with invalid ones.
+        rollback_on_validation_errors=True,
+    )
     outcome = ImportOutcome(
         file_name=file_name,
         source=source,

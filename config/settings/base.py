@@ -187,3 +187,10 @@ FORMAT_MODULE_PATH = "crm.formats"
 
 if not DEBUG and not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+# IMPORTS (to merge)
+# Rows of a customer file read at most, counted while it is read: a larger file is refused before
+# its rows are built (an xlsx is also refused when it unpacks to more than 20 × IMPORT_MAX_FILE_MB).
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "200000"))
+# A NUL byte in a query string or a path is refused (400) before a view hands it to the database.
+MIDDLEWARE.append("crm.middleware.RejectNulBytesMiddleware")

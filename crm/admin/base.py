@@ -1,16 +1,38 @@
 """Pieces shared by the admin modules."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.http import Http404
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from rangefilter import filters as rangefilter
+
+# The years a date filter accepts: Asia/Shanghai's midnight of 0001-01-01 is before year 1 in UTC,
+# which overflows on SQLite; no record of the school is older or newer.
+FILTER_YEARS = range(1900, 2101)
 
 
 def badge(label: str, colour: str) -> str:
     """A coloured label in a list cell (a customer's status, a recycling warning)."""
     return format_html('<span class="crm-badge" style="background:{}">{}</span>', colour, label)
+
+
+class DateRangeFilter(rangefilter.DateRangeFilter):
+    """django-admin-rangefilter's date range, ignoring (with a message) a date outside FILTER_YEARS."""
+
+    def queryset(self, request, queryset):
+        if self.form.is_valid() and any(
+            value and value.year not in FILTER_YEARS for value in self.form.cleaned_data.values()
+        ):
+            messages.warning(
+                request,
+                _("Dates before %(first)d or after %(last)d are not filtered on: the filter was ignored.")
+                % {"first": FILTER_YEARS[0], "last": FILTER_YEARS[-1]},
+            )
+            return queryset
+        return super().queryset(request, queryset)
 
 
 class ScopedAdminMixin:
@@ -51,6 +73,18 @@ class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["crm/admin/site.css"]}
+
+    def response_action(self, request, queryset):
+        # A forged or stale `_selected_action` ("abc") would reach the database as an id and fail there.
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                self.model._meta.pk.to_python(value)
+        except ValidationError:
+            self.message_user(
+                request, _("The selection is not valid: select the rows again."), messages.ERROR
+            )
+            return None  # the changelist shows the message again, having done nothing
+        return super().response_action(request, queryset)
 
 
 class SaveErrorsAdminMixin:

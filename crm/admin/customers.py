@@ -10,9 +10,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, DateRangeFilter, ReadOnlyAdminMixin, SaveErrorsAdminMixin, badge
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin

@@ -7,9 +7,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, SaveErrorsAdminMixin
+from crm.admin.base import CrmModelAdmin, DateRangeFilter, SaveErrorsAdminMixin
 from crm.admin.exporting import StreamingExportMixin
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource

@@ -6,9 +6,8 @@ from django.http import QueryDict
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin
+from crm.admin.base import CrmModelAdmin, DateRangeFilter
 from crm.admin.paging import PerPageAdminMixin
 from crm.models import ConsultRecord, Customer
 from crm.services.followups import (

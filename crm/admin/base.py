@@ -65,14 +65,8 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    list_per_page = 20
-    list_max_show_all = 200
-    # A filtered list would count the whole (scoped) table a second time just to print "of N total".
-    show_full_result_count = False
-
-    class Media:
-        css = {"all": ["crm/admin/site.css"]}
+class ValidSelectionAdminMixin:
+    """An action whose ``_selected_action`` is not an id ("abc") says so instead of failing with a 500."""
 
     def response_action(self, request, queryset):
         # A forged or stale `_selected_action` ("abc") would reach the database as an id and fail there.
@@ -85,6 +79,16 @@ class CrmModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
             )
             return None  # the changelist shows the message again, having done nothing
         return super().response_action(request, queryset)
+
+
+class CrmModelAdmin(ValidSelectionAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    list_per_page = 20
+    list_max_show_all = 200
+    # A filtered list would count the whole (scoped) table a second time just to print "of N total".
+    show_full_result_count = False
+
+    class Media:
+        css = {"all": ["crm/admin/site.css"]}
 
 
 class SaveErrorsAdminMixin:

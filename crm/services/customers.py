@@ -23,7 +23,7 @@ def _names(customers: Iterable[Customer]) -> str:
 def _lock_owner(user) -> None:
     # One user claiming from several browser tabs at once: the claims serialize on the user's row,
     # so the count of their private customers cannot go stale before the claim commits.
-    UserProfile.objects.select_for_update().filter(pk=user.pk).exists()
+    UserProfile.objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
 
 
 def customers_check_capacity(*, user, adding: int, by=None) -> None:
@@ -76,7 +76,7 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     # Many users claiming the same customers: the row locks make the second claimer wait and then
     # read the committed owner, so each customer is claimed exactly once. The pk order of the locks
     # keeps two overlapping claims from deadlocking.
-    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    customers = list(Customer.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
     if len(customers) != len(ids):
         raise ValidationError(
             _("Some selected customers no longer exist. Nothing was claimed."), code="missing"
@@ -96,7 +96,7 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
 def customers_release(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     """Put ``user``'s own customers back in the public pool: all of them, or none."""
     ids = sorted(set(customer_ids))
-    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    customers = list(Customer.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
     not_own = len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers)
     if not_own:
         raise ValidationError(
@@ -136,7 +136,7 @@ def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Custome
             # The new owner's row first, as in a claim: a reassignment and the owner's own claims
             # serialize, so together they never take the owner over the cap.
             _lock_owner(customer.consultant)
-        locked = Customer.objects.select_for_update().filter(pk=customer.pk)
+        locked = Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk)
         previous = locked.values_list("consultant_id", flat=True).get()
         if previous != customer.consultant_id:
             if customer.consultant_id is not None:
@@ -213,7 +213,7 @@ def customers_recycle(
             # Batches in pk order, each its own short transaction, so our locks are held briefly.
             locked = list(
                 due.filter(pk__gt=last_pk)
-                .select_for_update(skip_locked=True)
+                .select_for_update(no_key=True, skip_locked=True)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]
             )

@@ -59,7 +59,7 @@ def enrollments_create(*, enrollment: Enrollment, user: UserProfile) -> Enrollme
     at once both pass the form's check, and the second then gets a ValidationError instead of
     breaking the unique constraint.
     """
-    customer = Customer.objects.select_for_update().get(pk=enrollment.customer_id)
+    customer = Customer.objects.select_for_update(no_key=True).get(pk=enrollment.customer_id)
     enrollment_check(user=user, customer=customer, enrolment_class=enrollment.enrolment_class)
     enrollment.consultant = user
     enrollment.save()
@@ -99,7 +99,7 @@ def enrollments_update(*, enrollment: Enrollment, fields: list[str], may_edit_ap
     if "enrolment_class" in fields:
         # Moved to another class: re-check under the customer's lock, as enrollments_create does,
         # that the customer has not been enrolled in it meanwhile.
-        Customer.objects.select_for_update().filter(pk=enrollment.customer_id).exists()
+        Customer.objects.select_for_update(no_key=True).filter(pk=enrollment.customer_id).exists()
         _check_not_enrolled(enrollment.customer_id, enrollment.enrolment_class_id, enrollment=enrollment)
     enrollment.save(update_fields=fields)
     return enrollment
@@ -121,7 +121,7 @@ def enrollments_approve(*, enrollments: QuerySet, user: UserProfile) -> dict[str
     approvable = [enrollment for enrollment in pending if enrollment.contract_agreed]
     customers = {
         customer.pk: customer
-        for customer in Customer.objects.select_for_update()
+        for customer in Customer.objects.select_for_update(no_key=True)
         .filter(pk__in=[enrollment.customer_id for enrollment in approvable])
         .order_by("pk")
     }
@@ -217,7 +217,7 @@ def _update_customer_status(
     # counted when deciding whether the class is paid in full.
     customers = {
         customer.pk: customer
-        for customer in Customer.objects.select_for_update()
+        for customer in Customer.objects.select_for_update(no_key=True)
         .filter(pk__in={customer_id for customer_id, _class_id in customer_classes})
         .order_by("pk")
     }

@@ -38,7 +38,7 @@ def consult_records_save(
         record.consultant = user
     # Lock the customer: a release made meanwhile must not leave a follow-up by someone who no longer
     # owns the customer, and two follow-ups saved at once must both count in last_consult_date.
-    customer = Customer.objects.select_for_update().filter(pk=record.customer_id).first()
+    customer = Customer.objects.select_for_update(no_key=True).filter(pk=record.customer_id).first()
     consult_records_check_owner(customer=customer, user=user)
     record.save()
     _refresh_customer_dates(customer, next_date=next_date)
@@ -52,6 +52,6 @@ def consult_records_soft_delete(*, records: Iterable[ConsultRecord]) -> int:
     ids = [record.pk for record in records]
     customer_ids = set(ConsultRecord.objects.filter(pk__in=ids).values_list("customer_id", flat=True))
     count = ConsultRecord.objects.filter(pk__in=ids, delete_status=False).update(delete_status=True)
-    for customer in Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk"):
+    for customer in Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk"):
         _refresh_customer_dates(customer)
     return count

@@ -52,6 +52,8 @@ def consult_records_soft_delete(*, records: Iterable[ConsultRecord]) -> int:
     ids = [record.pk for record in records]
     customer_ids = set(ConsultRecord.objects.filter(pk__in=ids).values_list("customer_id", flat=True))
     count = ConsultRecord.objects.filter(pk__in=ids, delete_status=False).update(delete_status=True)
-    for customer in Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk"):
+    for customer in (
+        Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk")
+    ):
         _refresh_customer_dates(customer)
     return count

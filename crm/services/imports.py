@@ -12,6 +12,7 @@ import itertools
 import re
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -124,19 +125,21 @@ def unknown_encoding() -> ValidationError:
     )
 
 
-def looks_like_gb18030(text: str) -> bool:
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def looks_like_gb18030(characters: Counter) -> bool:
     """Text decoded as GB18030 that is Chinese rather than mojibake: Latin-1 or Big5 bytes mostly decode
-    to the rare characters outside GB2312 (an accented letter and the ASCII letter after it make one)."""
+    to the rare characters outside GB2312 (an accented letter and the ASCII letter after it make one).
+    ``characters`` counts the text's non-ASCII characters."""
     unusual = common = 0
-    for char in text:
-        if char < "\x80":
-            continue
+    for char, count in characters.items():
         try:
             char.encode("gb2312")
         except UnicodeEncodeError:
-            unusual += 1
+            unusual += count
         else:
-            common += 1
+            common += count
     # Names hold the odd rare character (镕, 堃); a quarter of them is no Chinese text.
     return unusual * 3 <= common or unusual < 2
 
@@ -144,18 +147,18 @@ def looks_like_gb18030(text: str) -> bool:
 def decodes_as(data: bytes, encoding: str, *, check_chinese: bool) -> bool:
     """Whether the whole of ``data`` decodes, read a chunk at a time (no second copy of a large file)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    sample = []
+    characters = Counter()
     try:
         for start in range(0, len(data), DECODE_CHUNK):
             text = decoder.decode(data[start : start + DECODE_CHUNK])
             if "\x00" in text:
                 raise not_a_table()
             if check_chinese:
-                sample.append(text)
+                characters.update(NON_ASCII.findall(text))
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
-    return not check_chinese or looks_like_gb18030("".join(sample))
+    return not check_chinese or looks_like_gb18030(characters)
 
 
 def text_encoding(data: bytes, encoding: str) -> str:

@@ -565,3 +565,11 @@ def test_a_url_missing_from_the_matrix_is_named_with_the_row_to_add(client, worl
         test_every_url_action_and_autocomplete_field_is_in_the_matrix(client, world)
 
     assert '"admin:crm_campus_add": ("302", "403", "403", "403", "403", "403", "200",' in str(failure.value)
+
+
+# Answers 500 today, in a third-party admin; the lead's to fix. Nothing may be added here.
+KNOWN_500 = {"admin:axes_accessattempt_changelist?action=cleanup_expired_attempts"}
+
+
+def test_no_cell_of_the_matrix_accepts_a_500():
+    assert {key for key, cells in MATRIX.items() if "500" in cells} == KNOWN_500

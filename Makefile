@@ -10,7 +10,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/crm
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: python venv dev-venv lock run test lint test-sqlite test-postgres messages bench clean
+.PHONY: python venv dev-venv lock run test lint test-sqlite test-postgres soak messages bench clean
 
 python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -76,6 +76,10 @@ test-postgres: dev-venv
 		echo "!!  the PostgreSQL pass of the test suite was SKIPPED." >&2; \
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2; \
 	fi
+
+SOAK_SECONDS ?= 60
+soak: dev-venv  ## 20 threads of claims, follow-ups, payments, reassignments and recycling on PostgreSQL (SOAK_SECONDS, SOAK_SEED)
+	DATABASE_URL="$(PG_TEST_URL)" SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -s tests/services/test_soak.py
 
 messages: dev-venv  ## add new source strings to crm/locale's .po (then translate them there), compile both catalogues
 	cd crm && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location

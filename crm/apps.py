@@ -11,7 +11,7 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from crm.admin import customers, finance, followups, imports, jobs, teaching, users  # noqa: F401
+        from crm.admin import customers, finance, followups, imports, jobs, logins, teaching, users  # noqa: F401
         from crm.roles import sync_roles
 
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="crm.sync_roles")

@@ -60,7 +60,6 @@ SALES = Role(
         | _perms("enrollment", "view", "add", "change")
         | _perms("paymentrecord", "view", "add", "change")
         | _perms("customertransfer", "view")
-        | _perms("classlist", "view")
         | _perms("campus", "view")
     ),
 )

@@ -153,6 +153,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "crm.middleware.LoginRequiredMiddleware",
+    # A NUL byte in a query string or a path is refused (400) before a view hands it to the database.
+    "crm.middleware.RejectNulBytesMiddleware",
 ]
 
 # STATIC
@@ -286,6 +288,9 @@ STORAGES["import_export"] = {
 }
 # Largest file accepted by the import page, in megabytes.
 IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "50"))
+# Rows of a customer file read at most, counted while it is read: a larger file is refused before
+# its rows are built (an xlsx is also refused when it unpacks to more than 20 × IMPORT_MAX_FILE_MB).
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "200000"))
 
 # JOBS
 # ------------------------------------------------------------------------------

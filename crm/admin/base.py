@@ -11,9 +11,15 @@ from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from rangefilter import filters as rangefilter
 
+from crm import formats
 from crm.admin.paging import NearestPageAdminMixin
 from crm.services.recycle_bin import recycle_bin_check, recycle_bin_move
+
+# The years a date filter accepts, as the dashboard's periods (crm.formats): Asia/Shanghai's midnight
+# of 0001-01-01 is before year 1 in UTC, which overflows on SQLite; no record of the school is older.
+FILTER_YEARS = range(formats.MIN_YEAR, formats.MAX_YEAR + 1)
 
 
 def badge(label: str, colour: str) -> str:
@@ -48,6 +54,22 @@ def related_row_lookup(model, key: str):
     if rest not in ([], ["exact"], ["in"]):
         return None  # isnull, or a column of the related row (its name...): no row is named
     return LOOKUP_SEP.join(parts[: last + 1]), target, rest == ["in"]
+
+
+class DateRangeFilter(rangefilter.DateRangeFilter):
+    """django-admin-rangefilter's date range, ignoring (with a message) a date outside FILTER_YEARS."""
+
+    def queryset(self, request, queryset):
+        if self.form.is_valid() and any(
+            value and value.year not in FILTER_YEARS for value in self.form.cleaned_data.values()
+        ):
+            messages.warning(
+                request,
+                _("Dates before %(first)d or after %(last)d are not filtered on: the filter was ignored.")
+                % {"first": FILTER_YEARS[0], "last": FILTER_YEARS[-1]},
+            )
+            return queryset
+        return super().queryset(request, queryset)
 
 
 class ScopedAdminMixin:
@@ -129,7 +151,23 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class CrmModelAdmin(NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ValidSelectionAdminMixin:
+    """An action whose ``_selected_action`` is not an id ("abc") says so instead of failing with a 500."""
+
+    def response_action(self, request, queryset):
+        # A forged or stale `_selected_action` ("abc") would reach the database as an id and fail there.
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                self.model._meta.pk.to_python(value)
+        except ValidationError:
+            self.message_user(
+                request, _("The selection is not valid: select the rows again."), messages.ERROR
+            )
+            return None  # the changelist shows the message again, having done nothing
+        return super().response_action(request, queryset)
+
+
+class CrmModelAdmin(ValidSelectionAdminMixin, NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 20
     list_max_show_all = 200
     # A filtered list would count the whole (scoped) table a second time just to print "of N total".

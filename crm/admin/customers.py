@@ -11,9 +11,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, DateRangeFilter, ReadOnlyAdminMixin, badge
 from crm.admin.confirmation import action_confirmation, is_confirmed
 from crm.admin.filters import FollowUpFilter, follow_up_badge
 from crm.admin.followups import ConsultRecordInline, follow_up_add_link

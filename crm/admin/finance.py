@@ -5,10 +5,9 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
 
 from crm import formats
-from crm.admin.base import CrmModelAdmin, LockedCheckFormMixin, RecycleBinAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, DateRangeFilter, LockedCheckFormMixin, RecycleBinAdminMixin, badge
 from crm.admin.exporting import StreamingExportMixin
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
 from crm.querysets import PaymentRecordQuerySet

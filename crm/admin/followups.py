@@ -6,9 +6,8 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
 
-from crm.admin.base import CrmModelAdmin, LockedCheckFormMixin, RecycleBinAdminMixin
+from crm.admin.base import CrmModelAdmin, DateRangeFilter, LockedCheckFormMixin, RecycleBinAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.models import ConsultRecord, Customer
 from crm.roles import VIEW_DELETED_CONSULTRECORD

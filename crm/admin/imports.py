@@ -30,6 +30,7 @@ from crm.services.imports import (
     customer_imports_rejected_file,
     customer_imports_revert,
     customers_import,
+    file_size_check,
 )
 from crm.services.jobs import jobs_should_run_in_background, jobs_start_import
 
@@ -61,10 +62,7 @@ class CustomerImportForm(ImportForm):
 
     def clean_import_file(self):
         upload = self.cleaned_data["import_file"]
-        if upload.size > settings.IMPORT_MAX_FILE_MB * 1024 * 1024:
-            raise ValidationError(
-                _("The file is larger than %(size)d MB: split it.") % {"size": settings.IMPORT_MAX_FILE_MB}
-            )
+        file_size_check(upload.size)
         return upload
 
     @property

@@ -9,7 +9,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin.base import CrmModelAdmin
+from crm.admin.base import CrmModelAdmin, ValidSelectionAdminMixin
 from crm.admin.paging import NearestPageAdminMixin
 from crm.models import Department, UserProfile
 
@@ -40,7 +40,7 @@ class RoleStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(UserProfile)
-class UserProfileAdmin(NearestPageAdminMixin, UserAdmin):
+class UserProfileAdmin(ValidSelectionAdminMixin, NearestPageAdminMixin, UserAdmin):
     list_display = ["username", "name", "mobile", "department", "roles", "is_staff", "is_active"]
     list_filter = [RoleStatusFilter, "is_staff", "is_active", "groups", "department"]
     search_fields = ["username", "name", "mobile", "email"]
@@ -146,7 +146,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class RoleGroupAdmin(NearestPageAdminMixin, GroupAdmin):
+class RoleGroupAdmin(ValidSelectionAdminMixin, NearestPageAdminMixin, GroupAdmin):
     """Roles (crm/roles.py) with their permissions readable in Chinese, one per line."""
 
     Media = CrmModelAdmin.Media

@@ -231,7 +231,7 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     # keeps two overlapping claims from deadlocking.
     # Another campus's customers do not exist for the user: a forged id claims nothing.
     customers = list(
-        Customer.objects.of_campus_of(user).select_for_update().filter(pk__in=ids).order_by("pk")
+        Customer.objects.of_campus_of(user).select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
     )
     if len(customers) != len(ids):
         raise ValidationError(
@@ -268,7 +268,7 @@ def customers_release(*, user, customer_ids: Iterable[int], reason: str, note: s
     if reason == CustomerTransfer.ReleaseReason.OTHER and not note:
         raise ValidationError(_("Say why in the note when the reason is “Other”."), code="note")
     ids = sorted(set(customer_ids))
-    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    customers = list(Customer.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
     not_own = len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers)
     if not_own:
         raise ValidationError(
@@ -294,7 +294,7 @@ def customers_lock(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     ids = sorted(set(customer_ids))
     # Locks from several tabs at once serialize on the owner's row, as claims do, so the limit holds.
     _lock_owner(user)
-    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    customers = list(Customer.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
     if len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers):
         raise ValidationError(_("Only your own customers can be locked. Nothing was locked."), code="not_own")
     adding = [customer for customer in customers if not customer.locked]
@@ -319,7 +319,7 @@ def customers_lock(*, user, customer_ids: Iterable[int]) -> list[Customer]:
 def customers_unlock(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     """Unlock ``user``'s own customers: all or none."""
     ids = sorted(set(customer_ids))
-    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    customers = list(Customer.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
     if len(customers) != len(ids) or any(customer.consultant_id != user.pk for customer in customers):
         raise ValidationError(
             _("Only your own customers can be unlocked. Nothing was unlocked."), code="not_own"
@@ -393,7 +393,7 @@ def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Custome
             # The new owner's row first, as in a claim: a reassignment and the owner's own claims
             # serialize, so together they never take the owner over the cap.
             _lock_owner(customer.consultant)
-        locked = Customer.objects.select_for_update().filter(pk=customer.pk)
+        locked = Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk)
         previous = locked.values_list("consultant_id", flat=True).get()
         if previous != customer.consultant_id:
             if customer.consultant_id is not None:
@@ -610,7 +610,7 @@ def customers_recycle(
             # Batches in pk order, each its own short transaction, so our locks are held briefly.
             locked = list(
                 due.filter(pk__gt=last_pk)
-                .select_for_update(skip_locked=True)
+                .select_for_update(no_key=True, skip_locked=True)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]
             )

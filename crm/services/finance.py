@@ -124,7 +124,7 @@ def enrollments_approve(*, enrollments: QuerySet, user: UserProfile) -> dict[str
     approvable = [enrollment for enrollment in pending if enrollment.contract_agreed]
     customers = {
         customer.pk: customer
-        for customer in Customer.objects.select_for_update()
+        for customer in Customer.objects.select_for_update(no_key=True)
         .filter(pk__in=[enrollment.customer_id for enrollment in approvable])
         .order_by("pk")
     }
@@ -244,7 +244,7 @@ def _update_customer_status(
     # counted when deciding whether the class is paid in full.
     customers = {
         customer.pk: customer
-        for customer in Customer.objects.select_for_update()
+        for customer in Customer.objects.select_for_update(no_key=True)
         .filter(pk__in={customer_id for customer_id, _class_id in customer_classes})
         .order_by("pk")
     }

@@ -7,10 +7,15 @@ import codecs
 import csv
 import datetime
 import io
+import itertools
+import re
 import zipfile
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -85,22 +90,93 @@ def not_a_table() -> ValidationError:
     )
 
 
-def decode_text(data: bytes, encoding: str) -> tuple[str, str]:
-    """The text of a CSV file and the encoding it was in. ``auto``: UTF-8 (with or without BOM) when
-    the bytes are valid UTF-8, else GB18030, the superset of GBK that Excel in China writes."""
+# Columns of an xlsx sheet read at most: a cell at column XFD would otherwise make every row 16,384 wide.
+MAX_COLUMNS = 200
+# An xlsx file unpacks to at most this many times IMPORT_MAX_FILE_MB (a zip bomb is refused unread).
+XLSX_EXPANSION = 20
+DECODE_CHUNK = 1 << 20
+
+
+def file_size_check(size: int) -> None:
+    """The one check of an import file's size, made before it is read (the form, the command, the service)."""
+    if size > settings.IMPORT_MAX_FILE_MB * 1024 * 1024:
+        raise ValidationError(
+            _("The file is larger than %(size)d MB: split it.") % {"size": settings.IMPORT_MAX_FILE_MB},
+            code="too_large",
+        )
+
+
+def too_many_rows() -> ValidationError:
+    return ValidationError(
+        _("The file has more than %(count)d rows: split it into files of at most %(count)d rows.")
+        % {"count": settings.IMPORT_MAX_ROWS},
+        code="too_many_rows",
+    )
+
+
+def unknown_encoding() -> ValidationError:
+    return ValidationError(
+        _(
+            "The file is neither UTF-8 nor GBK / GB18030 text (nor UTF-16, Excel's Unicode text), the "
+            "encodings that can be imported: save it as CSV UTF-8."
+        ),
+        code="encoding",
+    )
+
+
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def looks_like_gb18030(characters: Counter) -> bool:
+    """Text decoded as GB18030 that is Chinese rather than mojibake: Latin-1 or Big5 bytes mostly decode
+    to the rare characters outside GB2312 (an accented letter and the ASCII letter after it make one).
+    ``characters`` counts the text's non-ASCII characters."""
+    unusual = common = 0
+    for char, count in characters.items():
+        try:
+            char.encode("gb2312")
+        except UnicodeEncodeError:
+            unusual += count
+        else:
+            common += count
+    # Names hold the odd rare character (镕, 堃); a quarter of them is no Chinese text.
+    return unusual * 3 <= common or unusual < 2
+
+
+def decodes_as(data: bytes, encoding: str, *, check_chinese: bool) -> bool:
+    """Whether the whole of ``data`` decodes, read a chunk at a time (no second copy of a large file)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    characters = Counter()
+    try:
+        for start in range(0, len(data), DECODE_CHUNK):
+            text = decoder.decode(data[start : start + DECODE_CHUNK])
+            if "\x00" in text:
+                raise not_a_table()
+            if check_chinese:
+                characters.update(NON_ASCII.findall(text))
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return not check_chinese or looks_like_gb18030(characters)
+
+
+def text_encoding(data: bytes, encoding: str) -> str:
+    """The encoding a CSV file is in. ``auto``: UTF-8 (with or without BOM) when the bytes are valid
+    UTF-8, else GB18030, the superset of GBK that Excel in China writes, when they read as Chinese."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates = ["utf-16"]  # Excel's "Unicode text"
+    elif b"\x00" in data:
+        raise not_a_table()
     elif encoding == "auto":
         candidates = ["utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8", "gb18030"]
     else:
         candidates = ["utf-8-sig" if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8) else encoding]
     for candidate in candidates:
-        try:
-            return data.decode(candidate), candidate
-        except UnicodeDecodeError:
-            continue
+        check_chinese = encoding == "auto" and candidate == "gb18030"
+        if decodes_as(data, candidate, check_chinese=check_chinese):
+            return candidate
     if encoding == "auto":
-        raise not_a_table()
+        raise unknown_encoding()
     raise ValidationError(
         _("The file cannot be read as %(encoding)s text. Choose another encoding, or save it as CSV UTF-8.")
         % {"encoding": ENCODING_LABELS.get(candidates[-1], candidates[-1])},
@@ -108,29 +184,49 @@ def decode_text(data: bytes, encoding: str) -> tuple[str, str]:
     )
 
 
+def is_blank(row) -> bool:
+    return not any(cell not in (None, "") for cell in row)
+
+
 def table_dataset(rows) -> Table:
-    """A dataset from rows whose first row is the header; trailing blank rows dropped, short rows padded."""
-    rows = list(rows)
-    while rows and not any(cell not in (None, "") for cell in rows[-1]):
-        rows.pop()
-    if not rows:
+    """A dataset from rows whose first row is the header; trailing blank rows dropped, short rows padded.
+
+    ``rows`` is read as a stream and counted: past IMPORT_MAX_ROWS the file is refused before the rest
+    is read, and blank rows take no memory until a filled row follows them.
+    """
+    rows = iter(rows)
+    header = next(rows, None)
+    if header is None:
         raise ValidationError(_("The file is empty."), code="empty")
-    headers = ["" if cell is None else str(cell).strip() for cell in rows[0]]
+    headers = ["" if cell is None else str(cell).strip() for cell in header]
     while headers and not headers[-1]:
         headers.pop()
     width = len(headers)
+    kept, blanks, max_rows = [], 0, settings.IMPORT_MAX_ROWS
+    for count, row in enumerate(rows, start=1):
+        if count > max_rows:
+            raise too_many_rows()
+        if is_blank(row):
+            blanks += 1
+            continue
+        if not width:
+            break
+        if blanks:
+            kept.extend([(None,) * width] * blanks)
+            blanks = 0
+        kept.append(tuple(row[:width]) + (None,) * (width - len(row)))
     if not width:
+        if not kept and not blanks and is_blank(header):
+            raise ValidationError(_("The file is empty."), code="empty")
         raise ValidationError(_("The first row of the file must hold the column headers."), code="no_headers")
-    dataset = Table(
-        headers=headers, rows=[tuple(row[:width]) + (None,) * (width - len(row)) for row in rows[1:]]
-    )
-    if not dataset.rows:
+    if not kept:
         raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
-    return dataset
+    return Table(headers=headers, rows=kept)
 
 
 def customer_files_read(*, data: bytes, encoding: str = "auto") -> CustomerFile:
     """Read an uploaded file; one clear ValidationError when it cannot be imported at all."""
+    file_size_check(len(data))
     if not data.strip():
         raise ValidationError(_("The file is empty."), code="empty")
     if data.startswith(b"PK\x03\x04"):
@@ -139,27 +235,86 @@ def customer_files_read(*, data: bytes, encoding: str = "auto") -> CustomerFile:
         raise ValidationError(
             _("Old Excel .xls files cannot be read: save the file as .xlsx or CSV."), code="xls"
         )
-    text, used = decode_text(data, encoding)
-    if "\x00" in text:
-        raise not_a_table()
-    first_line = text.split("\n", 1)[0]
+    used = text_encoding(data, encoding)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=used, newline="")
+    first_line = text.readline()
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     try:
-        dataset = table_dataset(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        dataset = table_dataset(csv.reader(itertools.chain([first_line], text), delimiter=delimiter))
     except csv.Error as error:
         raise not_a_table() from error
     return CustomerFile(dataset=dataset, file_format="csv", encoding=used)
 
 
+# What openpyxl raises on a damaged file: a broken zip or XML, a missing part, a value of the wrong type.
+BROKEN_XLSX = (zipfile.BadZipFile, zlib.error, KeyError, OSError, EOFError, ValueError, TypeError)
+BROKEN_XLSX += (AttributeError, IndexError, SyntaxError)  # SyntaxError: ElementTree's and lxml's ParseError
+
+
+# Where Excel, WPS, LibreOffice and openpyxl put the sheets; the row count while reading covers the rest.
+WORKSHEET_PART = re.compile(r"(^|/)worksheets/[^/]+\.xml$")
+ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+
+
+def count_row_tags(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
+    """The ``<row>`` elements of a sheet, counted in its bytes: a million empty rows are refused in
+    a tenth of a second, where openpyxl's parser would take seconds and keep every element it read."""
+    count, tail = 0, b""
+    with archive.open(member) as stream:
+        while chunk := stream.read(DECODE_CHUNK):
+            window = tail + chunk
+            count += len(ROW_TAG.findall(window))
+            # A tag cut by the chunk boundary is counted in the next window, and only there.
+            cut = window.rfind(b"<", max(len(window) - 64, 0))
+            tail = window[cut:] if cut >= 0 and not ROW_TAG.search(window, cut) else b""
+    return count
+
+
+def xlsx_rows(sheet):
+    """The rows of a read-only sheet, as wide as its header row, whatever its ``<dimension>`` claims."""
+    # openpyxl's read-only sheet trusts <dimension>: A1:XFD1048576 in a 5 KB file made a million rows.
+    sheet.reset_dimensions()
+    header = next(sheet.iter_rows(max_row=1, max_col=MAX_COLUMNS, values_only=True), ())
+    yield header
+    width = len(header)
+    while width and header[width - 1] in (None, ""):
+        width -= 1
+    if width:
+        yield from sheet.iter_rows(min_row=2, max_col=width, values_only=True)
+
+
 def xlsx_dataset(data: bytes) -> Table:
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            # zipfile never unpacks a member past its declared size, so the sum bounds what is read.
+            unpacked = sum(member.file_size for member in archive.infolist())
+            if unpacked > settings.IMPORT_MAX_FILE_MB * XLSX_EXPANSION * 1024 * 1024:
+                raise ValidationError(
+                    _("This Excel file unpacks to more than %(size)d MB: split it, or save it as CSV.")
+                    % {"size": settings.IMPORT_MAX_FILE_MB * XLSX_EXPANSION},
+                    code="too_large",
+                )
+            for member in archive.infolist():
+                if WORKSHEET_PART.search(member.filename) and count_row_tags(archive, member) > (
+                    settings.IMPORT_MAX_ROWS + 1
+                ):
+                    raise too_many_rows()
+    except BROKEN_XLSX as error:
         raise not_a_table() from error
     try:
-        return table_dataset(workbook.active.iter_rows(values_only=True))
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (*BROKEN_XLSX, InvalidFileException) as error:
+        raise not_a_table() from error
+    try:
+        sheet = workbook.active
+        if not hasattr(sheet, "iter_rows"):  # no sheet at all, or a chart sheet
+            raise not_a_table()
+        return table_dataset(xlsx_rows(sheet))
+    except BROKEN_XLSX as error:
+        raise not_a_table() from error
     finally:
         workbook.close()
 

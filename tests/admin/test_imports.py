@@ -185,3 +185,21 @@ def test_the_preview_lists_the_first_500_skipped_rows_and_counts_the_rest(boss_c
     assert preview.context["outcome"].skipped == 600
     assert content.count("与本文件第 2 行是同一客户") == 500
     assert "……另有 100 行被跳过。" in content
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"PK\x03\x04" + b"\x00" * 64, id="not-a-zip"),
+        pytest.param("name,qq\nMüller,123456\nJürgen,234567\n".encode("latin-1"), id="latin-1"),
+        pytest.param(b"name,qq\n" + b"x,1\n" * 300_000, id="too-many-rows"),
+    ],
+)
+def test_a_hostile_file_is_a_translated_form_error_not_a_500(boss_client, content):
+    response = upload(boss_client, content, name="名单.xlsx")
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors["import_file"]
+    assert len(errors) == 1
+    assert any("\u4e00" <= char <= "\u9fff" for char in errors[0])  # in Chinese
+    assert not Customer.objects.exists()

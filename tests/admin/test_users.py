@@ -127,7 +127,7 @@ def test_a_role_page_lists_its_permissions_in_chinese_one_per_line(boss_client):
 
     page = boss_client.get(reverse("admin:auth_group_change", args=[sales_role.pk])).content.decode()
 
-    assert "班级：可以查看班级" in page
+    assert "缴费记录：可以查看缴费记录" in page
     assert "客户：可以从公户领取客户" in page
     assert "Can view" not in page and "名称" in page
 

@@ -1,6 +1,8 @@
 import csv
 import datetime
 import io
+import tracemalloc
+import zipfile
 
 import openpyxl
 import pytest
@@ -9,6 +11,7 @@ from django.utils import translation
 
 from crm.models import ConsultRecord, Customer, CustomerImport, CustomerTransfer
 from crm.resources.customers import CustomerResource
+from crm.services import imports
 from crm.services.customers import customers_claim
 from crm.services.imports import (
     customer_files_read,
@@ -574,3 +577,181 @@ def test_a_new_customer_of_the_import_is_a_customer_as_django_makes_it():
     } == {f.attname: getattr(fresh, f.attname) for f in Customer._meta.concrete_fields if f.name != "date"}
     assert (made._state.adding, made._state.db) == (True, None)
     assert made._state is not resource.init_instance()._state
+
+
+# --- bounds: hostile files are refused before their rows are built ---
+def xlsx_with_sheet(sheet_xml, *, drop=()) -> bytes:
+    """A real workbook whose first sheet's XML is replaced by ``sheet_xml`` (bytes, or an iterable
+    of byte chunks written as they come), without the parts named in ``drop``."""
+    buffer = io.BytesIO()
+    openpyxl.Workbook().save(buffer)
+    hostile = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as original,
+        zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for member in original.infolist():
+            if member.filename in drop:
+                continue
+            if member.filename != "xl/worksheets/sheet1.xml":
+                archive.writestr(member, original.read(member))
+                continue
+            with archive.open(member.filename, "w") as sheet:
+                for chunk in [sheet_xml] if isinstance(sheet_xml, bytes) else sheet_xml:
+                    sheet.write(chunk)
+    return hostile.getvalue()
+
+
+SHEET_START = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+HEADER_ROW = (
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c>'
+    b'<c r="B1" t="inlineStr"><is><t>qq</t></is></c></row>'
+)
+ONE_ROW = b'<row r="2"><c r="A2" t="inlineStr"><is><t>Li</t></is></c><c r="B2"><v>123456</v></c></row>'
+
+
+def sheet(*rows: bytes, dimension: bytes = b"") -> bytes:
+    return SHEET_START + dimension + b"<sheetData>" + b"".join(rows) + b"</sheetData></worksheet>"
+
+
+def test_an_xlsx_of_a_million_empty_rows_is_refused_without_building_them():
+    def million_empty_rows():
+        yield SHEET_START + b"<sheetData>" + HEADER_ROW
+        for _chunk in range(100):
+            yield b"<row/>" * 10_000
+        yield b"</sheetData></worksheet>"
+
+    data = xlsx_with_sheet(million_empty_rows())
+    assert len(data) < 200_000  # the 147 KB file of the review
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValidationError) as error:
+            customer_files_read(data=data)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert error.value.code == "too_many_rows"
+    assert "200000" in error.value.messages[0]
+    assert peak < 30 * 1024 * 1024
+
+
+def test_an_xlsx_whose_dimension_claims_the_whole_sheet_makes_only_its_rows():
+    data = xlsx_with_sheet(sheet(HEADER_ROW, ONE_ROW, dimension=b'<dimension ref="A1:XFD1048576"/>'))
+
+    dataset = customer_files_read(data=data).dataset
+
+    assert dataset.headers == ["name", "qq"]
+    assert dataset.rows == [("Li", 123456)]
+
+
+def test_a_cell_far_to_the_right_does_not_widen_every_row():
+    far = b'<row r="2"><c r="A2" t="inlineStr"><is><t>Li</t></is></c><c r="XFD2"><v>1</v></c></row>'
+
+    dataset = customer_files_read(data=xlsx_with_sheet(sheet(HEADER_ROW, far))).dataset
+
+    assert dataset.rows == [("Li", None)]
+
+
+def test_a_gap_of_a_million_row_numbers_counts_as_rows(settings):
+    settings.IMPORT_MAX_ROWS = 1000
+    gap = b'<row r="1000000"><c r="A1000000" t="inlineStr"><is><t>Li</t></is></c></row>'
+
+    with pytest.raises(ValidationError) as error:
+        customer_files_read(data=xlsx_with_sheet(sheet(HEADER_ROW, gap)))
+
+    assert error.value.code == "too_many_rows"
+
+
+def test_an_xlsx_that_unpacks_past_twenty_times_the_size_limit_is_refused_unread(settings, monkeypatch):
+    settings.IMPORT_MAX_FILE_MB = 1
+    padding = b"<!--" + b" " * (21 * 1024 * 1024) + b"-->"
+    data = xlsx_with_sheet(sheet(HEADER_ROW, ONE_ROW) + padding)
+    monkeypatch.setattr(openpyxl, "load_workbook", None)  # never reached
+
+    with pytest.raises(ValidationError) as error:
+        customer_files_read(data=data)
+
+    assert error.value.code == "too_large"
+    assert "20 MB" in error.value.messages[0]
+
+
+def test_a_csv_of_a_million_rows_is_refused():
+    data = b"name,qq\n" + b"x,1\n" * 1_000_000
+
+    with pytest.raises(ValidationError) as error:
+        customer_files_read(data=data)
+
+    assert error.value.code == "too_many_rows"
+
+
+def test_a_file_of_exactly_the_row_cap_is_read(settings):
+    settings.IMPORT_MAX_ROWS = 3
+    data = csv_bytes([["姓名", "QQ"], *[[f"学生{i}", f"12345{i}"] for i in range(3)]])
+
+    assert len(customer_files_read(data=data).dataset) == 3
+    with pytest.raises(ValidationError):
+        customer_files_read(data=data + "学生9,123459\r\n".encode())
+
+
+def test_a_file_over_the_size_limit_is_refused(settings):
+    settings.IMPORT_MAX_FILE_MB = 1
+
+    with pytest.raises(ValidationError) as error:
+        customer_files_read(data=b"name,qq\n" + b"x" * (1024 * 1024))
+
+    assert error.value.code == "too_large"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name,qq\nJosé García,123456\nZoë,234567\n",  # not GB18030 either
+        "name,qq\nMüller,123456\nJürgen Fürst,234567\n",  # GB18030 reads it, as mojibake
+    ],
+)
+def test_a_latin1_file_is_refused_naming_the_encodings_accepted(text):
+    with pytest.raises(ValidationError) as error:
+        customer_files_read(data=text.encode("latin-1"))
+
+    assert error.value.code == "encoding"
+    message = error.value.messages[0]
+    assert "UTF-8" in message
+    assert "GB18030" in message
+    assert not Customer.objects.exists()
+
+
+def test_gbk_text_with_a_rare_character_is_still_gbk():
+    data = "姓名,QQ\n朱镕基,123456\n王小明,234567\n".encode("gbk")
+
+    assert customer_files_read(data=data).encoding == "gb18030"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"PK\x03\x04" + b"\x00" * 100, id="not-a-zip"),
+        pytest.param(xlsx_with_sheet(b"", drop={"xl/worksheets/sheet1.xml"}), id="no-sheet"),
+        pytest.param(xlsx_with_sheet(b"", drop={"xl/workbook.xml"}), id="no-workbook"),
+        pytest.param(xlsx_with_sheet(SHEET_START + b"<sheetData><row r='1'><c"), id="broken-sheet-xml"),
+        pytest.param(xlsx_with_sheet(sheet(b'<row r="x"><c r="??"><v>1</v></c></row>')), id="bad-references"),
+    ],
+)
+def test_a_malformed_xlsx_gets_one_clear_error(data):
+    with pytest.raises(ValidationError) as error:
+        customer_files_read(data=data)
+
+    assert error.value.code in {"not_a_table", "empty", "no_headers"}
+    assert len(error.value.messages) == 1
+
+
+def test_row_tags_are_counted_once_across_read_boundaries(monkeypatch):
+    monkeypatch.setattr(imports, "DECODE_CHUNK", 5)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "xl/worksheets/sheet1.xml", b"<sheetData><row/><x:row r='2'></x:row><rowBreaks/>" * 3
+        )
+    with zipfile.ZipFile(buffer) as archive:
+        assert imports.count_row_tags(archive, archive.getinfo("xl/worksheets/sheet1.xml")) == 6

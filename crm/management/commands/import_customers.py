@@ -6,7 +6,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.services.imports import ENCODING_CHOICES, customer_imports_rejected_file, customers_import
+from crm.services.imports import (
+    ENCODING_CHOICES,
+    customer_imports_rejected_file,
+    customers_import,
+    file_size_check,
+)
 
 
 class ProgressBar:
@@ -52,6 +57,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No user called {options['user']!r}.")
         label = "check" if options["dry_run"] else "import"
         try:
+            # Before reading: the service refuses a file over IMPORT_MAX_FILE_MB, once it is in memory.
+            file_size_check(path.stat().st_size)
             outcome = customers_import(
                 data=path.read_bytes(),
                 file_name=path.name,

@@ -24,7 +24,9 @@ from crm.services.teaching import (
     MARK_FIELDS,
     Marks,
     course_records_create,
+    study_records_check_student,
     study_records_create_for,
+    study_records_save,
     study_records_take_attendance,
 )
 from crm.templatetags.crm_formats import yuan
@@ -109,17 +111,8 @@ class StudyRecordForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         lesson, student = cleaned_data.get("course_record"), cleaned_data.get("student")
-        # The students the bulk action and the attendance page would give a record: no one else.
-        if (
-            lesson
-            and student
-            and not Customer.objects.students_of(lesson.re_class).filter(pk=student.pk).exists()
-        ):
-            raise forms.ValidationError(
-                _("%(student)s is not a student of %(class)s."),
-                code="not_in_class",
-                params={"student": student, "class": lesson.re_class},
-            )
+        if lesson and student:
+            study_records_check_student(course_record=lesson, student=student)
         return cleaned_data
 
 
@@ -518,6 +511,10 @@ class StudyRecordAdmin(CrmModelAdmin):
 
     def get_changelist_form(self, request, **kwargs):
         return super().get_changelist_form(request, form=StudyRecordListForm, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # The add form, the change form and each changed row of the list's editable columns.
+        study_records_save(study_record=obj, fields=form.changed_data)
 
     def get_fields(self, request, obj=None):
         marks = ["attendance", "score", "homework_note", "note", "date"]

@@ -123,3 +123,33 @@ def study_records_take_attendance(*, course_record: CourseRecord, marks: Mapping
     StudyRecord.objects.bulk_create(new, batch_size=STUDY_RECORDS_BATCH_SIZE)
     StudyRecord.objects.bulk_update(changed, MARK_FIELDS, batch_size=STUDY_RECORDS_BATCH_SIZE)
     return len(new) + len(changed)
+
+
+# What a study record's own forms (its change form, the list's editable columns) may change: a record
+# belongs to one student at one lesson for good.
+EDITABLE_STUDY_RECORD_FIELDS = [*MARK_FIELDS, "note", "date"]
+
+
+def study_records_check_student(*, course_record: CourseRecord, student: Customer) -> None:
+    """A study record is only for a student of the lesson's class: the people the bulk action and the
+    attendance page give a record to (``students_of``), no one else."""
+    if not Customer.objects.students_of(course_record.re_class_id).filter(pk=student.pk).exists():
+        raise ValidationError(
+            _("%(student)s is not a student of %(class)s."),
+            code="not_in_class",
+            params={"student": student, "class": course_record.re_class},
+        )
+
+
+@transaction.atomic
+def study_records_save(*, study_record: StudyRecord, fields: Iterable[str] = ()) -> StudyRecord:
+    """Save a study record written by hand: a new one for a student of the lesson's class only; an
+    existing one changes only ``fields`` among its marks, its note and its date."""
+    if study_record.pk is None:
+        study_records_check_student(course_record=study_record.course_record, student=study_record.student)
+        study_record.save()
+        return study_record
+    changed = [name for name in fields if name in EDITABLE_STUDY_RECORD_FIELDS]
+    if changed:
+        study_record.save(update_fields=changed)
+    return study_record

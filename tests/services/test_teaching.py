@@ -225,3 +225,40 @@ def test_two_teachers_taking_attendance_at_once_write_each_record_once(teaching_
     saved = list(StudyRecord.objects.filter(course_record=lesson).values_list("attendance", flat=True))
     assert len(saved) == 10
     assert len(set(saved)) == 1 and saved[0] in attendances  # one save or the other, whole
+
+
+# --- Study records written by hand (the add and change forms, the list's editable columns) ---
+
+
+def test_a_hand_written_study_record_is_only_for_a_student_of_the_class(teaching_class, enroll_students):
+    from django.core.exceptions import ValidationError
+
+    from crm.services.teaching import study_records_save
+    from tests.factories import CustomerFactory
+
+    lesson = CourseRecordFactory(re_class=teaching_class)
+    [student] = enroll_students(teaching_class, 1)
+    member = CustomerFactory(status=Customer.Status.UNREGISTERED, class_list=[teaching_class])
+
+    with pytest.raises(ValidationError) as error:
+        study_records_save(study_record=StudyRecord(course_record=lesson, student=member))
+    assert error.value.code == "not_in_class"
+    study_records_save(study_record=StudyRecord(course_record=lesson, student=student))
+    assert list(StudyRecord.objects.values_list("student", flat=True)) == [student.pk]
+
+
+def test_an_edit_changes_only_the_marks_never_the_student_or_the_lesson(teaching_class, enroll_students):
+    from crm.services.teaching import study_records_save
+
+    lesson, other_lesson = (
+        CourseRecordFactory(re_class=teaching_class),
+        CourseRecordFactory(re_class=teaching_class),
+    )
+    first, second = enroll_students(teaching_class, 2)
+    record = StudyRecord.objects.create(course_record=lesson, student=first)
+    record.student, record.course_record, record.score = second, other_lesson, StudyRecord.Score.A
+
+    study_records_save(study_record=record, fields=["student", "course_record", "score"])
+
+    record.refresh_from_db()
+    assert (record.student, record.course_record, record.score) == (first, lesson, StudyRecord.Score.A)

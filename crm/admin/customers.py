@@ -27,6 +27,7 @@ from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
+from crm.admin.rows import as_row_action, row_button
 from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.models import (
     Campus,
@@ -103,32 +104,6 @@ def selected_ids(request, queryset) -> list[int]:
     if request.POST.get("select_across") == "1":
         return list(queryset.values_list("pk", flat=True))
     return [int(value) for value in request.POST.getlist(ACTION_CHECKBOX_NAME) if value.isdigit()]
-
-
-# The one form the row buttons of a list submit (``<button form=... formaction=...>``): rendered after
-# the changelist's own form, since forms cannot nest (admin/crm/row_actions_form.html).
-ROW_ACTIONS_FORM = "crm-row-actions"
-
-
-def row_button(url: str, label: str, *, danger: bool = False) -> str:
-    """A button in a list cell that POSTs (with the CSRF token of ROW_ACTIONS_FORM) to ``url``."""
-    return format_html(
-        '<button type="submit" form="{}" formaction="{}" class="button crm-row-button{}">{}</button>',
-        ROW_ACTIONS_FORM,
-        url,
-        " crm-row-button-danger" if danger else "",
-        label,
-    )
-
-
-def as_row_action(request, pk, action: str) -> None:
-    """Make a row button's POST read like the bulk ``action`` posted with that one row selected, so the
-    action (and its confirmation page, which posts back to the row's URL) runs unchanged."""
-    post = request.POST.copy()
-    post.setlist(ACTION_CHECKBOX_NAME, [str(pk)])
-    post["action"] = action
-    post["select_across"] = "0"
-    request.POST = post
 
 
 class ReleaseForm(forms.Form):
@@ -319,6 +294,15 @@ class CustomerStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "by")
+
+
+class NewFollowUpInline(ConsultRecordInline):
+    """A follow-up added on 我的客户's page; those already written are the page's timeline."""
+
+    verbose_name_plural = _("Add a follow-up")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
 
 
 class CorrectStatusForm(forms.Form):
@@ -974,7 +958,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
         return row_button(url, gettext("Release"), danger=True)
 
     def get_inlines(self, request, obj):
-        return [ConsultRecordInline, CustomerTransferInline, CustomerStatusChangeInline]
+        return [NewFollowUpInline, CustomerTransferInline, CustomerStatusChangeInline]
 
     def new_customer_owner(self, request):
         return request.user

@@ -43,7 +43,7 @@ def test_each_pool_row_has_a_claim_button_posting_through_the_row_form(sales_cli
     assert f'form="crm-row-actions" formaction="{claim_url(customer)}"' in shown
     # The form the buttons submit comes after the changelist's own form: forms cannot nest.
     assert shown.index('id="changelist-form"') < shown.index('<form id="crm-row-actions" method="post"')
-    assert shown.count("<form id=\"crm-row-actions\"") == 1
+    assert shown.count('<form id="crm-row-actions"') == 1
 
 
 def test_the_claim_button_claims_with_the_bulk_actions_message_and_history(sales_client, sales_user):
@@ -158,7 +158,9 @@ def test_the_release_button_refuses_get_and_another_salespersons_customer_is_404
 # --- 销售 filter and clear all filters on 全部客户 ---
 
 
-def test_the_sales_filter_offers_only_sales_staff_and_unassigned(boss_client, sales_user, other_sales_user, make_user):
+def test_the_sales_filter_offers_only_sales_staff_and_unassigned(
+    boss_client, sales_user, other_sales_user, make_user
+):
     teacher = make_user("lecturer", username="lecturer_q", name="讲师丙")
     mine = CustomerFactory(consultant=sales_user)
     pooled = CustomerFactory(consultant=None)
@@ -206,7 +208,9 @@ def test_reassign_asks_for_a_salesperson_among_the_sales_staff_only(boss_client,
     assert customer.consultant is None
 
 
-def test_reassign_moves_the_customers_and_writes_the_history(boss_client, boss_user, sales_user, other_sales_user):
+def test_reassign_moves_the_customers_and_writes_the_history(
+    boss_client, boss_user, sales_user, other_sales_user
+):
     customers = CustomerFactory.create_batch(2, consultant=other_sales_user)
 
     response = reassign(boss_client, customers, sales_user)
@@ -219,7 +223,9 @@ def test_reassign_moves_the_customers_and_writes_the_history(boss_client, boss_u
     }
 
 
-def test_reassign_past_the_cap_moves_none_and_says_so_on_the_page(boss_client, sales_user, other_sales_user, settings):
+def test_reassign_past_the_cap_moves_none_and_says_so_on_the_page(
+    boss_client, sales_user, other_sales_user, settings
+):
     settings.MAX_CUSTOMER_NUM = 1
     customers = CustomerFactory.create_batch(2, consultant=other_sales_user)
 
@@ -273,7 +279,9 @@ def exported(response) -> list[list]:
 
 def test_the_export_is_exactly_the_filtered_list_with_real_dates(boss_client, sales_user, other_sales_user):
     for number in range(3):
-        CustomerFactory(consultant=sales_user, name=f"甲的客户{number}", next_date=datetime.date(2026, 12, 1 + number))
+        CustomerFactory(
+            consultant=sales_user, name=f"甲的客户{number}", next_date=datetime.date(2026, 12, 1 + number)
+        )
     CustomerFactory(consultant=other_sales_user, name="乙的客户")
     query = {"consultant__id__exact": sales_user.pk, "q": "甲的客户"}
     listed = boss_client.get(reverse(ALL), query).context["cl"].queryset

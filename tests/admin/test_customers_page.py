@@ -63,9 +63,18 @@ def test_a_salesperson_sees_their_own_follow_ups_newest_first_and_the_boss_all(
 ):
     customer = CustomerFactory(consultant=sales_user)
     now = timezone.now()
-    ConsultRecordFactory(customer=customer, consultant=sales_user, note="旧的跟进", date=now - datetime.timedelta(days=3))
-    ConsultRecordFactory(customer=customer, consultant=sales_user, note="新的跟进", date=now - datetime.timedelta(days=1))
-    ConsultRecordFactory(customer=customer, consultant=other_sales_user, note="前任的跟进", date=now - datetime.timedelta(days=9))
+    ConsultRecordFactory(
+        customer=customer, consultant=sales_user, note="旧的跟进", date=now - datetime.timedelta(days=3)
+    )
+    ConsultRecordFactory(
+        customer=customer, consultant=sales_user, note="新的跟进", date=now - datetime.timedelta(days=1)
+    )
+    ConsultRecordFactory(
+        customer=customer,
+        consultant=other_sales_user,
+        note="前任的跟进",
+        date=now - datetime.timedelta(days=9),
+    )
     ConsultRecordFactory(customer=customer, consultant=sales_user, note="已删除的跟进", delete_status=True)
 
     own = page(client_for(sales_user).get(change_url("privatecustomer", customer)))

@@ -876,7 +876,9 @@ def test_sales_get_no_decision_buttons_and_cannot_post_them(sales_client, own_cu
     assert pending.status == "unconfirmed"
 
 
-def test_the_confirm_button_confirms_through_the_service_with_its_message(finance_client, finance_user, own_customer, klass):
+def test_the_confirm_button_confirms_through_the_service_with_its_message(
+    finance_client, finance_user, own_customer, klass
+):
     pending = payment(own_customer, klass)
 
     response = finance_client.post(confirm_url(pending), follow=True)

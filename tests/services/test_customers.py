@@ -463,7 +463,9 @@ def test_reassign_of_a_customer_deleted_meanwhile_moves_nothing(sales_user, othe
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_reassignment_racing_the_owners_claim_never_passes_the_cap(sales_user, other_sales_user, boss_user, settings):
+def test_a_reassignment_racing_the_owners_claim_never_passes_the_cap(
+    sales_user, other_sales_user, boss_user, settings
+):
     from crm.services.customers import customers_claim, customers_reassign
 
     settings.MAX_CUSTOMER_NUM = 2
@@ -483,8 +485,13 @@ def test_a_reassignment_racing_the_owners_claim_never_passes_the_cap(sales_user,
             connections.close_all()
 
     threads = [
-        threading.Thread(target=run, args=(lambda: customers_reassign(by=boss_user, customer_ids=ids(handed), to=sales_user),)),
-        threading.Thread(target=run, args=(lambda: customers_claim(user=sales_user, customer_ids=ids(pooled)),)),
+        threading.Thread(
+            target=run,
+            args=(lambda: customers_reassign(by=boss_user, customer_ids=ids(handed), to=sales_user),),
+        ),
+        threading.Thread(
+            target=run, args=(lambda: customers_claim(user=sales_user, customer_ids=ids(pooled)),)
+        ),
     ]
     for thread in threads:
         thread.start()

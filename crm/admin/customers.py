@@ -371,6 +371,9 @@ class CustomerPage:
     def next_follow_up(self):
         return follow_up_badge(self.customer.next_date)
 
+    # The 下次跟进 of the lists (the filter's title), shorter than the field's own label.
+    next_follow_up_label = FollowUpFilter.title
+
     @property
     def recycle_days_left(self):
         days = customers_recycle_days_left(self.customer.recycle_from, self.customer.owned_from)

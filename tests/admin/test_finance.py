@@ -886,7 +886,7 @@ def test_the_confirm_button_confirms_through_the_service_with_its_message(
     pending.refresh_from_db()
     assert (pending.status, pending.confirm_user) == ("confirmed", finance_user)
     assert response.redirect_chain[-1][0] == PAYMENTS
-    assert "已确认缴费：1" in html.unescape(response.content.decode()) or "1" in response.content.decode()
+    assert "已确认缴费：1 笔。" in html.unescape(response.content.decode())
 
 
 def test_the_decision_buttons_refuse_get_and_a_deleted_payment_is_404(finance_client, own_customer, klass):

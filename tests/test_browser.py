@@ -237,6 +237,7 @@ def test_a_salespersons_morning_follow_up_then_claim_with_the_row_button(
     page.screenshot(path=str(tmp_path / f"home-{width}.png"), full_page=True)
 
     page.click("#queue-follow-up-today")
+    page.wait_for_url("**/admin/crm/privatecustomer/?*follow_up=today*")
     names = page.locator(
         "#result_list tbody td.field-name, #result_list tbody th.field-name"
     ).all_inner_texts()

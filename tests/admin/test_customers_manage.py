@@ -345,3 +345,13 @@ def test_a_large_customer_export_runs_as_a_job_with_the_lists_rows(
     assert response.status_code == 302 and response.url == reverse("admin:crm_job_changelist")
     job = Job.objects.get()
     assert (job.user, job.kind, job.state, job.rows_done) == (boss_user, Job.Kind.EXPORT, Job.State.DONE, 2)
+
+
+def test_the_boss_sees_the_export_button_and_page(boss_client):
+    listed = page(boss_client.get(reverse(ALL)))
+    assert reverse("admin:crm_customer_export") in listed and reverse("admin:crm_customer_import") in listed
+
+    form = boss_client.get(reverse("admin:crm_customer_export"))
+
+    assert form.status_code == 200
+    assert "customerexportresource_phone" in form.content.decode()

@@ -200,3 +200,73 @@ def test_a_teacher_takes_attendance_with_everyone_checked_in_and_the_save_bar_in
     page.wait_for_url(f"{live_server.url}/admin/crm/courserecord/?re_class__id__exact={klass.pk}")
     attendance = set(lesson.study_records.values_list("attendance", flat=True))
     assert attendance == {StudyRecord.Attendance.CHECKED}
+
+
+@pytest.mark.parametrize("width", [1366, 1920])
+def test_a_salespersons_morning_follow_up_then_claim_with_the_row_button(
+    chromium, live_server, tmp_path, width
+):
+    """The home page's 今日待跟进, the follow-up form opened from the customer's row with a next date,
+    and a claim with the 领取 button of a pool row (a <button form=...> outside the list's own form)."""
+    import datetime
+
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from crm.models import ConsultRecord, CustomerTransfer
+
+    sales = UserProfile.objects.create_user(
+        "morning_sales", password="Zx9-campus-pass", name="晨销售", is_staff=True
+    )
+    sales.groups.add(Group.objects.get(name="销售"))
+    today = timezone.localdate()
+    due = CustomerFactory(
+        consultant=sales, name="今天要打", next_date=today, date=timezone.now() - datetime.timedelta(days=3)
+    )
+    CustomerFactory(consultant=sales, name="下周再打", next_date=today + datetime.timedelta(days=5))
+    pooled = CustomerFactory(consultant=None, name="公户新线索")
+
+    page = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900}).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "morning_sales")
+    page.fill("#id_password", "Zx9-campus-pass")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    assert page.locator("#queue-follow-up-today strong").inner_text() == "1"
+    page.screenshot(path=str(tmp_path / f"home-{width}.png"), full_page=True)
+
+    page.click("#queue-follow-up-today")
+    page.wait_for_url("**/admin/crm/privatecustomer/?*follow_up=today*")
+    names = page.locator(
+        "#result_list tbody td.field-name, #result_list tbody th.field-name"
+    ).all_inner_texts()
+    assert names == ["今天要打"]
+    page.screenshot(path=str(tmp_path / f"today-{width}.png"), full_page=True)
+
+    page.click("#result_list tbody tr >> text=写跟进")
+    assert page.locator("#id_customer").input_value() == str(due.pk)
+    page.select_option("#id_status", ConsultRecord.Stage.C)
+    page.fill("#id_note", "约了周六来试听")
+    next_date = today + datetime.timedelta(days=2)
+    page.fill("#id_next_date", next_date.isoformat())
+    page.screenshot(path=str(tmp_path / f"follow-up-{width}.png"), full_page=True)
+    page.click("input[name=_save]")
+    page.wait_for_url(f"{live_server.url}/admin/crm/consultrecord/")
+    due.refresh_from_db()
+    assert due.next_date == next_date
+    assert ConsultRecord.objects.get(customer=due).note == "约了周六来试听"
+
+    page.goto(f"{live_server.url}/admin/crm/publiccustomer/")
+    page.screenshot(path=str(tmp_path / f"pool-{width}.png"), full_page=True)
+    page.click("#result_list tbody tr:has-text('公户新线索') button.crm-row-button")
+    page.wait_for_url(f"{live_server.url}/admin/crm/publiccustomer/")
+    assert "已领取 1 个客户" in page.locator(".messagelist").inner_text()
+    pooled.refresh_from_db()
+    assert pooled.consultant == sales
+    assert CustomerTransfer.objects.get(customer=pooled).reason == CustomerTransfer.Reason.CLAIM
+    page.screenshot(path=str(tmp_path / f"claimed-{width}.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/admin/crm/privatecustomer/{due.pk}/change/")
+    assert "约了周六来试听" in page.locator("#crm-timeline").inner_text()
+    page.screenshot(path=str(tmp_path / f"customer-page-{width}.png"), full_page=True)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
@@ -167,6 +168,27 @@ class ValidSelectionAdminMixin:
         return super().response_action(request, queryset)
 
 
+class ValidatedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, re-rendering only posted values that are valid keys.
+
+    Django 5.2's ``AutocompleteMixin.optgroups`` looks the posted values up in the database as they
+    came, so a form sent back with its errors and a forged value ("0001-01-01", or a number past 64
+    bits on SQLite) answers 500 while the field's own validation already reported the error."""
+
+    def optgroups(self, name, value, attr=None):
+        key = self.field.target_field
+        valid = []
+        for item in value:
+            try:
+                cleaned = key.to_python(item)
+            except ValidationError:
+                continue
+            if isinstance(cleaned, int) and not -(2**63) <= cleaned < 2**63:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
 class CrmModelAdmin(ValidSelectionAdminMixin, NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 20
     list_max_show_all = 200
@@ -175,6 +197,13 @@ class CrmModelAdmin(ValidSelectionAdminMixin, NearestPageAdminMixin, ScopedAdmin
 
     class Media:
         css = {"all": ["crm/admin/site.css"]}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = ValidatedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def construct_change_message(self, request, form, formsets, add=False):
         # Django stores the changed fields' labels in English and shows them through gettext of the

@@ -1,24 +1,32 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
+from crm import formats
 from crm.admin.base import CrmModelAdmin, DateRangeFilter, ReadOnlyAdminMixin, badge
 from crm.admin.confirmation import action_confirmation, is_confirmed
+from crm.admin.exporting import StreamingExportMixin
 from crm.admin.filters import FollowUpFilter, follow_up_badge
+from crm.admin.finance import PAYMENT_STATUS_COLOURS
 from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
+from crm.admin.rows import as_row_action, row_button
 from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.models import (
     Campus,
@@ -28,10 +36,13 @@ from crm.models import (
     Customer,
     CustomerStatusChange,
     CustomerTransfer,
+    Enrollment,
+    PaymentRecord,
     PrivateCustomer,
     PublicCustomer,
     UserProfile,
 )
+from crm.resources.customers import CustomerExportResource
 from crm.roles import OWN_CUSTOMERS
 from crm.services.customers import (
     CHOSEN_RELEASE_REASONS,
@@ -45,6 +56,8 @@ from crm.services.customers import (
     customers_duplicate_state,
     customers_lock,
     customers_quota,
+    customers_reassign,
+    customers_recycle_days_left,
     customers_release,
     customers_unlock,
 )
@@ -138,6 +151,32 @@ class CourseFilter(admin.SimpleListFilter):
             | Q(course__endswith=f",{code}")
             | Q(course__contains=f",{code},")
         )
+
+
+class SalesFilter(admin.RelatedFieldListFilter):
+    """销售 on 全部客户: the customers of one salesperson (``consultant__id__exact``, the parameter the
+    dashboard's links use) or 未分配 (``consultant__isnull``: the pool). Only the sales staff are offered."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = gettext("salesperson")
+        self.empty_value_display = gettext("Unassigned")
+
+    def field_choices(self, field, request, model_admin):
+        return [(user.pk, str(user)) for user in UserProfile.objects.sales_staff().order_by("username")]
+
+
+class ReassignForm(forms.Form):
+    consultant = forms.ModelChoiceField(
+        label=_("new salesperson"),
+        queryset=UserProfile.objects.none(),
+        error_messages={"required": _("Choose the salesperson who takes the customers.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only users who may own customers (crm.own_customers): a forged id of anyone else is refused.
+        self.fields["consultant"].queryset = UserProfile.objects.sales_staff().order_by("username")
 
 
 DUPLICATE_MESSAGES = {
@@ -256,6 +295,15 @@ class CustomerStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("customer", "by")
 
 
+class NewFollowUpInline(ConsultRecordInline):
+    """A follow-up added on 我的客户's page; those already written are the page's timeline."""
+
+    verbose_name_plural = _("Add a follow-up")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+
 class CorrectStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("new status"), choices=Customer.Status.choices)
     reason = forms.CharField(
@@ -263,6 +311,115 @@ class CorrectStatusForm(forms.Form):
         max_length=CustomerStatusChange._meta.get_field("reason").max_length,
         error_messages={"required": _("Give a reason for the correction.")},
     )
+
+
+# Fields seldom edited after the first call: folded on the customer's page (fieldset "collapse").
+RARE_FIELDS = ["qq_name", "sex", "birthday", "class_type", "network_consultant", "network_consult_note"]
+
+
+class CustomerPage:
+    """What a customer's change page shows before its form (admin/crm/customer/page.html): the header,
+    the follow-ups the viewer may see, the enrollments and payments. Each part is one query, read when
+    the template asks for it: the page's query count does not grow with the customer's history."""
+
+    def __init__(self, model_admin, request, object_id):
+        self.model_admin = model_admin
+        self.request = request
+        self.object_id = object_id
+
+    @cached_property
+    def customer(self):
+        queryset = self.model_admin.get_queryset(self.request).prefetch_related(None)
+        try:
+            return queryset.with_recycle_from().select_related("consultant").filter(pk=self.object_id).first()
+        except (ValueError, ValidationError):
+            return None
+
+    @property
+    def user(self):
+        return self.request.user
+
+    def contact(self, field: str) -> str:
+        return self.model_admin.shown_contact(self.customer, field)
+
+    @property
+    def phone(self):
+        return self.contact("phone")
+
+    @property
+    def qq(self):
+        return self.contact("qq")
+
+    @property
+    def wechat(self):
+        return self.contact("wechat")
+
+    @property
+    def status(self):
+        return self.model_admin.status_badge(self.customer)
+
+    @property
+    def owner(self):
+        return self.customer.consultant or gettext("public pool")
+
+    @property
+    def last_follow_up(self):
+        return formats.format_date(self.customer.last_consult_date) or "-"
+
+    @property
+    def next_follow_up(self):
+        return follow_up_badge(self.customer.next_date)
+
+    # The 下次跟进 of the lists (the filter's title), shorter than the field's own label.
+    next_follow_up_label = FollowUpFilter.title
+
+    @property
+    def recycle_days_left(self):
+        days = customers_recycle_days_left(self.customer.recycle_from, self.customer.owned_from)
+        if days is None:
+            return None
+        return max(days, 0)
+
+    @property
+    def add_follow_up(self):
+        # The follow-up form offers only the user's own customers.
+        if self.customer.consultant_id != self.user.pk:
+            return ""
+        return follow_up_add_link(self.customer)
+
+    @cached_property
+    def follow_ups(self):
+        return list(
+            ConsultRecord.objects.alive()
+            .visible_to(self.user)
+            .filter(customer_id=self.customer.pk)
+            .select_related("consultant")
+            .order_by("-date", "-pk")
+        )
+
+    @cached_property
+    def enrollments(self):
+        return list(
+            Enrollment.objects.alive()
+            .visible_to(self.user)
+            .filter(customer_id=self.customer.pk)
+            .select_related("enrolment_class__campus", "school")
+            .order_by("-enrolled_date", "-pk")
+        )
+
+    @cached_property
+    def payments(self):
+        rows = list(
+            PaymentRecord.objects.alive()
+            .visible_to(self.user)
+            .filter(customer_id=self.customer.pk)
+            .select_related("enrolment_class__campus")
+            .order_by("-date", "-pk")
+        )
+        for row in rows:
+            row.amount = formats.yuan(row.paid_fee)
+            row.status_badge = badge(row.get_status_display(), PAYMENT_STATUS_COLOURS[row.status])
+        return rows
 
 
 class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
@@ -327,6 +484,12 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
             )
         )
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        page = CustomerPage(self, request, unquote(object_id))
+        return super().change_view(
+            request, object_id, form_url, {"customer_page": page, **(extra_context or {})}
+        )
+
     def get_fieldsets(self, request, obj=None):
         person = PERSON_FIELDS
         if obj is not None and not obj.contacts_visible:
@@ -335,11 +498,13 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
         if self.referrer_is_hidden(request, obj):
             # Not a form field: the referrer is kept as it is on save, and never named.
             consultation[consultation.index("introduce_from")] = "hidden_referrer"
+        rare = [name for name in [*person, *consultation] if name in RARE_FIELDS]
         fieldsets = [
-            (None, {"fields": person}),
-            (_("Consultation"), {"fields": consultation}),
+            (None, {"fields": [name for name in person if name not in RARE_FIELDS]}),
+            (_("Consultation"), {"fields": [name for name in consultation if name not in RARE_FIELDS]}),
             (_("Follow-up"), {"fields": ["next_date", "last_consult_date", "date"]}),
-            (_("Classes"), {"fields": ["class_list"]}),
+            (_("More details"), {"fields": rare, "classes": ["collapse"]}),
+            (_("Classes"), {"fields": ["class_list"], "classes": ["collapse"]}),
         ]
         if self.ownership_fields:
             fieldsets.append((_("Ownership"), {"fields": list(self.ownership_fields)}))
@@ -413,10 +578,11 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
                 obj.consultant = self.new_customer_owner(request)
             customer_create(customer=obj, by=request.user)
 
-    def change_owners(self, request, queryset, service, success_message) -> None:
-        """Run a claim or release service on the ticked customers and report the outcome."""
+    def change_owners(self, request, queryset, service, success_message, ids=None) -> None:
+        """Run a claim or release service on the ticked customers (or ``ids``) and report the outcome."""
         try:
-            changed = service(user=request.user, customer_ids=selected_ids(request, queryset))
+            ids = selected_ids(request, queryset) if ids is None else ids
+            changed = service(user=request.user, customer_ids=ids)
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return
@@ -513,8 +679,12 @@ class DuplicateCheckForm(forms.Form):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
-    """全部客户: every customer, for users with crm.view_all_customers."""
+class CustomerAdmin(CustomerImportAdminMixin, StreamingExportMixin, CustomerAdminBase):
+    """全部客户: every customer, for users with crm.view_all_customers; exported (crm.export_customer)
+    exactly as filtered, through the streaming writer of the other exports."""
+
+    # Both buttons, 导入 and 导出, above the list.
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
 
     def get_urls(self):
         check = path(
@@ -544,9 +714,13 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
 
     list_display = [*CustomerAdminBase.list_display[:6], "consultant", *CustomerAdminBase.list_display[6:]]
     # The boss's links from the home page (a salesperson's overdue customers) use the same filter.
-    list_filter = [FollowUpFilter, *CustomerAdminBase.list_filter]
+    list_filter = [FollowUpFilter, ("consultant", SalesFilter), *CustomerAdminBase.list_filter]
     ownership_fields = ("consultant", "user")
-    actions = ["correct_status", "merge_customers"]
+    actions = ["reassign_customers", "correct_status", "merge_customers"]
+
+    def get_export_resource_classes(self, request):
+        # The import keeps its own resource (CustomerResource): the export has the list's columns.
+        return [CustomerExportResource]
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
@@ -559,6 +733,44 @@ class CustomerAdmin(CustomerImportAdminMixin, CustomerAdminBase):
 
     def has_correct_status_permission(self, request):
         return request.user.has_perm("crm.correct_customer_status")
+
+    def has_reassign_permission(self, request):
+        # Handing customers out is the boss's: whoever sees every customer and may change them.
+        return request.user.has_perm("crm.view_all_customers") and request.user.has_perm(
+            "crm.change_customer"
+        )
+
+    @admin.action(permissions=["reassign"], description=_("Reassign the selected customers to a salesperson"))
+    def reassign_customers(self, request, queryset):
+        form = ReassignForm(request.POST if is_confirmed(request) else None)
+        if form.is_valid():
+            to = form.cleaned_data["consultant"]
+            try:
+                moved = customers_reassign(
+                    by=request.user, customer_ids=queryset.values_list("pk", flat=True), to=to
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                message = gettext("%(count)d customers reassigned to %(user)s.") % {
+                    "count": len(moved),
+                    "user": to,
+                }
+                self.message_user(request, message, messages.SUCCESS if moved else messages.INFO)
+                return None
+        return action_confirmation(
+            self,
+            request,
+            queryset.select_related("consultant").order_by("pk"),
+            action="reassign_customers",
+            title=gettext("Reassign customers"),
+            question=gettext(
+                "These customers go to the salesperson you choose, all of them or none (within their cap); "
+                "each move is recorded in the ownership history:"
+            ),
+            submit_label=gettext("Reassign"),
+            form=form,
+        )
 
     @admin.action(permissions=["correct_status"], description=_("Correct the status of the selected"))
     def correct_status(self, request, queryset):
@@ -635,6 +847,32 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
     actions = ["claim_customers"]
     lists_others_customers = True
 
+    def get_urls(self):
+        claim = path(
+            "<path:object_id>/claim/",
+            self.admin_site.admin_view(require_POST(self.claim_row_view)),
+            name="crm_publiccustomer_claim",
+        )
+        return [claim, *super().get_urls()]
+
+    def claim_row_view(self, request, object_id):
+        """领取 on a row: the bulk claim of that one customer (a pool customer the user may see)."""
+        if not self.has_claim_permission(request):
+            raise PermissionDenied
+        customer = self.get_object(request, unquote(object_id))
+        self.change_owners(
+            request,
+            None,
+            customers_claim,
+            _("%(count)d customers claimed; they are now in My customers."),
+            ids=[customer.pk],
+        )
+        return redirect("admin:crm_publiccustomer_changelist")
+
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        return [*columns, "claim_button"] if self.has_claim_permission(request) else columns
+
     def scope_queryset(self, request, queryset):
         return queryset.pool_of(request.user)
 
@@ -663,6 +901,10 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
     def has_claim_permission(self, request):
         return request.user.has_perm("crm.claim_customer")
 
+    @admin.display(description=_("Claim"))
+    def claim_button(self, obj):
+        return row_button(reverse("admin:crm_publiccustomer_claim", args=[obj.pk]), gettext("Claim"))
+
     @admin.action(permissions=["claim"], description=_("Claim the selected customers"))
     def claim_customers(self, request, queryset):
         self.change_owners(
@@ -690,8 +932,35 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
     def scope_queryset(self, request, queryset):
         return queryset.owned_by(request.user)
 
+    def get_urls(self):
+        release = path(
+            "<path:object_id>/release/",
+            self.admin_site.admin_view(require_POST(self.release_row_view)),
+            name="crm_privatecustomer_release",
+        )
+        return [release, *super().get_urls()]
+
+    def release_row_view(self, request, object_id):
+        """释放 on a row: the bulk release of that one customer, through the same page asking why
+        (which posts back here with post=yes)."""
+        if not self.has_release_permission(request):
+            raise PermissionDenied
+        customer = self.get_object(request, unquote(object_id))
+        as_row_action(request, customer.pk, "release_customers")
+        response = self.release_customers(request, self.get_queryset(request).filter(pk=customer.pk))
+        return response or redirect("admin:crm_privatecustomer_changelist")
+
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        return [*columns, "release_button"] if self.has_release_permission(request) else columns
+
+    @admin.display(description=_("Release"))
+    def release_button(self, obj):
+        url = reverse("admin:crm_privatecustomer_release", args=[obj.pk])
+        return row_button(url, gettext("Release"), danger=True)
+
     def get_inlines(self, request, obj):
-        return [ConsultRecordInline, CustomerTransferInline, CustomerStatusChangeInline]
+        return [NewFollowUpInline, CustomerTransferInline, CustomerStatusChangeInline]
 
     def new_customer_owner(self, request):
         return request.user

@@ -1,14 +1,20 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from crm import formats
 from crm.admin.base import CrmModelAdmin, DateRangeFilter, LockedCheckFormMixin, RecycleBinAdminMixin, badge
 from crm.admin.exporting import StreamingExportMixin
+from crm.admin.rows import as_row_action, row_button
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
 from crm.querysets import PaymentRecordQuerySet
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
@@ -305,6 +311,44 @@ class PaymentRecordAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingE
     def has_confirm_permission(self, request):
         return request.user.has_perm("crm.confirm_paymentrecord")
 
+    def get_urls(self):
+        rows = [
+            path(
+                "<path:object_id>/confirm/",
+                self.admin_site.admin_view(require_POST(self.confirm_row_view)),
+                name="crm_paymentrecord_confirm",
+            ),
+            path(
+                "<path:object_id>/reject/",
+                self.admin_site.admin_view(require_POST(self.reject_row_view)),
+                name="crm_paymentrecord_reject",
+            ),
+        ]
+        return [*rows, *super().get_urls()]
+
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        return [*columns, "decision_buttons"] if self.has_confirm_permission(request) else columns
+
+    def row_payment(self, request, object_id):
+        """The payment of a row button, among those the user sees (404 otherwise)."""
+        if not self.has_confirm_permission(request):
+            raise PermissionDenied
+        return self.get_object(request, unquote(object_id))
+
+    def confirm_row_view(self, request, object_id):
+        """确认收款 on a row: the bulk confirmation of that one payment."""
+        payment = self.row_payment(request, object_id)
+        self.confirm_payments(request, self.get_queryset(request).filter(pk=payment.pk))
+        return redirect("admin:crm_paymentrecord_changelist")
+
+    def reject_row_view(self, request, object_id):
+        """驳回 on a row: the bulk rejection of that one payment, through the page asking the reason."""
+        payment = self.row_payment(request, object_id)
+        as_row_action(request, payment.pk, "reject_payments")
+        response = self.reject_payments(request, self.get_queryset(request).filter(pk=payment.pk))
+        return response or redirect("admin:crm_paymentrecord_changelist")
+
     def save_model(self, request, obj, form, change):
         # The form's clean has checked the rules under the rows' locks, which are still held.
         if not change:
@@ -340,6 +384,18 @@ class PaymentRecordAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingE
         if obj.status == PaymentRecord.Status.REJECTED and obj.confirm_user:
             return format_html("{} <small>({})</small>", obj.confirm_user, gettext("rejected"))
         return "—"
+
+    @admin.display(description=_("Decision"))
+    def decision_buttons(self, obj):
+        if obj.status != PaymentRecord.Status.UNCONFIRMED:
+            return ""
+        confirm = row_button(
+            reverse("admin:crm_paymentrecord_confirm", args=[obj.pk]), gettext("Confirm payment")
+        )
+        reject = row_button(
+            reverse("admin:crm_paymentrecord_reject", args=[obj.pk]), gettext("Reject"), danger=True
+        )
+        return format_html('<span class="crm-nowrap">{} {}</span>', confirm, reject)
 
     @admin.display(description=_("rejected by"))
     def rejected_by(self, obj):

@@ -22,6 +22,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin
+from crm.admin.confirmation import action_confirmation, is_confirmed
 from crm.admin.jobs import job_started_response
 from crm.models import CustomerImport
 from crm.resources.customers import CustomerResource
@@ -300,6 +301,19 @@ class CustomerImportAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
 
     @admin.action(description=gettext_lazy("Revert the selected imports"), permissions=["revert"])
     def revert_imports(self, request, queryset):
+        if not is_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset.order_by("pk"),
+                action="revert_imports",
+                title=_("Revert imports"),
+                question=_(
+                    "The customers these imports created are deleted, except those worked on since "
+                    "(which are kept), and the fields they filled in are emptied:"
+                ),
+                submit_label=_("Revert"),
+            )
         for customer_import in queryset:
             try:
                 outcome = customer_imports_revert(customer_import=customer_import, user=request.user)

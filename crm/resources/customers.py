@@ -23,9 +23,12 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import resources
+from import_export.fields import Field as ExportField
 from import_export.results import RowResult
 
-from crm.models import ClassType, Course, Customer, CustomerImport, UserProfile
+from crm.contacts import MASKS
+from crm.formats import local_datetime
+from crm.models import Campus, ClassType, Course, Customer, CustomerImport, UserProfile
 from crm.models.customer import mobile_validator, qq_validator
 from crm.resources.streaming import is_formula_like
 from crm.services.customers import customers_import_assign, customers_owner_error
@@ -657,3 +660,128 @@ class CustomerResource(resources.ModelResource):
             except ValidationError as error:
                 first = min(states, key=attrgetter("line"))
                 result.append_invalid_row(first.line - 1, {}, ValidationError({"consultant": error.messages}))
+
+
+class CustomerExportResource(resources.Resource):
+    """The export of 全部客户: the columns of the list, as people read them, dates as real dates.
+
+    A contact is masked exactly as the list masks it (``contacts_visible``, annotated by the admin's
+    queryset: crm.contacts); a queryset without the annotation exports every contact masked.
+    """
+
+    columns = (
+        "name",
+        "qq",
+        "qq_name",
+        "phone",
+        "wechat",
+        "sex",
+        "source",
+        "status",
+        "course",
+        "consultant",
+        "campus",
+        "last_consult_date",
+        "next_date",
+        "date",
+    )
+
+    name = ExportField(column_name=Customer._meta.get_field("name").verbose_name)
+    qq = ExportField(column_name=Customer._meta.get_field("qq").verbose_name)
+    qq_name = ExportField(attribute="qq_name", column_name=Customer._meta.get_field("qq_name").verbose_name)
+    phone = ExportField(column_name=Customer._meta.get_field("phone").verbose_name)
+    wechat = ExportField(column_name=Customer._meta.get_field("wechat").verbose_name)
+    sex = ExportField(column_name=Customer._meta.get_field("sex").verbose_name)
+    source = ExportField(column_name=Customer._meta.get_field("source").verbose_name)
+    status = ExportField(column_name=Customer._meta.get_field("status").verbose_name)
+    course = ExportField(column_name=Customer._meta.get_field("course").verbose_name)
+    consultant = ExportField(column_name=Customer._meta.get_field("consultant").verbose_name)
+    campus = ExportField(column_name=Customer._meta.get_field("campus").verbose_name)
+    last_consult_date = ExportField(column_name=Customer._meta.get_field("last_consult_date").verbose_name)
+    next_date = ExportField(column_name=Customer._meta.get_field("next_date").verbose_name)
+    date = ExportField(column_name=Customer._meta.get_field("date").verbose_name)
+
+    class Meta:
+        model = Customer
+        export_order = (
+            "name",
+            "qq",
+            "qq_name",
+            "phone",
+            "wechat",
+            "sex",
+            "source",
+            "status",
+            "course",
+            "consultant",
+            "campus",
+            "last_consult_date",
+            "next_date",
+            "date",
+        )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Staff and campuses are few: each name is looked up once per export, not joined per row.
+        self._names: dict[tuple[str, int], str] = {}
+
+    @classmethod
+    def get_display_name(cls):
+        return str(Customer._meta.verbose_name_plural)
+
+    def filter_export(self, queryset, **kwargs):
+        # The classes joined are not exported: no prefetch of them for every chunk of rows.
+        return queryset.select_related(None).prefetch_related(None).only(*self.columns)
+
+    def _name(self, model, pk) -> str:
+        if pk is None:
+            return ""
+        key = (model._meta.label, pk)
+        if key not in self._names:
+            self._names[key] = str(model._default_manager.get(pk=pk))
+        return self._names[key]
+
+    def _contact(self, obj, field: str) -> str:
+        value = getattr(obj, field)
+        if getattr(obj, "contacts_visible", False):
+            return value or ""
+        return MASKS[field](value)
+
+    def dehydrate_name(self, obj):
+        return obj.name or obj.qq_name
+
+    def dehydrate_qq(self, obj):
+        return self._contact(obj, "qq")
+
+    def dehydrate_phone(self, obj):
+        return self._contact(obj, "phone")
+
+    def dehydrate_wechat(self, obj):
+        return self._contact(obj, "wechat")
+
+    def dehydrate_sex(self, obj):
+        return obj.get_sex_display()
+
+    def dehydrate_source(self, obj):
+        return obj.get_source_display()
+
+    def dehydrate_status(self, obj):
+        return obj.get_status_display()
+
+    def dehydrate_course(self, obj):
+        return "、".join(str(Course(code).label) for code in obj.course if code in Course.values)
+
+    def dehydrate_consultant(self, obj):
+        return self._name(UserProfile, obj.consultant_id)
+
+    def dehydrate_campus(self, obj):
+        return self._name(Campus, obj.campus_id)
+
+    def dehydrate_last_consult_date(self, obj):
+        return obj.last_consult_date
+
+    def dehydrate_next_date(self, obj):
+        return obj.next_date
+
+    def dehydrate_date(self, obj):
+        return local_datetime(obj.date)

@@ -410,6 +410,28 @@ def customer_update(*, customer: Customer, by, fields: Iterable[str]) -> Custome
 
 
 @transaction.atomic
+def customers_reassign(*, by, customer_ids: Iterable[int], to) -> list[Customer]:
+    """The boss hands customers (private or in the pool) to the salesperson ``to``: every one of them
+    or none, within ``to``'s cap, each move written to the ownership history. Returns the customers
+    moved (those already owned by ``to`` stay as they are)."""
+    ids = sorted(set(customer_ids))
+    # The new owner's row first, as in a claim: the owner's own claims and this reassignment
+    # serialize on it, so together they never pass the cap.
+    customers_check_owner(user=to)
+    _lock_owner(to)
+    # A claim, a release or a recycling run on the same customers waits for the reassignment (or it for
+    # them): each customer is read with its committed owner, and moved from it exactly once.
+    customers = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if len(customers) != len(ids):
+        raise ValidationError(
+            _("Some selected customers no longer exist. Nothing was reassigned."), code="missing"
+        )
+    moving = [customer for customer in customers if customer.consultant_id != to.pk]
+    _make_room(to, adding=len(moving), by=by)
+    return _move(moving, to=to, by=by, reason=CustomerTransfer.Reason.REASSIGN)
+
+
+@transaction.atomic
 def customers_import_assign(*, owner, customers: list[Customer], by, dry_run: bool = False) -> list[Customer]:
     """Give the new customers of an import (in the pool, not yet committed) to ``owner``, with the
     checks of a claim under the owner's lock. A dry run checks and writes nothing."""

@@ -312,3 +312,17 @@ def test_a_row_outside_the_scope_answers_404_like_a_missing_one(
     assert client.get(reverse(f"admin:crm_enrollment_{view}", args=[foreign.pk])).status_code == 404
     assert client.get(reverse(f"admin:crm_enrollment_{view}", args=[999_999])).status_code == 404
     assert client.get(reverse(f"admin:crm_enrollment_{view}", args=["nonsense"])).status_code == 404
+
+
+# --- Autocomplete fields re-render only valid keys ---
+
+
+@pytest.mark.parametrize("forged", ["0001-01-01", str(2**70)])
+def test_a_forged_value_in_an_autocomplete_field_is_a_form_error_not_a_500(boss_client, forged):
+    response = boss_client.post(
+        reverse("admin:crm_customer_add"),
+        {"name": "甲", "qq": "123456789", "source": "qq", "class_type": "fulltime", "introduce_from": forged},
+    )
+
+    assert response.status_code == 200
+    assert "introduce_from" in response.context["adminform"].form.errors

@@ -843,3 +843,76 @@ def test_who_confirmed_shows_only_for_confirmed_and_who_rejected_for_rejected(
         rejected.pk: f"{finance_user} <small>(驳回)</small>",
         pending.pk: "—",
     }
+
+
+# --- 确认收款 / 驳回 buttons on each unconfirmed payment ---
+
+
+def confirm_url(payment) -> str:
+    return reverse("admin:crm_paymentrecord_confirm", args=[payment.pk])
+
+
+def reject_url(payment) -> str:
+    return reverse("admin:crm_paymentrecord_reject", args=[payment.pk])
+
+
+def test_finance_sees_the_decision_buttons_on_unconfirmed_payments_only(finance_client, own_customer, klass):
+    pending = payment(own_customer, klass)
+    settled = payment(own_customer, klass, status="confirmed")
+
+    shown = html.unescape(finance_client.get(PAYMENTS).content.decode())
+
+    assert f'formaction="{confirm_url(pending)}"' in shown and f'formaction="{reject_url(pending)}"' in shown
+    assert confirm_url(settled) not in shown
+    assert shown.index('id="changelist-form"') < shown.index('<form id="crm-row-actions" method="post"')
+
+
+def test_sales_get_no_decision_buttons_and_cannot_post_them(sales_client, own_customer, klass):
+    pending = payment(own_customer, klass)
+
+    assert confirm_url(pending) not in sales_client.get(PAYMENTS).content.decode()
+    assert sales_client.post(confirm_url(pending)).status_code == 403
+    pending.refresh_from_db()
+    assert pending.status == "unconfirmed"
+
+
+def test_the_confirm_button_confirms_through_the_service_with_its_message(
+    finance_client, finance_user, own_customer, klass
+):
+    pending = payment(own_customer, klass)
+
+    response = finance_client.post(confirm_url(pending), follow=True)
+
+    pending.refresh_from_db()
+    assert (pending.status, pending.confirm_user) == ("confirmed", finance_user)
+    assert response.redirect_chain[-1][0] == PAYMENTS
+    assert "已确认缴费：1 笔。" in html.unescape(response.content.decode())
+
+
+def test_the_decision_buttons_refuse_get_and_a_deleted_payment_is_404(finance_client, own_customer, klass):
+    pending = payment(own_customer, klass)
+    deleted = payment(own_customer, klass, delete_status=True)
+
+    assert finance_client.get(confirm_url(pending)).status_code == 405
+    assert finance_client.get(reject_url(pending)).status_code == 405
+    assert finance_client.post(confirm_url(deleted)).status_code == 404
+    assert finance_client.post(reject_url(deleted), {"reason": "x"}).status_code == 404
+    pending.refresh_from_db()
+    deleted.refresh_from_db()
+    assert pending.status == deleted.status == "unconfirmed"
+
+
+def test_the_reject_button_asks_the_reason_then_rejects(finance_client, own_customer, klass):
+    pending = payment(own_customer, klass)
+
+    asked = finance_client.post(reject_url(pending))
+
+    assert asked.status_code == 200 and "reason" in asked.context["form"].fields
+    pending.refresh_from_db()
+    assert pending.status == "unconfirmed"
+
+    response = finance_client.post(reject_url(pending), {"reason": "金额不符"})
+
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert (pending.status, pending.reject_reason) == ("rejected", "金额不符")

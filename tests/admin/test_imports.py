@@ -149,8 +149,12 @@ def test_revert_action_from_the_history(boss_client, boss_user, import_file):
 
     history = boss_client.get(HISTORY_URL)
     assert "已导入" in history.content.decode()
+    # First a confirmation page, which changes nothing; its POST carries post=yes.
+    asked = boss_client.post(HISTORY_URL, {"action": "revert_imports", "_selected_action": [entry.pk]})
+    assert asked.status_code == 200 and 'name="post" value="yes"' in asked.content.decode()
+    assert Customer.objects.exists()
     response = boss_client.post(
-        HISTORY_URL, {"action": "revert_imports", "_selected_action": [entry.pk]}, follow=True
+        HISTORY_URL, {"action": "revert_imports", "_selected_action": [entry.pk], "post": "yes"}, follow=True
     )
 
     assert response.status_code == 200

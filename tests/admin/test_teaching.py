@@ -83,7 +83,10 @@ def test_sales_enroll_into_every_class_without_seeing_the_classes_or_their_stude
     client = client_for(sales_user)
 
     assert client.get(CLASSES).status_code == 403  # the class list is the teachers'
-    assert client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk])).status_code in (403, 404)
+    assert client.get(reverse("admin:crm_classlist_students", args=[teaching_class.pk])).status_code in (
+        403,
+        404,
+    )
     form = client.get(reverse("admin:crm_enrollment_add")).context["adminform"].form
     assert set(form.fields["enrolment_class"].queryset) == {teaching_class, other_class}
 

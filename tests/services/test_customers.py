@@ -400,3 +400,103 @@ def test_a_correction_without_a_reason_or_a_real_status_changes_nothing(boss_use
     assert raised.value.code == code
     assert Customer.objects.get(pk=customer.pk).status == Customer.Status.STUDYING
     assert not CustomerStatusChange.objects.exists()
+
+
+# --- reassignment (the boss hands customers out) ---
+
+
+def test_reassign_moves_every_customer_and_records_each_move(sales_user, other_sales_user, boss_user):
+    from crm.services.customers import customers_reassign
+
+    private = CustomerFactory(consultant=other_sales_user)
+    pooled = CustomerFactory(consultant=None)
+    already = CustomerFactory(consultant=sales_user)
+
+    moved = customers_reassign(by=boss_user, customer_ids=ids([private, pooled, already]), to=sales_user)
+
+    assert sorted(ids(moved)) == sorted(ids([private, pooled]))
+    assert set(Customer.objects.filter(consultant=sales_user)) == {private, pooled, already}
+    history = CustomerTransfer.objects.filter(reason=CustomerTransfer.Reason.REASSIGN).order_by("customer_id")
+    assert [(row.customer, row.from_consultant, row.to_consultant, row.by) for row in history] == [
+        (private, other_sales_user, sales_user, boss_user),
+        (pooled, None, sales_user, boss_user),
+    ]
+
+
+def test_reassign_past_the_cap_moves_nothing(sales_user, other_sales_user, boss_user, settings):
+    from crm.services.customers import customers_reassign
+
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory(consultant=sales_user)
+    customers = CustomerFactory.create_batch(2, consultant=other_sales_user)
+
+    with pytest.raises(ValidationError, match="2"):
+        customers_reassign(by=boss_user, customer_ids=ids(customers), to=sales_user)
+
+    assert Customer.objects.filter(consultant=other_sales_user).count() == 2
+    assert not CustomerTransfer.objects.filter(reason=CustomerTransfer.Reason.REASSIGN).exists()
+
+
+def test_reassign_to_someone_who_may_not_own_customers_moves_nothing(other_sales_user, boss_user, make_user):
+    from crm.services.customers import customers_reassign
+
+    customer = CustomerFactory(consultant=other_sales_user)
+
+    with pytest.raises(ValidationError):
+        customers_reassign(by=boss_user, customer_ids=[customer.pk], to=make_user("ta"))
+
+    customer.refresh_from_db()
+    assert customer.consultant == other_sales_user
+
+
+def test_reassign_of_a_customer_deleted_meanwhile_moves_nothing(sales_user, other_sales_user, boss_user):
+    from crm.services.customers import customers_reassign
+
+    customer = CustomerFactory(consultant=other_sales_user)
+
+    with pytest.raises(ValidationError):
+        customers_reassign(by=boss_user, customer_ids=[customer.pk, 999999], to=sales_user)
+
+    customer.refresh_from_db()
+    assert customer.consultant == other_sales_user
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_reassignment_racing_the_owners_claim_never_passes_the_cap(
+    sales_user, other_sales_user, boss_user, settings
+):
+    from crm.services.customers import customers_claim, customers_reassign
+
+    settings.MAX_CUSTOMER_NUM = 2
+    settings.CUSTOMER_DAILY_CLAIM_LIMIT = 0
+    handed = CustomerFactory.create_batch(2, consultant=other_sales_user)
+    pooled = CustomerFactory.create_batch(2, consultant=None)
+    start = threading.Barrier(2)
+    errors = []
+
+    def run(call):
+        try:
+            start.wait(timeout=10)
+            call()
+        except ValidationError as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(
+            target=run,
+            args=(lambda: customers_reassign(by=boss_user, customer_ids=ids(handed), to=sales_user),),
+        ),
+        threading.Thread(
+            target=run, args=(lambda: customers_claim(user=sales_user, customer_ids=ids(pooled)),)
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(errors) == 1
+    assert Customer.objects.filter(consultant=sales_user).count() == 2

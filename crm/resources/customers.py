@@ -312,11 +312,17 @@ class CustomerResource(resources.ModelResource):
             columns[name] = index
         if SECOND_PHONE in columns and "phone" not in columns:
             columns["phone"] = columns.pop(SECOND_PHONE)  # a file's only phone column, whatever its name
-        missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+        missing = [
+            str(Customer._meta.get_field(name).verbose_name)
+            for name in REQUIRED_COLUMNS
+            if name not in columns
+        ]
         if not any(name in columns for name in CONTACT_FIELDS):
-            missing.append("qq")
+            missing.append(
+                " / ".join(str(Customer._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS)
+            )
         if missing:
-            labels = "、".join(str(Customer._meta.get_field(name).verbose_name) for name in missing)
+            labels = "、".join(missing)
             raise ValidationError(
                 _("The file has no %(columns)s column. Use the template: the first row must be the headers.")
                 % {"columns": labels},

@@ -645,6 +645,7 @@ def test_a_row_without_any_contact_is_refused_and_a_file_without_a_contact_colum
     with pytest.raises(ValidationError) as error:
         run(csv_bytes([["姓名", "性别"], ["甲", "男"]]))
     assert error.value.code == "missing_columns"
+    assert "QQ / 手机 / 微信号" in error.value.messages[0]
 
 
 def test_contacts_are_stored_canonical_as_the_form_stores_them():

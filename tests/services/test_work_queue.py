@@ -118,3 +118,31 @@ def test_the_first_visit_shows_the_last_7_days_then_what_came_after(sales_user):
     work_queue.notices_mark_seen(sales_user, at=seen)
     sales_user.refresh_from_db()
     assert work_queue.notices_since(sales_user) == seen
+
+
+def test_a_recycling_run_is_a_notice_with_its_reason_and_the_users_own_release_is_not(sales_user, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.models import CustomerTransfer
+    from crm.services.customers import customers_recycle, customers_release
+    from tests.factories import CustomerFactory
+
+    settings.CUSTOMER_DEAL_DAYS = 0
+    today = timezone.localdate()
+    long_ago = timezone.now() - datetime.timedelta(days=60)
+    silent = CustomerFactory(
+        consultant=sales_user, date=long_ago, last_consult_date=today - datetime.timedelta(days=20)
+    )
+    released = CustomerFactory(consultant=sales_user)
+    since = timezone.now() - datetime.timedelta(minutes=1)
+
+    customers_recycle(days=15, today=today)
+    customers_release(
+        user=sales_user, customer_ids=[released.pk], reason=CustomerTransfer.ReleaseReason.NO_INTEREST
+    )
+    found = work_queue.notices(sales_user, since=since, until=timezone.now())
+
+    assert [(notice.kind, notice.customer) for notice in found["notices"]] == [("recycled", silent)]
+    assert found["notices"][0].transfer.release_reason == CustomerTransfer.ReleaseReason.NO_FOLLOW_UP

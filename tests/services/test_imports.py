@@ -601,7 +601,12 @@ def test_a_yudao_gbk_export_imports_with_its_phones_wechat_ids_sources_and_notes
     ]
     # 电话 is the phone when 手机 is empty and it is a mobile number; a label we do not know is 其它.
     zhao = Customer.objects.get(name="赵敏")
-    assert (zhao.phone, zhao.qq, zhao.wechat, zhao.source) == ("13900139000", None, "zhaomin2024", "others")
+    assert (zhao.phone, zhao.qq, zhao.wechat, zhao.source) == (
+        "13900139000",
+        None,
+        "zhaomin2024",
+        Customer.Source.OTHERS,
+    )
     assert zhao.customer_note.splitlines() == [
         "客户来源: 线上咨询",
         "地区: 上海市",

@@ -23,12 +23,17 @@ class CustomerQuerySet(models.QuerySet):
     def with_contacts_visible_to(self, user):
         """Annotate ``contacts_visible``: whether ``user`` sees the customer's QQ, phone and WeChat id
         whole — the owner and whoever sees all customers; everyone else sees them masked."""
-        if user.has_perm("crm.view_all_customers"):
-            return self.annotate(contacts_visible=models.Value(True, output_field=models.BooleanField()))
-        return self.annotate(
-            contacts_visible=models.ExpressionWrapper(
-                models.Q(consultant_id=user.pk), output_field=models.BooleanField()
-            )
+        return self.annotate(contacts_visible=self.contacts_visible_expression(user))
+
+    @staticmethod
+    def contacts_visible_expression(user, prefix: str = ""):
+        """The condition of ``with_contacts_visible_to`` as an expression; ``prefix`` reaches the
+        customer from another model (``"customer__"``: the exports of enrollments and payments)."""
+        if user is None or user.has_perm("crm.view_all_customers"):
+            # No user (a resource made outside a request) sees nothing whole.
+            return models.Value(user is not None, output_field=models.BooleanField())
+        return models.ExpressionWrapper(
+            models.Q(**{f"{prefix}consultant_id": user.pk}), output_field=models.BooleanField()
         )
 
     def pool_of(self, user):

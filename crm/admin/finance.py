@@ -129,6 +129,10 @@ class RejectPaymentsForm(forms.Form):
 
 
 class OwnCustomerAdminMixin:
+    def get_export_resource_kwargs(self, request, **kwargs):
+        # The export masks the contacts of the customers the user may not see whole (crm.contacts).
+        return {**super().get_export_resource_kwargs(request, **kwargs), "user": request.user}
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.user = request.user

@@ -148,6 +148,7 @@ class CrmAdminSite(admin.AdminSite):
         context = {}
         if user.has_perm(OWN_CUSTOMERS):
             context["sales_queue"] = self.sales_queue(user, today)
+            context["notice_queue"] = self.notice_queue(user)
         if user.has_perm("crm.confirm_paymentrecord"):
             context["finance_queue"] = self.finance_queue(user, today)
         if user.has_perm(APPROVE_ENROLLMENT):
@@ -183,6 +184,14 @@ class CrmAdminSite(admin.AdminSite):
                 },
             ),
         }
+
+    def notice_queue(self, user) -> dict:
+        """What changed for the salesperson since the home page last showed it (then marked as seen)."""
+        now = timezone.now()
+        since = work_queue.notices_since(user)
+        found = work_queue.notices(user, since=since, until=now)
+        work_queue.notices_mark_seen(user, at=now)
+        return {**found, "since": timezone.localtime(since)}
 
     def finance_queue(self, user, today) -> dict:
         figures = work_queue.finance_figures(user, today=today)

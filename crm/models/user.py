@@ -38,6 +38,9 @@ class UserProfile(AbstractUser):
         blank=True,
         related_name="staff",
     )
+    # When the home page last showed the user their notices (what changed for them since): set by
+    # the home page; None until the first visit, which shows the last days.
+    notices_seen_at = models.DateTimeField(_("notices seen at"), null=True, blank=True, editable=False)
 
     objects = CrmUserManager()
 

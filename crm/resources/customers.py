@@ -1,7 +1,7 @@
 """django-import-export resource of customer lists: headers, values, deduplication, history.
 
 Fast by design (100,000 rows at well over 10,000 rows/s): bulk writes, no diff, no per-row
-queries. Existing customers (by QQ, then phone) and staff users are read up front in a few queries;
+queries. Existing customers (by QQ, phone or WeChat id) and staff users are read up front in a few queries;
 every row is then checked in Python. New customers are written into the public pool; those with a
 consultant are then given to them by ``customers_import_assign``, the claim's own locked cap check.
 """
@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.db.models.base import ModelState
+from django.db.models.functions import Lower
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,7 +27,7 @@ from import_export import resources
 from import_export.fields import Field as ExportField
 from import_export.results import RowResult
 
-from crm.contacts import MASKS
+from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.formats import local_datetime
 from crm.models import Campus, ClassType, Course, Customer, CustomerImport, UserProfile
 from crm.models.customer import mobile_validator, qq_validator
@@ -41,26 +42,74 @@ IMPORT_FIELDS = [
     "sex",
     "birthday",
     "phone",
+    "wechat",
     "source",
     "course",
     "class_type",
     "customer_note",
     "network_consult_note",
+    "campus",
     "consultant",
 ]
-REQUIRED_COLUMNS = ["name", "qq"]
-# Fields an import may fill on an existing customer. Never the owner, never the QQ that matched.
-FILLABLE_FIELDS = [name for name in IMPORT_FIELDS if name not in ("qq", "consultant")]
-# Headers people write besides the field names and the verbose names (Chinese and English).
+# The contacts a customer is found by; a row needs at least one of them (the model's constraint).
+CONTACT_FIELDS = ["qq", "phone", "wechat"]
+REQUIRED_COLUMNS = ["name"]
+# Fields an import may fill on an existing customer. Never the owner, never the campus (a pool is
+# the boss's choice); a contact only when no other customer has it.
+FILLABLE_FIELDS = [name for name in IMPORT_FIELDS if name not in ("consultant", "campus")]
+# Headers people write besides the field names and the verbose names (Chinese and English); yudao's
+# (ruoyi-vue-pro) CRM export writes 客户名称, 手机, 电话, QQ, 微信, 客户来源 and 备注.
 EXTRA_HEADERS = {
     "name": ["客户姓名", "客户名称", "名字"],
     "qq": ["qq号", "qq号码"],
     "qq_name": ["昵称", "qq名称"],
-    "phone": ["手机号", "手机号码", "电话", "联系电话", "mobile", "phone number"],
+    "phone": ["手机", "手机号", "手机号码", "联系电话", "mobile", "phone number"],
+    "wechat": ["微信", "微信号", "wechat", "weixin"],
     "birthday": ["生日"],
+    "source": ["客户来源", "来源渠道", "渠道"],
     "course": ["课程", "意向课程", "course"],
     "customer_note": ["备注", "note"],
+    "campus": ["校区", "所属校区"],
     "consultant": ["consultant", "咨询师", "课程顾问", "销售顾问", "所属销售"],
+}
+# A second phone column (yudao's 电话 beside 手机): the phone when that is empty and this is a mobile
+# number, otherwise a line of the customer note.
+SECOND_PHONE = "second_phone"
+SECOND_PHONE_HEADERS = ["电话", "座机", "telephone"]
+# Columns we have no field for, kept as "label: value" lines of the customer note rather than lost.
+NOTE_HEADERS = [
+    "邮箱",
+    "电子邮箱",
+    "email",
+    "地区",
+    "详细地址",
+    "地址",
+    "所属行业",
+    "行业",
+    "客户等级",
+    "级别",
+]
+NOTE_PREFIX = "note:"
+# Source labels of other CRMs (yudao's dictionary crm_customer_source among them) -> our choice. Any
+# other label is 其它, the label kept in the customer note.
+SOURCE_SYNONYMS = {
+    "qq": Customer.Source.QQ,
+    "qq群": Customer.Source.QQ,
+    "转介绍": Customer.Source.REFERRAL,
+    "介绍": Customer.Source.REFERRAL,
+    "老学员介绍": Customer.Source.REFERRAL,
+    "官网": Customer.Source.WEBSITE,
+    "网站": Customer.Source.WEBSITE,
+    "线上注册": Customer.Source.WEBSITE,
+    "百度": Customer.Source.BAIDU_ADS,
+    "百度推广": Customer.Source.BAIDU_ADS,
+    "搜索引擎": Customer.Source.BAIDU_ADS,
+    "预约上门": Customer.Source.OFFICE_DIRECT,
+    "上门": Customer.Source.OFFICE_DIRECT,
+    "到访": Customer.Source.OFFICE_DIRECT,
+    "口碑": Customer.Source.WORD_OF_MOUTH,
+    "公开课": Customer.Source.PUBLIC_CLASS,
+    "其他": Customer.Source.OTHERS,
 }
 COURSE_SEPARATORS = re.compile(r"[,，、;；/|\n]+")
 DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d", "%m/%d/%Y"]
@@ -73,6 +122,8 @@ class Table:
 
     headers: list[str]
     rows: list
+    # Column name -> the header the file wrote, for the lines an import adds to the customer note.
+    labels: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -144,9 +195,27 @@ MOBILE_PATTERN = re.compile(mobile_validator.regex.pattern)
 
 
 def phone_text(value) -> str:
-    """A phone cell as stored: "+86 138-0000-0001" is 13800000001."""
-    text = re.sub(r"[\s-]", "", cell_text(value))
-    return text[3:] if text.startswith("+86") else text
+    """A phone cell as stored (crm.contacts, as the form): "+86 138-0000-0001" is 13800000001."""
+    return canonical_phone(cell_text(value)) or ""
+
+
+def qq_text(value) -> str:
+    return canonical_qq(cell_text(value)) or ""
+
+
+def wechat_key(value) -> str:
+    """A WeChat id as deduplication compares it: without regard to case, as the unique constraint."""
+    return (canonical_wechat(cell_text(value)) or "").lower()
+
+
+def contact_keys(values: dict) -> list[tuple[str, str]]:
+    """(field, key) of each contact a row has: what finds its customer in the database and in the file."""
+    keys = []
+    for name in CONTACT_FIELDS:
+        value = values.get(name)
+        if value:
+            keys.append((name, value.lower() if name == "wechat" else value))
+    return keys
 
 
 def check(validator, pattern: re.Pattern, text: str) -> None:
@@ -195,9 +264,10 @@ class CustomerResource(resources.ModelResource):
         fields = IMPORT_FIELDS
         import_order = IMPORT_FIELDS
         export_order = IMPORT_FIELDS
-        import_id_fields = ["qq"]
-        # Speed: bulk writes, no per-row lookup of instances (deduplication reads everything up
-        # front), no diff of each row, no full_clean (which would query uniqueness per row).
+        # No import id field: a customer is found by any of its contacts (get_or_init_instance),
+        # and a file needs only one of their columns. Speed: bulk writes, no per-row lookup of
+        # instances (deduplication reads everything up front), no diff of each row, no full_clean
+        # (which would query uniqueness per row).
         use_bulk = True
         batch_size = 1000
         force_init_instance = True
@@ -225,9 +295,15 @@ class CustomerResource(resources.ModelResource):
         """Rename the file's columns to field names.
 
         Returns the dataset of recognized columns, field name -> the file's header, and the
-        headers that are ignored. A file without a name or a QQ column raises ValidationError.
+        headers that are ignored. Columns we have no field for but that say something about the
+        customer (邮箱, 地区 …) are kept, as lines of the customer note. A file without a name
+        column or without any of the QQ, phone and WeChat columns raises ValidationError.
         """
         aliases = header_aliases()
+        for alias in SECOND_PHONE_HEADERS:
+            aliases.setdefault(normalize_header(alias), SECOND_PHONE)
+        for alias in NOTE_HEADERS:
+            aliases.setdefault(normalize_header(alias), NOTE_PREFIX + normalize_header(alias))
         columns, ignored = {}, []
         for index, header in enumerate(dataset.headers or []):
             name = aliases.get(normalize_header(header))
@@ -236,18 +312,39 @@ class CustomerResource(resources.ModelResource):
                     ignored.append(str(header))
                 continue
             columns[name] = index
-        missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+        if SECOND_PHONE in columns and "phone" not in columns:
+            columns["phone"] = columns.pop(SECOND_PHONE)  # a file's only phone column, whatever its name
+        missing = [
+            str(Customer._meta.get_field(name).verbose_name)
+            for name in REQUIRED_COLUMNS
+            if name not in columns
+        ]
+        if not any(name in columns for name in CONTACT_FIELDS):
+            missing.append(
+                " / ".join(str(Customer._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS)
+            )
         if missing:
-            labels = "、".join(str(Customer._meta.get_field(name).verbose_name) for name in missing)
+            labels = "、".join(missing)
             raise ValidationError(
                 _("The file has no %(columns)s column. Use the template: the first row must be the headers.")
                 % {"columns": labels},
                 code="missing_columns",
             )
         indexes = list(columns.values())
-        prepared = Table(headers=list(columns), rows=[[row[index] for index in indexes] for row in dataset])
         headers = {name: str(dataset.headers[index]) for name, index in columns.items()}
+        prepared = Table(
+            headers=list(columns), rows=[[row[index] for index in indexes] for row in dataset], labels=headers
+        )
         return prepared, headers, ignored
+
+    @staticmethod
+    def noted_columns(dataset: Table) -> list[str]:
+        """The file's headers whose values go into the customer note."""
+        return [
+            label
+            for name, label in dataset.labels.items()
+            if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)
+        ]
 
     @staticmethod
     def template_headers() -> list[tuple[str, bool]]:
@@ -271,50 +368,71 @@ class CustomerResource(resources.ModelResource):
             "sex": self.parse_choice(Customer.Sex.choices),
             "birthday": self.parse_date,
             "phone": self.parse_phone,
-            "source": self.parse_choice(Customer.Source.choices),
+            "wechat": self.parse_wechat,
+            "source": self.parse_source(),
             "course": cached(self.parse_courses),
             "class_type": self.parse_choice(ClassType.choices),
             "customer_note": self.parse_text,
             "network_consult_note": self.parse_text,
+            "campus": self.parse_campus,
             "consultant": self.parse_text,
         }
         self.columns = [name for name in IMPORT_FIELDS if name in dataset.headers]
+        self.labels = dataset.labels
+        self.note_columns = [
+            name for name in dataset.headers if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)
+        ]
+        self.contact_column = next((name for name in CONTACT_FIELDS if name in self.columns), None)
         self.course_lookup = choice_lookup(Course.choices)
         self.max_lengths = {
             name: Customer._meta.get_field(name).max_length
             for name in ("name", "qq_name")
             if name in self.columns
         }
-        qq_column = dataset.headers.index("qq")
-        phone_column = dataset.headers.index("phone") if "phone" in dataset.headers else None
-        qqs = {cell_text(row[qq_column]) for row in dataset} - {""}
-        phones = set() if phone_column is None else {phone_text(row[phone_column]) for row in dataset} - {""}
-        self.by_qq, self.by_phone = {}, {}
-        for customer in self.existing_customers(qqs, phones):
-            self.by_qq[customer.qq] = customer
-            if customer.phone:
-                self.by_phone[customer.phone] = customer
-        self.seen_qq, self.seen_phone, self.seen_pk = {}, {}, {}
+
+        def column_values(name, text):
+            if name not in dataset.headers:
+                return set()
+            index = dataset.headers.index(name)
+            return {text(row[index]) for row in dataset} - {""}
+
+        qqs = column_values("qq", qq_text)
+        phones = column_values("phone", phone_text) | column_values(SECOND_PHONE, phone_text)
+        wechats = column_values("wechat", wechat_key)
+        # (contact field, key) -> the customer in the database / the first line of the file that has it.
+        self.existing_by: dict[tuple[str, str], Customer] = {}
+        for customer in self.existing_customers(qqs, phones, wechats):
+            for key in contact_keys({name: getattr(customer, name) for name in CONTACT_FIELDS}):
+                self.existing_by[key] = customer
+        self.seen: dict[tuple[str, str], int] = {}
+        self.seen_pk = {}
         if "consultant" in self.columns:
             self.load_consultants()
+        if "campus" in self.columns:
+            self.campuses = {campus.name.strip().lower(): campus for campus in Campus.objects.all()}
         self.new_customer = {key: value for key, value in Customer().__dict__.items() if key != "_state"}
 
     @staticmethod
-    def existing_customers(qqs: set[str], phones: set[str]):
-        qqs, phones = sorted(qqs), sorted(phones)
+    def existing_customers(qqs: set[str], phones: set[str], wechats: set[str]):
+        """The customers that have one of these QQ numbers, phones or (lower-case) WeChat ids."""
+        qqs, phones, wechats = sorted(qqs), sorted(phones), sorted(wechats)
         if connection.vendor == "postgresql":
-            # Two array parameters rather than 200,000 placeholders for the server to parse.
+            # Array parameters rather than 200,000 placeholders for the server to parse; lower(wechat)
+            # is the expression of the unique index (crm_customer_unique_wechat), so it is used.
             table = connection.ops.quote_name(Customer._meta.db_table)
             yield from Customer.objects.raw(
-                f"SELECT * FROM {table} WHERE qq = ANY(%s::varchar[]) OR phone = ANY(%s::varchar[])",
-                [qqs, phones],
+                f"SELECT * FROM {table} WHERE qq = ANY(%s::varchar[]) OR phone = ANY(%s::varchar[])"
+                " OR lower(wechat) = ANY(%s::varchar[])",
+                [qqs, phones, wechats],
             )
             return
-        size = max(len(qqs), len(phones), 1)
-        chunk = min(size, query_chunk_size(per_query=2))
+        size = max(len(qqs), len(phones), len(wechats), 1)
+        chunk = min(size, query_chunk_size(per_query=3))
+        customers = Customer.objects.annotate(wechat_key=Lower("wechat"))
         for start in range(0, size, chunk):
-            condition = Q(qq__in=qqs[start : start + chunk]) | Q(phone__in=phones[start : start + chunk])
-            yield from Customer.objects.filter(condition)
+            part = slice(start, start + chunk)
+            condition = Q(qq__in=qqs[part]) | Q(phone__in=phones[part]) | Q(wechat_key__in=wechats[part])
+            yield from customers.filter(condition)
 
     def load_consultants(self):
         staff = get_user_model().objects.filter(is_staff=True, is_active=True).only("id", "username", "name")
@@ -332,16 +450,50 @@ class CustomerResource(resources.ModelResource):
         return cell_text(value)
 
     def parse_qq(self, value):
-        text = cell_text(value)
+        text = qq_text(value)
         if text:
             check(qq_validator, QQ_PATTERN, text)
-        return text
+        return text or None
 
     def parse_phone(self, value):
         text = phone_text(value)
         if text:
             check(mobile_validator, MOBILE_PATTERN, text)
         return text or None
+
+    def parse_wechat(self, value):
+        text = canonical_wechat(cell_text(value))
+        limit = Customer._meta.get_field("wechat").max_length
+        if text and len(text) > limit:
+            raise ValidationError(
+                _("At most %(limit)d characters (it has %(count)d).") % {"limit": limit, "count": len(text)}
+            )
+        return text
+
+    def parse_source(self):
+        """A source label -> (our code, the label when it is not one of ours). A label we do not know is
+        其它 (Others), and the label is kept in the customer note."""
+        lookup = choice_lookup(Customer.Source.choices)
+        for label, code in SOURCE_SYNONYMS.items():
+            lookup.setdefault(normalize_header(label), code)
+
+        def parse(value):
+            text = cell_text(value)
+            if not text:
+                return "", None
+            code = lookup.get(normalize_header(text))
+            return (code, None) if code else (Customer.Source.OTHERS, text)
+
+        return cached(parse)
+
+    def parse_campus(self, value):
+        text = cell_text(value)
+        if not text:
+            return None
+        try:
+            return self.campuses[text.lower()]
+        except KeyError:
+            raise ValidationError(_("No campus is called “%(name)s”.") % {"name": text}) from None
 
     def parse_choice(self, choices):
         lookup = choice_lookup(choices)
@@ -397,19 +549,38 @@ class CustomerResource(resources.ModelResource):
         if not any(cell_text(value) for value in row.values()):
             state.blank = True
             return
+        notes = []
         for name in self.columns:
             try:
                 state.values[name] = self.parsers[name](row[name])
             except ValidationError as error:
                 state.errors[name] = error.messages
+        if "source" in state.values:
+            state.values["source"], unknown_source = state.values["source"]
+            if unknown_source:
+                notes.append(f"{self.labels['source']}: {unknown_source}")
+        for name in self.note_columns:
+            text = cell_text(row[name])
+            if not text:
+                continue
+            if name == SECOND_PHONE and not state.values.get("phone") and "phone" not in state.errors:
+                phone = phone_text(text)
+                if MOBILE_PATTERN.search(phone):
+                    state.values["phone"] = phone
+                    continue
+            notes.append(f"{self.labels[name]}: {text}")
+        if notes:
+            state.values["customer_note"] = "\n".join(
+                filter(None, [state.values.get("customer_note"), *notes])
+            )
         for name, limit in self.max_lengths.items():
             if len(state.values.get(name, "")) > limit:
                 state.errors[name] = [
                     _("At most %(limit)d characters (it has %(count)d).")
                     % {"limit": limit, "count": len(state.values[name])}
                 ]
-        if not state.values.get("qq") and "qq" not in state.errors:
-            state.errors["qq"] = [_("A QQ number is required.")]
+        if not contact_keys(state.values) and not any(name in state.errors for name in CONTACT_FIELDS):
+            state.errors[self.contact_column] = [_("Enter at least one of QQ, phone and WeChat id.")]
 
     def init_instance(self, row=None):
         # Model.__init__ walks every field: for 100,000 rows, a copy of one new customer is far cheaper.
@@ -422,19 +593,19 @@ class CustomerResource(resources.ModelResource):
 
     def get_or_init_instance(self, instance_loader, row):
         state = self.current
-        qq, phone = state.values.get("qq"), state.values.get("phone")
-        if state.blank or state.errors.get("qq"):
+        keys = [] if state.blank else contact_keys(state.values)
+        if not keys:
             return self.init_instance(row), True
-        state.duplicate_of = self.seen_qq.get(qq) or (self.seen_phone.get(phone) if phone else None)
+        state.duplicate_of = next((self.seen[key] for key in keys if key in self.seen), None)
         if state.duplicate_of:
             return self.init_instance(row), True
-        existing = self.by_qq.get(qq) or (self.by_phone.get(phone) if phone else None)
+        # By QQ, then phone, then WeChat id: the first contact that finds a customer.
+        existing = next((self.existing_by[key] for key in keys if key in self.existing_by), None)
         if existing is not None:
             state.duplicate_of = self.seen_pk.get(existing.pk)
             self.seen_pk.setdefault(existing.pk, state.line)
-        self.seen_qq[qq] = state.line
-        if phone:
-            self.seen_phone.setdefault(phone, state.line)
+        for key in keys:
+            self.seen.setdefault(key, state.line)
         if existing is not None:
             state.existing = True
             return existing, False
@@ -462,10 +633,10 @@ class CustomerResource(resources.ModelResource):
                 continue
             if getattr(instance, name) not in ("", None, []):
                 continue
-            if name == "phone" and (
-                self.by_phone.get(value, instance) != instance or self.seen_phone.get(value) != state.line
-            ):
-                continue  # that number already belongs to another customer
+            if name in CONTACT_FIELDS:
+                (key,) = contact_keys({name: value})
+                if self.existing_by.get(key, instance) != instance or self.seen.get(key) != state.line:
+                    continue  # that contact already belongs to another customer
             setattr(instance, name, value)
             state.filled[name] = value.isoformat() if isinstance(value, datetime.date) else value
 

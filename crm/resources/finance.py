@@ -5,8 +5,10 @@ from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.fields import Field
 
+from crm.contacts import mask_qq
 from crm.formats import local_date, local_datetime
 from crm.models import Campus, ClassList, Enrollment, PaymentRecord, UserProfile
+from crm.querysets import CustomerQuerySet
 
 
 def label(model, field_name: str):
@@ -37,8 +39,10 @@ class CustomerRowResource(resources.Resource):
     enrolment_class = Field(column_name=_("Class"))
     consultant = Field(column_name=_("consultant"))
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, user=None, **kwargs):
         super().__init__(**kwargs)
+        # Whose export it is: finance sees the money, not the contacts of customers that are not theirs.
+        self.user = user
         self._cache = {}
 
     @classmethod
@@ -46,7 +50,14 @@ class CustomerRowResource(resources.Resource):
         return str(cls._meta.model._meta.verbose_name_plural)
 
     def filter_export(self, queryset, **kwargs):
-        return queryset.select_related(None).select_related("customer").only(*self.columns)
+        return (
+            queryset.select_related(None)
+            .select_related("customer")
+            .only(*self.columns)
+            .annotate(
+                contacts_visible=CustomerQuerySet.contacts_visible_expression(self.user, prefix="customer__")
+            )
+        )
 
     def _cached(self, kind, key, load):
         if key is None:
@@ -86,7 +97,7 @@ class CustomerRowResource(resources.Resource):
         return obj.customer.name or obj.customer.qq_name
 
     def dehydrate_customer_qq(self, obj):
-        return obj.customer.qq
+        return obj.customer.qq if obj.contacts_visible else mask_qq(obj.customer.qq)
 
     def dehydrate_enrolment_class(self, obj):
         return self._cached("class", obj.enrolment_class_id, lambda pk: str(_class(pk)))

@@ -72,6 +72,8 @@ class ImportOutcome:
     problems: list[RowProblem] = field(default_factory=list)
     skipped_rows: list[RowProblem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    # Columns we have no field for, written into the customer note as "header: value" lines.
+    noted_columns: list[str] = field(default_factory=list)
     customer_import: CustomerImport | None = None
 
     @property
@@ -355,6 +357,7 @@ def customers_import(
         updated=result.totals["update"],
         skipped=result.totals["skip"],
         ignored_columns=ignored,
+        noted_columns=CustomerResource.noted_columns(prepared),
         customer_import=resource.customer_import,
     )
     for invalid in result.invalid_rows:

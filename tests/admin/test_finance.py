@@ -353,8 +353,9 @@ def test_the_export_has_the_changelists_rows_with_chinese_headers_and_labels(
         "交款日期",
     )
     assert [row[1:10] for row in rows] == [
-        ("张三", "123456", str(klass), klass.campus.name, "退款", 1000, -1000, "未确认", local(12)),
-        ("张三", "123456", str(klass), klass.campus.name, "学费", 9000, 9000, "已确认", local(10)),
+        # Finance sees the money, not the contacts: the QQ masked.
+        ("张三", "1****6", str(klass), klass.campus.name, "退款", 1000, -1000, "未确认", local(12)),
+        ("张三", "1****6", str(klass), klass.campus.name, "学费", 9000, 9000, "已确认", local(10)),
     ]
     assert rows[0][10] == "销售甲"
     assert all(row[0].startswith("JF") for row in rows)
@@ -385,7 +386,7 @@ def test_the_enrollment_export_reads_like_the_list(finance_client, sales_user, k
     assert [row[1:9] for row in rows] == [
         (
             "王五",
-            "888888",
+            "8****8",
             str(klass),
             klass.campus.name,
             "销售甲",
@@ -533,7 +534,7 @@ def test_the_export_button_keeps_the_enrollment_lists_search_and_date_range(
     response = finance_client.post(html.unescape(link), export_post(EnrollmentResource))
 
     assert len(page.context["cl"].result_list) == 1
-    assert [row[1:4] for row in workbook_rows(response)[1:]] == [("王五", "888888", str(klass))]
+    assert [row[1:4] for row in workbook_rows(response)[1:]] == [("王五", "8****8", str(klass))]
 
 
 def test_sales_see_no_export_button_and_no_export_action(sales_client, own_customer, klass):
@@ -916,3 +917,41 @@ def test_the_reject_button_asks_the_reason_then_rejects(finance_client, own_cust
     assert response.status_code == 302
     pending.refresh_from_db()
     assert (pending.status, pending.reject_reason) == ("rejected", "金额不符")
+
+
+@pytest.mark.parametrize(
+    ("role", "owner", "masked"),
+    [("finance", False, True), ("finance", True, False), ("boss", False, False)],
+    ids=["finance", "owner", "boss"],
+)
+def test_the_payment_and_enrollment_exports_mask_the_qq_for_whoever_may_not_see_it_whole(
+    make_user, client_for, sales_user, klass, role, owner, masked
+):
+    # Finance sees the money, not the contacts: the one rule of crm.contacts, as in the lists (the
+    # owner and whoever sees every customer see the QQ whole).
+    user = make_user(role)
+    customer = CustomerFactory(consultant=user if owner else sales_user, qq="12345689", name="张同学")
+    payment(customer, klass)
+    EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=sales_user)
+    client = client_for(user)
+
+    payments = workbook_rows(
+        client.post(reverse("admin:crm_paymentrecord_export"), export_post(PaymentRecordResource))
+    )
+    enrollments = workbook_rows(
+        client.post(reverse("admin:crm_enrollment_export"), export_post(EnrollmentResource))
+    )
+
+    expected = "12****89" if masked else "12345689"
+    assert (payments[0][2], payments[1][2]) == ("QQ", expected)
+    assert (enrollments[0][2], enrollments[1][2]) == ("QQ", expected)
+
+
+def test_an_export_made_outside_a_request_masks_every_qq(sales_user, klass):
+    customer = CustomerFactory(consultant=sales_user, qq="12345689")
+    payment(customer, klass)
+    resource = PaymentRecordResource()
+
+    row = resource.filter_export(PaymentRecord.objects.all()).get()
+
+    assert resource.dehydrate_customer_qq(row) == "12****89"

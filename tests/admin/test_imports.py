@@ -85,7 +85,7 @@ def test_a_file_with_a_bad_row_lists_it_offers_the_rejected_rows_and_no_confirm(
     assert not CustomerImport.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["empty.csv", "garbage.bin", "no_qq_column.csv"])
+@pytest.mark.parametrize("name", ["empty.csv", "garbage.bin", "no_contact_column.csv"])
 def test_an_unreadable_file_gets_one_form_error_not_a_500(boss_client, import_file, name):
     response = upload(boss_client, import_file(name), name=name)
 
@@ -206,4 +206,21 @@ def test_a_hostile_file_is_a_translated_form_error_not_a_500(boss_client, conten
     errors = response.context["form"].errors["import_file"]
     assert len(errors) == 1
     assert any("\u4e00" <= char <= "\u9fff" for char in errors[0])  # in Chinese
+
+
+def test_the_preview_of_a_yudao_export_lists_the_columns_kept_in_the_note_and_the_ignored_ones(
+    boss_client, import_file
+):
+    rows = import_file("customers_yudao_gbk.csv").decode("gbk").splitlines()
+    content = "\r\n".join([rows[0] + ",负责人", *(row + ",张三" for row in rows[1:])]).encode("gbk")
+
+    preview = upload(boss_client, content)
+
+    assert preview.status_code == 200
+    outcome = preview.context["outcome"]
+    assert (outcome.new, outcome.error_count) == (5, 0)
+    page = preview.content.decode()
+    assert "已忽略的列（无法识别）： 负责人" in page
+    assert outcome.ignored_columns == ["负责人"]
+    assert "电话、邮箱、地区、详细地址、所属行业、客户等级" in page
     assert not Customer.objects.exists()

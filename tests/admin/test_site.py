@@ -371,7 +371,7 @@ def grow_work(count, sales_user, other_sales_user, klass):
 
     from django.utils import timezone
 
-    from crm.models import CustomerTransfer
+    from crm.models import CustomerTransfer, PaymentRecord
     from tests.factories import CourseRecordFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
 
     today = timezone.localdate()
@@ -384,6 +384,20 @@ def grow_work(count, sales_user, other_sales_user, klass):
         PaymentRecordFactory(customer=customer, consultant=seller, enrolment_class=klass)
         EnrollmentFactory(customer=customer, consultant=seller, enrolment_class=klass)
         CourseRecordFactory(re_class=klass, date=today)
+        # Notices: a customer recycled away, a payment confirmed.
+        CustomerTransfer.objects.create(
+            customer=customer,
+            from_consultant=seller,
+            reason=CustomerTransfer.Reason.RECYCLE,
+            release_reason=CustomerTransfer.ReleaseReason.NO_FOLLOW_UP,
+        )
+        PaymentRecordFactory(
+            customer=customer,
+            consultant=seller,
+            enrolment_class=klass,
+            status=PaymentRecord.Status.CONFIRMED,
+            confirm_date=timezone.now(),
+        )
 
 
 @pytest.mark.parametrize("role", ["boss", "sales", "finance", "class_teacher"])
@@ -401,8 +415,9 @@ def test_the_home_page_runs_a_fixed_number_of_queries_whatever_the_data(
     url = reverse("admin:index")
     client.get(url)  # the session and the user's permissions are looked up the same way on every request
     # The session, the user, their permissions (2) and the recent actions (5 in all), plus one query per
-    # box: sales 2 (customers, claims), finance 1, class teacher 2 (approvals, lessons), the boss 6.
-    expected = {"boss": 11, "sales": 7, "finance": 6, "class_teacher": 7}[role]
+    # box: sales 2 (customers, claims) and 3 for the notices (ownership changes, payments, the time
+    # they were seen), finance 1, class teacher 2 (approvals, lessons), the boss 9.
+    expected = {"boss": 14, "sales": 10, "finance": 6, "class_teacher": 7}[role]
 
     with django_assert_num_queries(expected):
         client.get(url)
@@ -424,3 +439,72 @@ def test_the_auth_apps_page_calls_groups_roles(boss_client):
     response = boss_client.get(reverse("admin:app_list", kwargs={"app_label": "auth"}))
 
     assert [str(model["name"]) for model in response.context["app_list"][0]["models"]] == ["角色"]
+
+
+def test_the_home_page_tells_a_salesperson_what_changed_since_the_last_visit(
+    sales_user, other_sales_user, boss_user, sales_client
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.models import CustomerTransfer, PaymentRecord
+    from tests.factories import CustomerFactory, PaymentRecordFactory
+
+    Reason = CustomerTransfer.Reason
+    recycled = CustomerFactory(name="回收甲", consultant=None, phone="13812345678", qq=None)
+    CustomerTransfer.objects.create(
+        customer=recycled,
+        from_consultant=sales_user,
+        reason=Reason.RECYCLE,
+        release_reason=CustomerTransfer.ReleaseReason.NO_DEAL,
+    )
+    given = CustomerFactory(name="分配乙", consultant=sales_user)
+    CustomerTransfer.objects.create(
+        customer=given, to_consultant=sales_user, by=boss_user, reason=Reason.REASSIGN
+    )
+    taken = CustomerFactory(name="调走丙", consultant=other_sales_user)
+    CustomerTransfer.objects.create(
+        customer=taken,
+        from_consultant=sales_user,
+        to_consultant=other_sales_user,
+        by=boss_user,
+        reason=Reason.MERGE,
+    )
+    payer = CustomerFactory(name="交费丁", consultant=sales_user)
+    PaymentRecordFactory(
+        customer=payer,
+        consultant=sales_user,
+        status=PaymentRecord.Status.REJECTED,
+        confirm_date=timezone.now(),
+    )
+    # No news: the user's own claim, another salesperson's recycling, news older than 7 days.
+    CustomerTransfer.objects.create(
+        customer=given, to_consultant=sales_user, by=sales_user, reason=Reason.CLAIM
+    )
+    CustomerTransfer.objects.create(customer=taken, from_consultant=other_sales_user, reason=Reason.RECYCLE)
+    CustomerTransfer.objects.create(
+        customer=recycled,
+        from_consultant=sales_user,
+        reason=Reason.RECYCLE,
+        date=timezone.now() - datetime.timedelta(days=8),
+    )
+
+    response = sales_client.get(reverse("admin:index"))
+
+    notices = response.context["notice_queue"]["notices"]
+    assert [(notice.kind, notice.customer.name) for notice in notices] == [
+        ("rejected", "交费丁"),
+        ("taken", "调走丙"),
+        ("given", "分配乙"),
+        ("recycled", "回收甲"),
+    ]
+    page = response.content.decode()
+    assert "回收甲 (138****5678) 已退回公户：超期未成交。" in page
+    assert "校长 将 调走丙" in page
+    sales_user.refresh_from_db()
+    assert sales_user.notices_seen_at is not None
+    # The next visit shows only what happened since.
+    response = sales_client.get(reverse("admin:index"))
+    assert response.context["notice_queue"]["notices"] == []
+    assert "自上次以来，你的客户没有变化。" in response.content.decode()

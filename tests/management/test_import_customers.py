@@ -50,3 +50,19 @@ def test_an_unreadable_file_is_a_command_error(settings):
         import_customers(str(settings.BASE_DIR / "tests" / "data" / "garbage.bin"))
     with pytest.raises(CommandError):
         import_customers("/no/such/file.csv")
+
+
+def test_the_command_stores_contacts_canonical_and_imports_customers_without_qq(settings, boss_user):
+    path = settings.BASE_DIR / "tests" / "data" / "customers_yudao_gbk.csv"
+    out, _err = import_customers(str(path), "--user", boss_user.username, "--no-progress")
+
+    assert "new 5, updated 0, skipped 0, errors 0" in out
+    assert "kept in the customer note: 电话, 邮箱, 地区, 详细地址, 所属行业, 客户等级" in out
+    assert set(Customer.objects.values_list("phone", flat=True)) == {
+        "13800138000",
+        "13900139000",
+        "13700137000",
+        "13600136000",
+        None,
+    }
+    assert Customer.objects.get(name="周杰").qq is None

@@ -86,7 +86,7 @@ def test_encoding_chosen_in_the_form_is_used_and_a_wrong_one_says_so(import_file
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("empty.csv", "empty"), ("garbage.bin", "not_a_table"), ("no_qq_column.csv", "missing_columns")],
+    [("empty.csv", "empty"), ("garbage.bin", "not_a_table"), ("no_contact_column.csv", "missing_columns")],
 )
 def test_an_empty_garbage_or_incomplete_file_gets_one_clear_error(import_file, name, code):
     with pytest.raises(ValidationError) as error:
@@ -141,11 +141,11 @@ def test_every_kind_of_bad_value_is_reported_per_column():
         outcome = run(csv_bytes(rows))
 
     by_line = {problem.line: problem.reasons for problem in outcome.problems}
-    assert by_line[2] == ["QQ: A QQ number is required."]
+    assert by_line[2] == ["QQ: Enter at least one of QQ, phone and WeChat id."]
+    # A source we do not know is no error: it is 其它, the label kept in the note.
     assert [reason.split(":")[0] for reason in by_line[3]] == [
         "手机",
         "性别",
-        "来源",
         "咨询课程",
         "班级类型",
         "出生日期",
@@ -158,10 +158,10 @@ def test_every_kind_of_bad_value_is_reported_per_column():
 
 def test_extra_columns_are_ignored_with_a_note_and_blank_rows_skipped():
     outcome = run(
-        csv_bytes([["姓名", "QQ", "微信"], ["甲", "10001", "wx1"], ["", "", ""], ["乙", "10002", ""]])
+        csv_bytes([["姓名", "QQ", "兴趣"], ["甲", "10001", "wx1"], ["", "", ""], ["乙", "10002", ""]])
     )
 
-    assert outcome.ignored_columns == ["微信"]
+    assert outcome.ignored_columns == ["兴趣"]
     assert (outcome.new, outcome.skipped) == (2, 1)
 
 
@@ -424,7 +424,7 @@ def test_text_with_tabs_newlines_and_backslashes_is_stored_as_written():
 def test_a_customer_created_meanwhile_makes_the_import_fail_cleanly(monkeypatch, boss_user):
     # Another import (or a salesperson) inserts the same QQ between the up-front read and the insert.
     CustomerFactory(qq="10001", phone="13900000001")
-    monkeypatch.setattr(CustomerResource, "existing_customers", staticmethod(lambda qqs, phones: []))
+    monkeypatch.setattr(CustomerResource, "existing_customers", staticmethod(lambda qqs, phones, wechats: []))
     rows = [["姓名", "QQ"], ["甲", "10001"], ["乙", "10002"]] + [
         [f"丙{i}", str(20000 + i)] for i in range(1200)
     ]
@@ -755,3 +755,136 @@ def test_row_tags_are_counted_once_across_read_boundaries(monkeypatch):
         )
     with zipfile.ZipFile(buffer) as archive:
         assert imports.count_row_tags(archive, archive.getinfo("xl/worksheets/sheet1.xml")) == 6
+
+
+def test_a_yudao_gbk_export_imports_with_its_phones_wechat_ids_sources_and_notes(import_file, boss_user):
+    outcome = run(import_file("customers_yudao_gbk.csv"), user=boss_user)
+
+    assert outcome.source.encoding == "gb18030"
+    assert (outcome.new, outcome.error_count) == (5, 0)
+    assert outcome.ignored_columns == []
+    assert outcome.noted_columns == ["电话", "邮箱", "地区", "详细地址", "所属行业", "客户等级"]
+    wang = Customer.objects.get(name="王小明")
+    assert (wang.phone, wang.qq, wang.wechat, wang.source) == (
+        "13800138000",
+        "123456789",
+        "WangXM_88",
+        Customer.Source.REFERRAL,
+    )
+    assert wang.customer_note.splitlines() == [
+        "想学 Python",
+        "电话: 010-62345678",
+        "邮箱: wxm@example.com",
+        "地区: 北京市/海淀区",
+        "详细地址: 中关村大街1号",
+        "所属行业: 互联网",
+        "客户等级: A (重点客户)",
+    ]
+    # 电话 is the phone when 手机 is empty and it is a mobile number; a label we do not know is 其它.
+    zhao = Customer.objects.get(name="赵敏")
+    assert (zhao.phone, zhao.qq, zhao.wechat, zhao.source) == (
+        "13900139000",
+        None,
+        "zhaomin2024",
+        Customer.Source.OTHERS,
+    )
+    assert zhao.customer_note.splitlines() == [
+        "客户来源: 线上咨询",
+        "地区: 上海市",
+        "所属行业: 教育",
+        "客户等级: B (普通客户)",
+    ]
+    sun = Customer.objects.get(name="孙丽")
+    assert (sun.phone, sun.qq, sun.wechat, sun.source) == (
+        "13700137000",
+        None,
+        None,
+        Customer.Source.BAIDU_ADS,
+    )
+    zhou = Customer.objects.get(name="周杰")
+    assert (zhou.phone, zhou.qq, zhou.wechat, zhou.customer_note) == (
+        None,
+        None,
+        "ZhouJie_wx",
+        "客户来源: 促销活动",
+    )
+    qian = Customer.objects.get(name="钱多多")
+    assert (qian.phone, qian.qq) == ("13600136000", "987654321")
+
+
+def test_a_customer_with_only_a_phone_or_only_a_wechat_id_is_imported():
+    outcome = run(
+        csv_bytes([["姓名", "手机号码", "微信号"], ["甲", "13800000001", ""], ["乙", "", "wx_only"]])
+    )
+
+    assert (outcome.new, outcome.error_count) == (2, 0)
+    assert Customer.objects.get(name="甲").qq is None
+    assert Customer.objects.get(name="乙").wechat == "wx_only"
+
+
+def test_a_row_without_any_contact_is_refused_and_a_file_without_a_contact_column_too():
+    outcome = run(csv_bytes([["姓名", "手机", "微信"], ["甲", "", ""], ["乙", "13800000001", ""]]))
+
+    assert outcome.problems[0].line == 2
+    assert "手机" in outcome.problems[0].reasons[0]
+    assert not Customer.objects.exists()
+    with pytest.raises(ValidationError) as error:
+        run(csv_bytes([["姓名", "性别"], ["甲", "男"]]))
+    assert error.value.code == "missing_columns"
+    assert "QQ / 手机 / 微信号" in error.value.messages[0]
+
+
+def test_contacts_are_stored_canonical_as_the_form_stores_them():
+    rows = [["姓名", "QQ", "联系电话", "微信"], ["甲", "１２３４５６７", "0086 138 0013 8000", " Wx Id "]]
+    outcome = run(csv_bytes(rows))
+
+    assert outcome.error_count == 0
+    customer = Customer.objects.get()
+    assert (customer.qq, customer.phone, customer.wechat) == ("1234567", "13800138000", "WxId")
+
+
+@pytest.mark.parametrize(
+    ("column", "cell"),
+    [("QQ", "1234 567"), ("手机", "+86 138-0013-8000"), ("微信", "WANGXM_88")],
+)
+def test_an_existing_customer_is_found_by_any_contact_wechat_without_case(column, cell):
+    existing = CustomerFactory(qq="1234567", phone="13800138000", wechat="WangXM_88", customer_note="")
+
+    outcome = run(csv_bytes([["姓名", column, "备注"], ["甲", cell, "补充"]]))
+
+    assert (outcome.new, outcome.updated, outcome.error_count) == (0, 1, 0)
+    existing.refresh_from_db()
+    assert existing.customer_note == "补充"
+    assert Customer.objects.count() == 1
+
+
+def test_rows_of_the_file_with_the_same_wechat_id_in_another_case_are_one_customer():
+    outcome = run(csv_bytes([["姓名", "微信"], ["甲", "WxSame"], ["乙", "wxsame"]]))
+
+    assert (outcome.new, outcome.skipped) == (1, 1)
+    assert outcome.skipped_rows[0].line == 3
+
+
+def test_a_wechat_id_of_another_customer_is_not_copied_onto_the_matched_one():
+    CustomerFactory(qq="20001", wechat="taken")
+    matched = CustomerFactory(qq="20002", wechat=None, name="")
+
+    outcome = run(csv_bytes([["姓名", "QQ", "微信"], ["乙", "20002", "TAKEN"]]))
+
+    assert outcome.error_count == 0
+    matched.refresh_from_db()
+    assert (matched.name, matched.wechat) == ("乙", None)
+
+
+def test_a_campus_column_sets_the_campus_by_name_and_an_unknown_one_is_a_row_error():
+    from crm.models import Campus
+
+    north = Campus.objects.create(name="北校区")
+    outcome = run(csv_bytes([["姓名", "QQ", "校区"], ["甲", "10001", "北校区"], ["乙", "10002", ""]]))
+
+    assert outcome.error_count == 0
+    assert Customer.objects.get(qq="10001").campus == north
+    assert Customer.objects.get(qq="10002").campus is None
+    with translation.override("en"):
+        outcome = run(csv_bytes([["姓名", "QQ", "校区"], ["丙", "10003", "南校区"]]))
+    assert outcome.problems[0].reasons == ["校区: No campus is called “南校区”."]

@@ -68,3 +68,81 @@ def test_the_team_overdue_per_salesperson(work_day, sales_user, other_sales_user
         (sales_user.pk, 2),
         (other_sales_user.pk, 1),
     ]
+
+
+def test_notices_are_bounded_newest_first_with_the_count_of_the_others(
+    sales_user, boss_user, django_assert_num_queries
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.models import CustomerTransfer, PaymentRecord
+    from tests.factories import CustomerFactory, PaymentRecordFactory
+
+    now = timezone.now()
+    for index in range(15):
+        customer = CustomerFactory(consultant=sales_user)
+        CustomerTransfer.objects.create(
+            customer=customer,
+            to_consultant=sales_user,
+            by=boss_user,
+            reason=CustomerTransfer.Reason.REASSIGN,
+            date=now - datetime.timedelta(minutes=2 * index),
+        )
+        PaymentRecordFactory(
+            customer=customer,
+            consultant=sales_user,
+            status=PaymentRecord.Status.CONFIRMED,
+            confirm_date=now - datetime.timedelta(minutes=2 * index + 1),
+        )
+
+    with django_assert_num_queries(2):
+        found = work_queue.notices(sales_user, since=now - datetime.timedelta(days=1), until=now, limit=20)
+        kinds = [notice.kind for notice in found["notices"]]
+
+    assert kinds == ["given", "confirmed"] * 10
+    assert found["more"] == 10
+    assert work_queue.notices(sales_user, since=now, until=now) == {"notices": [], "more": 0}
+
+
+def test_the_first_visit_shows_the_last_7_days_then_what_came_after(sales_user):
+    import datetime
+
+    from django.utils import timezone
+
+    since = work_queue.notices_since(sales_user)
+    assert abs(timezone.now() - datetime.timedelta(days=7) - since) < datetime.timedelta(minutes=1)
+
+    seen = timezone.now()
+    work_queue.notices_mark_seen(sales_user, at=seen)
+    sales_user.refresh_from_db()
+    assert work_queue.notices_since(sales_user) == seen
+
+
+def test_a_recycling_run_is_a_notice_with_its_reason_and_the_users_own_release_is_not(sales_user, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.models import CustomerTransfer
+    from crm.services.customers import customers_recycle, customers_release
+    from tests.factories import CustomerFactory
+
+    settings.CUSTOMER_DEAL_DAYS = 0
+    today = timezone.localdate()
+    long_ago = timezone.now() - datetime.timedelta(days=60)
+    silent = CustomerFactory(
+        consultant=sales_user, date=long_ago, last_consult_date=today - datetime.timedelta(days=20)
+    )
+    released = CustomerFactory(consultant=sales_user)
+    since = timezone.now() - datetime.timedelta(minutes=1)
+
+    customers_recycle(days=15, today=today)
+    customers_release(
+        user=sales_user, customer_ids=[released.pk], reason=CustomerTransfer.ReleaseReason.NO_INTEREST
+    )
+    found = work_queue.notices(sales_user, since=since, until=timezone.now())
+
+    assert [(notice.kind, notice.customer) for notice in found["notices"]] == [("recycled", silent)]
+    assert found["notices"][0].transfer.release_reason == CustomerTransfer.ReleaseReason.NO_FOLLOW_UP

@@ -77,6 +77,8 @@ class Command(BaseCommand):
         )
         if outcome.ignored_columns:
             self.stdout.write(f"ignored columns: {', '.join(outcome.ignored_columns)}")
+        if outcome.noted_columns:
+            self.stdout.write(f"kept in the customer note: {', '.join(outcome.noted_columns)}")
         self.list_rows(self.stdout, "skipped", outcome.skipped_rows, limit=20)
         if outcome.ok:
             verb = "would be imported (dry run)" if options["dry_run"] else "imported"

@@ -138,6 +138,13 @@ class CrmModelAdmin(NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["crm/admin/site.css"]}
 
+    def get_page_queryset(self, request, queryset):
+        """The rows of one list page with their per-row figures (a count of related rows, a date
+        computed from them): annotated here, they are computed for the page's rows only, never for the
+        rows an OFFSET skips nor in the list's count (crm/admin/paging.py). A filter that needs one of
+        them annotates it itself."""
+        return queryset
+
     def construct_change_message(self, request, form, formsets, add=False):
         # Django stores the changed fields' labels in English and shows them through gettext of the
         # capitalized label ("Status"), which no catalogue has: the history read "已修改 Status 和

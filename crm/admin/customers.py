@@ -307,6 +307,16 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     lists_others_customers = False
 
     def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .with_contacts_visible_to(request.user)
+            .prefetch_related(
+                Prefetch("class_list", queryset=ClassList.objects.select_related("campus").order_by("pk"))
+            )
+        )
+
+    def get_page_queryset(self, request, queryset):
         follow_ups = (
             ConsultRecord.objects.alive()
             .visible_to(request.user)
@@ -316,16 +326,11 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
             .annotate(count=Count("pk"))
             .values("count")
         )
-        # A correlated subquery, not a JOIN + GROUP BY: it runs for the rows of the page only, and the
-        # admin's COUNT(*) of the list leaves it out.
+        # A correlated subquery on the page's rows only (CrmModelAdmin.get_page_queryset).
         return (
             super()
-            .get_queryset(request)
-            .with_contacts_visible_to(request.user)
+            .get_page_queryset(request, queryset)
             .annotate(follow_up_count=Coalesce(Subquery(follow_ups, output_field=IntegerField()), Value(0)))
-            .prefetch_related(
-                Prefetch("class_list", queryset=ClassList.objects.select_related("campus").order_by("pk"))
-            )
         )
 
     def get_fieldsets(self, request, obj=None):

@@ -155,6 +155,9 @@ class NearestPageChangeList(ChangeList):
             return rows
         if not sliced:
             return annotate(request, rows)
+        figures = annotate(request, self.queryset)
+        if figures.query.annotations.keys() == self.queryset.query.annotations.keys():
+            return rows  # no per-row figures: the plain page
         return annotate(request, self.queryset.filter(pk__in=rows.values("pk")))
 
     def estimated_count_label(self) -> str:

@@ -235,3 +235,33 @@ def test_per_row_figures_are_computed_for_the_rows_of_the_page_only(
         assert table in sql.replace(keys, "")
         assert table not in keys
         assert all(table not in count for count in count_queries(queries, "crm_customer"))
+
+
+def test_an_action_post_neither_counts_nor_fetches_the_list(sales_client, sales_user):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    customers = CustomerFactory.create_batch(25)
+    data = {"action": "claim_customers", ACTION_CHECKBOX_NAME: [customers[0].pk], "index": 0}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = sales_client.post(reverse("admin:crm_publiccustomer_changelist"), data)
+
+    assert response.status_code == 302
+    customers[0].refresh_from_db()
+    assert customers[0].consultant == sales_user
+    pool_counts = [sql for sql in count_queries(queries, "crm_customer") if '"consultant_id" IS NULL' in sql]
+    assert pool_counts == []
+    assert not [q for q in queries if "crm_customer" in q["sql"] and "LIMIT 20" in q["sql"]]
+
+
+def test_a_list_without_per_row_figures_pages_with_its_plain_query(boss_client, campuses):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        boss_client.get(reverse(CAMPUSES), {"p": 2})
+
+    (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "crm_campus"."id"')]
+    assert " IN (SELECT" not in page

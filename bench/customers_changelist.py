@@ -60,6 +60,7 @@ class StockCustomerAdmin(admin.ModelAdmin):
     list_filter = ["source", "status", ("date", DateRangeFilter), ("last_consult_date", DateRangeFilter)]
     search_fields = ["name", "qq", "qq_name", "phone", "wechat"]
     list_select_related = ["consultant"]
+    list_per_page = 20  # as ours: the same rows on a page
 
     def get_queryset(self, request):
         return (

@@ -138,12 +138,15 @@ class CrmModelAdmin(NearestPageAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["crm/admin/site.css"]}
 
-    def get_page_queryset(self, request, queryset):
-        """The rows of one list page with their per-row figures (a count of related rows, a date
-        computed from them): annotated here, they are computed for the page's rows only, never for the
-        rows an OFFSET skips nor in the list's count (crm/admin/paging.py). A filter that needs one of
-        them annotates it itself."""
-        return queryset
+    def action_checkbox(self, obj):
+        # The markup of Django 5.2's ModelAdmin.action_checkbox (pinned by tests/admin/test_base.py)
+        # without a form widget rendered through the template engine for every row of every page.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(gettext("Select this object for an action - {}"), str(obj)),
+        )
 
     def construct_change_message(self, request, form, formsets, add=False):
         # Django stores the changed fields' labels in English and shows them through gettext of the

@@ -326,7 +326,7 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
             .annotate(count=Count("pk"))
             .values("count")
         )
-        # A correlated subquery on the page's rows only (CrmModelAdmin.get_page_queryset).
+        # A correlated subquery on the page's rows only (NearestPageAdminMixin.get_page_queryset).
         return (
             super()
             .get_page_queryset(request, queryset)

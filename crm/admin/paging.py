@@ -6,8 +6,8 @@ Every list also counts and fetches at the database's floor (issue 15):
 - A list of more than ``ADMIN_EXACT_COUNT_LIMIT`` rows with no search term and no filter, on PostgreSQL,
   shows the planner's estimate of its rows (「约 90 万条」) instead of counting them; the last pages
   count exactly, so that pagination still reaches the real last page.
-- Per-row figures (``CrmModelAdmin.get_page_queryset``: a follow-up count, the recycling countdown) are
-  computed for the rows of the page only: the page's primary keys are picked by the plain list query,
+- Per-row figures (``NearestPageAdminMixin.get_page_queryset``: a follow-up count, the recycling
+  countdown) are computed for the rows of the page only: the page's primary keys are picked by the plain list query,
   and the figures annotated on those rows alone, never on the rows an OFFSET skips nor in the count.
 - An action's POST does not count nor fetch: Django builds the list before running the action, then
   redirects or shows the action's own page.
@@ -150,15 +150,12 @@ class NearestPageChangeList(ChangeList):
     def page_queryset(self, request, rows, sliced=False):
         """The rows shown, with the per-row figures of ``get_page_queryset``: for a page of a longer
         list, on the rows whose keys the (sliced) list query picks, not inside the OFFSET."""
-        annotate = getattr(self.model_admin, "get_page_queryset", None)
-        if annotate is None:
-            return rows
-        if not sliced:
-            return annotate(request, rows)
-        figures = annotate(request, self.queryset)
-        if figures.query.annotations.keys() == self.queryset.query.annotations.keys():
+        admin_class = type(self.model_admin)
+        if getattr(admin_class, "get_page_queryset", None) in (None, NearestPageAdminMixin.get_page_queryset):
             return rows  # no per-row figures: the plain page
-        return annotate(request, self.queryset.filter(pk__in=rows.values("pk")))
+        if not sliced:
+            return self.model_admin.get_page_queryset(request, rows)
+        return self.model_admin.get_page_queryset(request, self.queryset.filter(pk__in=rows.values("pk")))
 
     def estimated_count_label(self) -> str:
         return estimated_count_label(self.result_count)
@@ -171,6 +168,13 @@ class NearestPageAdminMixin:
 
     def get_changelist(self, request, **kwargs):
         return NearestPageChangeList
+
+    def get_page_queryset(self, request, queryset):
+        """The rows of one list page with their per-row figures (a count of related rows, a date
+        computed from them): annotated here, they are computed for the page's rows only, never for the
+        rows an OFFSET skips nor in the list's count. A filter that needs one of them annotates it
+        itself."""
+        return queryset
 
 
 class PerPageChangeList(NearestPageChangeList):

@@ -43,8 +43,8 @@ class RecycleWarningMixin:
 
     The badge sits in the last follow-up cell rather than a column of its own, so that the list still
     fits a 1366-pixel window. The dates it counts from (``with_recycle_from``: correlated subqueries)
-    are computed for the rows of the page only (CrmModelAdmin.get_page_queryset); the 即将回收 filter
-    annotates them for the rows it filters."""
+    are computed for the rows of the page only (NearestPageAdminMixin.get_page_queryset); the 即将回收
+    filter annotates them for the rows it filters."""
 
     def get_page_queryset(self, request, queryset):
         return with_recycle_from(super().get_page_queryset(request, queryset))

@@ -312,3 +312,22 @@ def test_a_row_outside_the_scope_answers_404_like_a_missing_one(
     assert client.get(reverse(f"admin:crm_enrollment_{view}", args=[foreign.pk])).status_code == 404
     assert client.get(reverse(f"admin:crm_enrollment_{view}", args=[999_999])).status_code == 404
     assert client.get(reverse(f"admin:crm_enrollment_{view}", args=["nonsense"])).status_code == 404
+
+
+def test_the_action_checkbox_is_the_markup_of_django():
+    # Pins Django 5.2's ModelAdmin.action_checkbox, which CrmModelAdmin writes without a widget.
+    from django.contrib import admin as django_admin
+
+    from crm.admin.customers import CampusAdmin
+    from crm.models import Campus
+
+    campus = Campus(pk=7, name="北京")
+    ours = CampusAdmin(Campus, django_admin.site).action_checkbox(campus)
+    django = django_admin.ModelAdmin(Campus, django_admin.site).action_checkbox(campus)
+
+    def attributes(html):
+        import re
+
+        return sorted(re.findall(r'(\w[\w-]*)="([^"]*)"', html))
+
+    assert attributes(ours) == attributes(django)

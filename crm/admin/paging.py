@@ -7,8 +7,9 @@ Every list also counts and fetches at the database's floor (issue 15):
   shows the planner's estimate of its rows (「约 90 万条」) instead of counting them; the last pages
   count exactly, so that pagination still reaches the real last page.
 - Per-row figures (``NearestPageAdminMixin.get_page_queryset``: a follow-up count, the recycling
-  countdown) are computed for the rows of the page only: the page's primary keys are picked by the plain list query,
-  and the figures annotated on those rows alone, never on the rows an OFFSET skips nor in the count.
+  countdown) are computed for the rows of the page only: the page's primary keys are picked by the
+  plain list query, and the figures annotated on those rows alone, never on the rows an OFFSET skips
+  nor in the count.
 - An action's POST does not count nor fetch: Django builds the list before running the action, then
   redirects or shows the action's own page.
 """

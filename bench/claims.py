@@ -26,6 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+# Hundreds of claims per user in one day, and customers claimed again by the users who released them:
+# the daily limit and the cool-down would refuse most of them (the cap still binds the fight).
+os.environ.setdefault("CUSTOMER_DAILY_CLAIM_LIMIT", "0")
+os.environ.setdefault("CUSTOMER_RECLAIM_COOLDOWN_DAYS", "0")
 
 import django  # noqa: E402
 

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -110,7 +111,9 @@ class QuotaChangeListMixin:
     change_list_template = "admin/crm/customer_quota_change_list.html"
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {"quota": customers_quota(user=request.user), **(extra_context or {})}
+        # Lazy: an action's POST redirects without showing it (bench/claims.py).
+        quota = SimpleLazyObject(lambda: customers_quota(user=request.user))
+        extra_context = {"quota": quota, **(extra_context or {})}
         return super().changelist_view(request, extra_context)
 
 

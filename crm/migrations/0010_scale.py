@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0008_job'),
+        ('crm', '0009_notices'),
     ]
 
     operations = [

@@ -26,6 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+# Hundreds of claims per user in one day, and customers claimed again by the users who released them:
+# the daily limit and the cool-down would refuse most of them (the cap still binds the fight).
+os.environ.setdefault("CUSTOMER_DAILY_CLAIM_LIMIT", "0")
+os.environ.setdefault("CUSTOMER_RECLAIM_COOLDOWN_DAYS", "0")
 
 import django  # noqa: E402
 
@@ -45,7 +49,6 @@ from crm.services.customers import customers_claim  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
 BASE_QQ = 8_000_000_000
-BATCH = 10_000
 USERS = 8
 FIGHTERS = 16
 CONTESTED = 100
@@ -55,18 +58,23 @@ PUBLIC = reverse("admin:crm_publiccustomer_changelist")
 
 def populate(total: int) -> None:
     existing = Customer.objects.filter(qq__gte=str(BASE_QQ), qq__lt=str(BASE_QQ + 10**9)).count()
-    for start in range(existing, total, BATCH):
-        stop = min(start + BATCH, total)
-        Customer.objects.bulk_create(
-            Customer(
-                qq=str(BASE_QQ + i), name=f"领取压测{i}", phone=f"177{i:08d}", course=["PythonFullStack"]
-            )
-            for i in range(start, stop)
-        )
-        print(f"  {stop} customers", flush=True)
-    if connection.vendor == "postgresql":
+    if existing < total:
+        # One INSERT ... SELECT: a million rows in about a minute, where bulk_create takes ten.
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute(
+                """
+                INSERT INTO crm_customer (qq, qq_name, name, sex, phone, source, course, class_type,
+                    customer_note, status, network_consult_note, date, locked)
+                SELECT (%(base)s + i)::text, '', '领取压测' || i, '', '177' || lpad(i::text, 8, '0'), 'qq',
+                    'PythonFullStack', 'fulltime', '', 'unregistered', '', now() - make_interval(secs => i),
+                    false
+                FROM generate_series(%(start)s, %(stop)s - 1) AS i
+                """,
+                {"base": BASE_QQ, "start": existing, "stop": total},
+            )
+        print(f"  {total - existing} customers added", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE crm_customer")
 
 
 def sales_user(name: str):

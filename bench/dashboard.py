@@ -29,7 +29,7 @@ from django.test.utils import CaptureQueriesContext, setup_test_environment  # n
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from crm.models import ConsultRecord, Customer, PaymentRecord  # noqa: E402
+from crm.models import ClassList, ConsultRecord, Customer, PaymentRecord  # noqa: E402
 from crm.services import dashboard as services  # noqa: E402
 from tests.factories import ClassListFactory, UserFactory  # noqa: E402
 
@@ -102,7 +102,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     sellers = [UserFactory(username=f"bench_sales{n}", role="sales") for n in range(10)]
     boss = UserFactory(username="bench_boss", role="boss")
-    classes = [ClassListFactory(start_date=datetime.date(2020, 1, 1)) for _ in range(6)]
+    # A second run reuses the classes of the first (the factory's semesters would collide).
+    classes = list(ClassList.objects.order_by("pk")[:6])
+    classes += [ClassListFactory(start_date=datetime.date(2020, 1, 1)) for _ in range(6 - len(classes))]
     print(f"Populating up to {total} customers ({connection.vendor})...")
     populate(total, sellers, classes)
     if connection.vendor == "postgresql":

@@ -239,6 +239,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+# ADMIN LISTS
+# ------------------------------------------------------------------------------
+# A list of more rows than this, with no search term and no filter, shows PostgreSQL's estimate of its
+# rows (「约 90 万条」) instead of counting them at every page; SQLite always counts.
+ADMIN_EXACT_COUNT_LIMIT = int(os.environ.get("ADMIN_EXACT_COUNT_LIMIT", "100000"))
+
 # SALES
 # ------------------------------------------------------------------------------
 MAX_CUSTOMER_NUM = int(os.environ.get("MAX_CUSTOMER_NUM", "150"))

@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
+from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -122,7 +122,9 @@ class QuotaChangeListMixin:
     change_list_template = "admin/crm/customer_quota_change_list.html"
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {"quota": customers_quota(user=request.user), **(extra_context or {})}
+        # Lazy: an action's POST redirects without showing it (bench/claims.py).
+        quota = SimpleLazyObject(lambda: customers_quota(user=request.user))
+        extra_context = {"quota": quota, **(extra_context or {})}
         return super().changelist_view(request, extra_context)
 
 
@@ -463,6 +465,16 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     lists_others_customers = False
 
     def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .with_contacts_visible_to(request.user)
+            .prefetch_related(
+                Prefetch("class_list", queryset=ClassList.objects.select_related("campus").order_by("pk"))
+            )
+        )
+
+    def get_page_queryset(self, request, queryset):
         follow_ups = (
             ConsultRecord.objects.alive()
             .visible_to(request.user)
@@ -472,16 +484,11 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
             .annotate(count=Count("pk"))
             .values("count")
         )
-        # A correlated subquery, not a JOIN + GROUP BY: it runs for the rows of the page only, and the
-        # admin's COUNT(*) of the list leaves it out.
+        # A correlated subquery on the page's rows only (NearestPageAdminMixin.get_page_queryset).
         return (
             super()
-            .get_queryset(request)
-            .with_contacts_visible_to(request.user)
+            .get_page_queryset(request, queryset)
             .annotate(follow_up_count=Coalesce(Subquery(follow_ups, output_field=IntegerField()), Value(0)))
-            .prefetch_related(
-                Prefetch("class_list", queryset=ClassList.objects.select_related("campus").order_by("pk"))
-            )
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

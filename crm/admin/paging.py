@@ -1,16 +1,78 @@
 """Pagination of every list: a page number out of range shows the nearest page, and the user picks the
-page size (20/50/100) with ``?per_page=``."""
+page size (20/50/100) with ``?per_page=``.
 
+Every list also counts and fetches at the database's floor (issue 15):
+
+- A list of more than ``ADMIN_EXACT_COUNT_LIMIT`` rows with no search term and no filter, on PostgreSQL,
+  shows the planner's estimate of its rows (「约 90 万条」) instead of counting them; the last pages
+  count exactly, so that pagination still reaches the real last page.
+- Per-row figures (``NearestPageAdminMixin.get_page_queryset``: a follow-up count, the recycling
+  countdown) are computed for the rows of the page only: the page's primary keys are picked by the
+  plain list query, and the figures annotated on those rows alone, never on the rows an OFFSET skips
+  nor in the count.
+- An action's POST does not count nor fetch: Django builds the list before running the action, then
+  redirects or shows the action's own page.
+"""
+
+import json
+import math
+
+from django.conf import settings
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, InvalidPage, PageNotAnInteger, Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+from django.utils.translation import gettext
 
 PER_PAGE_VAR = "per_page"
 PER_PAGE_CHOICES = (20, 50, 100)
+# What ChangeList.get_results sets (Django 5.2): reading any of them runs the deferred count and page.
+RESULT_ATTRIBUTES = frozenset(
+    {
+        "result_count",
+        "show_full_result_count",
+        "show_admin_actions",
+        "full_result_count",
+        "result_list",
+        "can_show_all",
+        "multi_page",
+        "paginator",
+    }
+)
+
+
+def planner_estimate(queryset) -> int | None:
+    """PostgreSQL's estimate of how many rows ``queryset`` has (its plan's top row count), or None on
+    another database. Planning takes a millisecond where counting a million rows takes tens of them."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def estimated_count_label(count: int) -> str:
+    """「约 90 万条」: an estimate shown at its precision."""
+    if count >= 10_000:
+        return gettext("about %(count)s ten thousand rows") % {"count": round(count / 10_000)}
+    return gettext("about %(count)s rows") % {"count": count}
 
 
 class NearestPagePaginator(Paginator):
     """``?p=abc`` or ``?p=0`` shows the first page and ``?p=`` past the end the last, where Django's
-    changelist answers an invalid page by sending the user back to the first page with ``?e=1``."""
+    changelist answers an invalid page by sending the user back to the first page with ``?e=1``.
+
+    With ``may_estimate`` set (by the changelist: no search, no filter), a count over
+    ADMIN_EXACT_COUNT_LIMIT is the planner's estimate, and ``count_is_estimated`` says so."""
+
+    may_estimate = False
+    count_is_estimated = False
 
     def validate_number(self, number):
         try:
@@ -20,12 +82,94 @@ class NearestPagePaginator(Paginator):
         except EmptyPage:
             return 1 if int(number) < 1 else self.num_pages
 
+    @cached_property
+    def count(self):
+        limit = settings.ADMIN_EXACT_COUNT_LIMIT
+        if not self.may_estimate or connections[self.object_list.db].vendor != "postgresql":
+            return super().count
+        # A count that stops after the limit: exact (and the only query, as before) for a shorter list;
+        # past it, the planner's estimate.
+        bounded = self.object_list.order_by()[: limit + 1].count()
+        if bounded <= limit:
+            return bounded
+        self.count_is_estimated = True
+        return max(planner_estimate(self.object_list) or 0, bounded)
+
+
+def is_action_post(request) -> bool:
+    """Whether Django's changelist_view (5.2) runs an action for this request: it then redirects or
+    answers with the action's page, and never shows the list it built."""
+    return request.method == "POST" and "_save" not in request.POST and "action" in request.POST
+
 
 class NearestPageChangeList(ChangeList):
     def get_results(self, request):
-        super().get_results(request)
+        if is_action_post(request):
+            self.__dict__["_deferred_results"] = request
+            return
+        self.get_page_results(request)
+
+    def __getattr__(self, name):
+        request = self.__dict__.pop("_deferred_results", None)
+        if name in RESULT_ATTRIBUTES and request is not None:
+            self.get_page_results(request)
+            return getattr(self, name)
+        raise AttributeError(name)
+
+    def get_page_results(self, request):
+        # ChangeList.get_results of Django 5.2 (pinned by tests/admin/test_paging.py), with an estimated
+        # count, an exact count for the last pages, and the per-row figures on the page's rows only.
+        paginator = self.get_counting_paginator(request)
+        if paginator.count and paginator.count_is_estimated and not self.page_is_inside_estimate(paginator):
+            paginator = self.get_counting_paginator(request, may_estimate=False)
+        result_count = paginator.count
+        full_result_count = self.root_queryset.count() if self.model_admin.show_full_result_count else None
+        can_show_all = result_count <= self.list_max_show_all
+        multi_page = result_count > self.list_per_page
+        if (self.show_all and can_show_all) or not multi_page:
+            result_list = self.page_queryset(request, self.queryset._clone())
+        else:
+            try:
+                page = paginator.page(self.page_num).object_list
+            except InvalidPage as error:
+                raise IncorrectLookupParameters from error
+            result_list = self.page_queryset(request, page, sliced=True)
+        self.result_count = result_count
+        self.show_full_result_count = self.model_admin.show_full_result_count
+        self.show_admin_actions = not self.show_full_result_count or bool(full_result_count)
+        self.full_result_count = full_result_count
+        self.result_list = result_list
+        self.can_show_all = can_show_all
+        self.multi_page = multi_page
+        self.paginator = paginator
         # The page shown is marked as the current one in the page links ({% pagination %}).
-        self.page_num = self.paginator.validate_number(self.page_num)
+        self.page_num = paginator.validate_number(self.page_num)
+
+    def get_counting_paginator(self, request, may_estimate=None):
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        if may_estimate is None:
+            may_estimate = not self.query and not self.has_active_filters and not self.date_hierarchy
+        paginator.may_estimate = may_estimate and hasattr(paginator, "may_estimate")
+        return paginator
+
+    def page_is_inside_estimate(self, paginator) -> bool:
+        """Whether the page asked for is far enough from the estimated end to be full whatever the
+        estimate's error: the last pages (and any past them) count exactly."""
+        margin = max(1, math.ceil(paginator.count * 0.1 / self.list_per_page))
+        return self.page_num < paginator.num_pages - margin
+
+    def page_queryset(self, request, rows, sliced=False):
+        """The rows shown, with the per-row figures of ``get_page_queryset``: for a page of a longer
+        list, on the rows whose keys the (sliced) list query picks, not inside the OFFSET."""
+        admin_class = type(self.model_admin)
+        if getattr(admin_class, "get_page_queryset", None) in (None, NearestPageAdminMixin.get_page_queryset):
+            return rows  # no per-row figures: the plain page
+        if not sliced:
+            return self.model_admin.get_page_queryset(request, rows)
+        return self.model_admin.get_page_queryset(request, self.queryset.filter(pk__in=rows.values("pk")))
+
+    def estimated_count_label(self) -> str:
+        return estimated_count_label(self.result_count)
 
 
 class NearestPageAdminMixin:
@@ -35,6 +179,13 @@ class NearestPageAdminMixin:
 
     def get_changelist(self, request, **kwargs):
         return NearestPageChangeList
+
+    def get_page_queryset(self, request, queryset):
+        """The rows of one list page with their per-row figures (a count of related rows, a date
+        computed from them): annotated here, they are computed for the page's rows only, never for the
+        rows an OFFSET skips nor in the list's count. A filter that needs one of them annotates it
+        itself."""
+        return queryset
 
 
 class PerPageChangeList(NearestPageChangeList):

@@ -15,6 +15,13 @@ from crm.services.customers import (
 RECYCLE_WARNING_COLOURS = {"due": "#c0392b", "soon": "#e67e22"}
 
 
+def with_recycle_from(queryset):
+    """``queryset.with_recycle_from()``, once: the filter's rows already carry it on the page."""
+    if "recycle_from" in queryset.query.annotations:
+        return queryset
+    return queryset.with_recycle_from()
+
+
 class RecyclingSoonFilter(admin.SimpleListFilter):
     title = _("automatic recycling")
     parameter_name = "recycling"
@@ -28,19 +35,19 @@ class RecyclingSoonFilter(admin.SimpleListFilter):
         soon = customers_recycling_soon_q()
         if self.value() != "soon" or soon is None:
             return queryset
-        return queryset.filter(soon)
+        return with_recycle_from(queryset).filter(soon)
 
 
 class RecycleWarningMixin:
     """A "N天后回收" / "即将回收" badge under the last follow-up date, and the 即将回收 filter.
 
     The badge sits in the last follow-up cell rather than a column of its own, so that the list still
-    fits a 1366-pixel window. The date it counts from is one annotation of the list's own query
-    (``with_recycle_from``: a correlated subquery on the rows of the page, which the list's COUNT(*)
-    leaves out)."""
+    fits a 1366-pixel window. The dates it counts from (``with_recycle_from``: correlated subqueries)
+    are computed for the rows of the page only (NearestPageAdminMixin.get_page_queryset); the 即将回收
+    filter annotates them for the rows it filters."""
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).with_recycle_from()
+    def get_page_queryset(self, request, queryset):
+        return with_recycle_from(super().get_page_queryset(request, queryset))
 
     def get_list_filter(self, request):
         return [*super().get_list_filter(request), RecyclingSoonFilter]

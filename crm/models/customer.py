@@ -150,6 +150,17 @@ class Customer(models.Model):
                 name="crm_customer_pool_campus",
                 condition=models.Q(consultant__isnull=True),
             ),
+            # The pool's exact counts by its filters, as index-only scans (bench/customers_changelist.py).
+            models.Index(
+                fields=["source", "campus"],
+                name="crm_customer_pool_source",
+                condition=models.Q(consultant__isnull=True),
+            ),
+            models.Index(
+                fields=["status", "campus"],
+                name="crm_customer_pool_status",
+                condition=models.Q(consultant__isnull=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -326,3 +326,22 @@ def test_a_forged_value_in_an_autocomplete_field_is_a_form_error_not_a_500(boss_
 
     assert response.status_code == 200
     assert "introduce_from" in response.context["adminform"].form.errors
+
+
+def test_the_action_checkbox_is_the_markup_of_django():
+    # Pins Django 5.2's ModelAdmin.action_checkbox, which CrmModelAdmin writes without a widget.
+    from django.contrib import admin as django_admin
+
+    from crm.admin.customers import CampusAdmin
+    from crm.models import Campus
+
+    campus = Campus(pk=7, name="北京")
+    ours = CampusAdmin(Campus, django_admin.site).action_checkbox(campus)
+    django = django_admin.ModelAdmin(Campus, django_admin.site).action_checkbox(campus)
+
+    def attributes(html):
+        import re
+
+        return sorted(re.findall(r'(\w[\w-]*)="([^"]*)"', html))
+
+    assert attributes(ours) == attributes(django)

@@ -84,3 +84,186 @@ def test_the_paginator_clamps_any_number():
         3,
     ]
     assert NearestPagePaginator([], 20).validate_number(5) == 1
+
+
+# --- Counting at the floor (issue 15) ---
+
+
+def count_queries(queries, table):
+    return [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(*)") and f'"{table}"' in q["sql"]]
+
+
+@pytest.fixture
+def analyzed_campuses(campuses, settings):
+    from django.db import connection
+
+    settings.ADMIN_EXACT_COUNT_LIMIT = 10
+    with connection.cursor() as cursor:
+        # The planner's estimate comes from the table's statistics, as autovacuum keeps them.
+        cursor.execute("ANALYZE crm_campus")
+    return campuses
+
+
+@pytest.mark.postgres
+def test_a_long_list_without_search_or_filter_shows_the_planner_estimate(boss_client, analyzed_campuses):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = boss_client.get(reverse(CAMPUSES))
+
+    cl = response.context["cl"]
+    assert cl.paginator.count_is_estimated
+    # One count that stops after the limit, then the estimate: never a count of every row.
+    (count,) = count_queries(queries, "crm_campus")
+    assert "LIMIT 11" in count
+    assert any(q["sql"].upper().startswith("EXPLAIN (FORMAT JSON)") for q in queries)
+    assert f"约 {cl.result_count} 条" in response.content.decode()
+    assert shown(response) == (1, 20)
+
+
+@pytest.mark.postgres
+def test_a_searched_long_list_counts_exactly(boss_client, analyzed_campuses):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = boss_client.get(reverse(CAMPUSES), {"q": analyzed_campuses[0].name})
+
+    assert not response.context["cl"].paginator.count_is_estimated
+    assert response.context["cl"].result_count == 1
+    assert len(count_queries(queries, "crm_campus")) == 1
+
+
+@pytest.mark.postgres
+def test_a_filtered_long_list_counts_exactly(sales_client, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CustomerFactory.create_batch(30, source="website")
+    CustomerFactory.create_batch(15, source="qq")
+    settings.ADMIN_EXACT_COUNT_LIMIT = 10
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_customer")
+    url = reverse("admin:crm_publiccustomer_changelist")
+    assert sales_client.get(url).context["cl"].paginator.count_is_estimated
+
+    with CaptureQueriesContext(connection) as queries:
+        response = sales_client.get(url, {"source__exact": "website"})
+
+    assert not response.context["cl"].paginator.count_is_estimated
+    assert response.context["cl"].result_count == 30
+    assert len(count_queries(queries, "crm_customer")) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("page", ["3", "999"])
+def test_the_last_page_of_an_estimated_list_counts_exactly_and_is_reached(
+    boss_client, analyzed_campuses, page
+):
+    response = boss_client.get(reverse(CAMPUSES), {"p": page})
+
+    assert not response.context["cl"].paginator.count_is_estimated
+    assert response.context["cl"].result_count == 45
+    assert shown(response) == (3, 5)
+
+
+def test_sqlite_counts_exactly_over_the_limit(boss_client, campuses, settings):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the estimate is PostgreSQL's")
+    settings.ADMIN_EXACT_COUNT_LIMIT = 10
+
+    response = boss_client.get(reverse(CAMPUSES))
+
+    assert not response.context["cl"].paginator.count_is_estimated
+    assert response.context["cl"].result_count == 45
+
+
+def test_the_estimate_label_reads_in_ten_thousands():
+    from crm.admin.paging import estimated_count_label
+
+    assert estimated_count_label(904_321) == "约 90 万条"
+    assert estimated_count_label(4_321) == "约 4321 条"
+
+
+def test_the_deferred_results_are_every_attribute_django_get_results_sets():
+    # Pins Django 5.2's ChangeList.get_results: the attributes it sets are those an action's POST defers.
+    import inspect
+    import re
+
+    from django.contrib.admin.views.main import ChangeList
+
+    from crm.admin.paging import RESULT_ATTRIBUTES
+
+    assert set(re.findall(r"self\.(\w+) = ", inspect.getsource(ChangeList.get_results))) == RESULT_ATTRIBUTES
+
+
+def page_query(queries):
+    """The list query of the page: the one that selects the customers' columns and their figures."""
+    (sql,) = [
+        q["sql"] for q in queries if q["sql"].startswith('SELECT "crm_customer"."id", "crm_customer"."qq"')
+    ]
+    return sql
+
+
+@pytest.mark.parametrize(
+    ("url_name", "figures"),
+    [
+        ("admin:crm_publiccustomer_changelist", ["crm_consultrecord"]),
+        (MY_CUSTOMERS, ["crm_consultrecord", "crm_customertransfer", "crm_enrollment"]),
+    ],
+)
+def test_per_row_figures_are_computed_for_the_rows_of_the_page_only(
+    sales_client, sales_user, url_name, figures
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    owner = sales_user if url_name == MY_CUSTOMERS else None
+    CustomerFactory.create_batch(45, consultant=owner)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = sales_client.get(reverse(url_name), {"p": 2})
+
+    assert shown(response) == (2, 20)
+    sql = page_query(queries)
+    # The page's keys are picked by the plain list query (its OFFSET), the figures computed outside it.
+    keys = sql[sql.index('"crm_customer"."id" IN (SELECT') :]
+    keys = keys[: keys.index("OFFSET 20") + len("OFFSET 20")]
+    assert "LIMIT 20" in keys
+    for table in figures:
+        assert table in sql.replace(keys, "")
+        assert table not in keys
+        assert all(table not in count for count in count_queries(queries, "crm_customer"))
+
+
+def test_an_action_post_neither_counts_nor_fetches_the_list(sales_client, sales_user):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    customers = CustomerFactory.create_batch(25)
+    data = {"action": "claim_customers", ACTION_CHECKBOX_NAME: [customers[0].pk], "index": 0}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = sales_client.post(reverse("admin:crm_publiccustomer_changelist"), data)
+
+    assert response.status_code == 302
+    customers[0].refresh_from_db()
+    assert customers[0].consultant == sales_user
+    pool_counts = [sql for sql in count_queries(queries, "crm_customer") if '"consultant_id" IS NULL' in sql]
+    assert pool_counts == []
+    assert not [q for q in queries if "crm_customer" in q["sql"] and "LIMIT 20" in q["sql"]]
+
+
+def test_a_list_without_per_row_figures_pages_with_its_plain_query(boss_client, campuses):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        boss_client.get(reverse(CAMPUSES), {"p": 2})
+
+    (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "crm_campus"."id"')]
+    assert " IN (SELECT" not in page

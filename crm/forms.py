@@ -87,6 +87,8 @@ class RegisterForm(forms.ModelForm):
         return cleaned
 
     def _post_clean(self):
+        # The hook Django 5.2's own BaseUserCreationForm validates the password in (checked against
+        # that version); tests/test_forms.py pins the similarity check against the username.
         super()._post_clean()
         # After the instance has the username and name, so that the similarity validator sees them.
         password = self.cleaned_data.get("password")

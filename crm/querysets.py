@@ -77,7 +77,7 @@ class CustomerQuerySet(models.QuerySet):
         can never be recycled: in the pool, signed up or beyond, enrolled in a class, or locked."""
         from django.db.models.functions import Coalesce, Greatest, TruncDate
 
-        from crm.models import CustomerTransfer, Enrollment
+        from crm.models import Customer, CustomerTransfer, Enrollment
 
         claimed = (
             CustomerTransfer.objects.filter(
@@ -92,9 +92,9 @@ class CustomerQuerySet(models.QuerySet):
         claimed_on = Coalesce(models.Subquery(claimed, output_field=models.DateField()), created)
         since = Greatest(created, Coalesce("last_consult_date", created), claimed_on)
         enrolled = Enrollment.objects.alive().filter(customer=models.OuterRef("pk"))
-        recyclable = models.Q(consultant__isnull=False, status="unregistered", locked=False) & ~models.Exists(
-            enrolled
-        )
+        recyclable = models.Q(
+            consultant__isnull=False, status=Customer.Status.UNREGISTERED, locked=False
+        ) & ~models.Exists(enrolled)
         return self.annotate(
             recycle_from=models.Case(models.When(recyclable, then=since), output_field=models.DateField()),
             owned_from=models.Case(

@@ -20,6 +20,8 @@ class PrivateStorage(FileSystemStorage):
         return self._value_or_setting(self._location, settings.PRIVATE_MEDIA_ROOT)
 
     def _clear_cached_properties(self, setting, **kwargs):
+        # FileSystemStorage's reaction to setting_changed (Django 5.2, checked): the private root
+        # follows PRIVATE_MEDIA_ROOT in tests (tests/test_storage.py pins it).
         super()._clear_cached_properties(setting, **kwargs)
         if setting == "PRIVATE_MEDIA_ROOT":
             self.__dict__.pop("base_location", None)

@@ -20,6 +20,9 @@ UPSTREAM_STRINGS = [_("Select all"), _("Submit")]
 
 
 class ExportForm(SelectableFieldsExportForm):
+    # _init_formats and _get_field_label have no public counterpart in django-import-export 4.4.3
+    # (checked against that version); tests/admin/test_finance.py pins what they do (.xlsx chosen,
+    # headers only).
     # The export page then has the back office's layout (its narrower sidebar) like the lists.
     Media = CrmModelAdmin.Media
 
@@ -67,6 +70,9 @@ class StreamingExportMixin(ExportActionMixin):
         date = timezone.localdate().isoformat()
         return f"{self.model._meta.verbose_name_plural}-{date}.{file_format.get_extension()}"
 
+    # django-import-export 4.4.3 builds the whole file in memory here and has no public hook for
+    # writing it otherwise (checked against that version); the export tests (tests/admin/test_finance.py,
+    # tests/admin/test_jobs.py) pin the streamed file and the job.
     def _do_file_export(self, file_format, request, queryset, export_form=None):
         if not self.has_export_permission(request):
             raise PermissionDenied

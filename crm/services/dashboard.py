@@ -175,8 +175,9 @@ def _holds(codename: str):
 
 
 def sales_team() -> Q:
-    """The salespeople: active users who may claim customers but do not see everybody's (not the boss)."""
-    return Q(is_active=True, is_superuser=False) & _holds("claim_customer") & ~_holds("view_all_customers")
+    """The salespeople: the holders of crm.own_customers (``UserProfile.objects.sales_staff()``) who do
+    not see everybody's customers (not the boss), as a Q the rows can also be annotated with."""
+    return Q(pk__in=UserProfile.objects.sales_staff().values("pk")) & ~_holds("view_all_customers")
 
 
 # PaymentRecordQuerySet.totals() per group, under the names the dashboard's rows use.

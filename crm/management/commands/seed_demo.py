@@ -245,7 +245,8 @@ class DemoLoader:
             last = max(last or record.date, record.date)
         if last:
             customer.last_consult_date = timezone.localdate(last)
-            customer.next_date = customer.last_consult_date + datetime.timedelta(days=7)
+            # The planned calls of a normal morning: some overdue, some today, most in the days ahead.
+            customer.next_date = timezone.localdate(self.now) + datetime.timedelta(days=customer.pk % 13 - 4)
             customer.save(update_fields=["last_consult_date", "next_date"])
 
     def load_students(self, klass: ClassList, key: str, count: int) -> None:

@@ -833,6 +833,25 @@ class CustomerResource(resources.ModelResource):
                 result.append_invalid_row(first.line - 1, {}, ValidationError({"consultant": error.messages}))
 
 
+# The columns of the customer export, in their order.
+CUSTOMER_EXPORT_COLUMNS = (
+    "name",
+    "qq",
+    "qq_name",
+    "phone",
+    "wechat",
+    "sex",
+    "source",
+    "status",
+    "course",
+    "consultant",
+    "campus",
+    "last_consult_date",
+    "next_date",
+    "date",
+)
+
+
 class CustomerExportResource(resources.Resource):
     """The export of 全部客户: the columns of the list, as people read them, dates as real dates.
 
@@ -840,22 +859,7 @@ class CustomerExportResource(resources.Resource):
     queryset: crm.contacts); a queryset without the annotation exports every contact masked.
     """
 
-    columns = (
-        "name",
-        "qq",
-        "qq_name",
-        "phone",
-        "wechat",
-        "sex",
-        "source",
-        "status",
-        "course",
-        "consultant",
-        "campus",
-        "last_consult_date",
-        "next_date",
-        "date",
-    )
+    columns = CUSTOMER_EXPORT_COLUMNS
 
     name = ExportField(column_name=Customer._meta.get_field("name").verbose_name)
     qq = ExportField(column_name=Customer._meta.get_field("qq").verbose_name)
@@ -874,22 +878,7 @@ class CustomerExportResource(resources.Resource):
 
     class Meta:
         model = Customer
-        export_order = (
-            "name",
-            "qq",
-            "qq_name",
-            "phone",
-            "wechat",
-            "sex",
-            "source",
-            "status",
-            "course",
-            "consultant",
-            "campus",
-            "last_consult_date",
-            "next_date",
-            "date",
-        )
+        export_order = CUSTOMER_EXPORT_COLUMNS
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -66,9 +66,16 @@ def sales_step(rng: random.Random, user, classes, campus, log: Log) -> str:
         return operation
     customer_id = rng.choice(mine)
     if operation == "release":
-        customers_release(user=user, customer_ids=[customer_id])
+        customers_release(
+            user=user, customer_ids=[customer_id], reason=CustomerTransfer.ReleaseReason.NO_INTEREST
+        )
     elif operation == "followup":
-        record = ConsultRecord(customer_id=customer_id, note="回访", status=ConsultRecord.Stage.B)
+        record = ConsultRecord(
+            customer_id=customer_id,
+            note="回访",
+            status=ConsultRecord.Stage.B,
+            next_date=timezone.localdate() + datetime.timedelta(days=3),
+        )
         log.followups.append(consult_records_save(record=record, user=user).pk)
     elif operation == "enroll":
         enrollment = Enrollment(

@@ -84,7 +84,7 @@ def _make_room(user, *, adding: int, by=None) -> None:
     """The checks of every path that gives customers to ``user`` (claim, creation, reassignment, import),
     on the owner's locked row; the lock is held until the caller's transaction commits."""
     customers_check_owner(user=user)
-    _lock_owner(user)
+    # The cap check takes the owner's lock (customers_check_capacity).
     customers_check_capacity(user=user, adding=adding, by=by)
 
 

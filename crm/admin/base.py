@@ -7,7 +7,6 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
-from django.template.response import TemplateResponse
 from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter import filters as rangefilter
 
 from crm import formats
+from crm.admin.confirmation import action_confirmation
 from crm.admin.paging import NearestPageAdminMixin
 from crm.services.recycle_bin import recycle_bin_check, recycle_bin_move
 
@@ -268,8 +268,6 @@ class RecycleBinAdminMixin:
     confirmation page like Django's delete confirmation. Django's own delete (the action and the
     delete page) is the superuser's alone."""
 
-    recycle_bin_confirmation_template = "admin/crm/recycle_bin_confirmation.html"
-
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
@@ -304,13 +302,20 @@ class RecycleBinAdminMixin:
         return None
 
     def recycle_bin_confirmation(self, request, rows):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Move to the recycle bin"),
-            "opts": self.opts,
-            "rows": rows,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, self.recycle_bin_confirmation_template, context)
+        name = self.opts.verbose_name
+        question = ngettext(
+            "Move this %(name)s to the recycle bin? It disappears from the lists and totals; "
+            "the record is kept.",
+            "Move these %(count)s %(name)s rows to the recycle bin? They disappear from the lists "
+            "and totals; the records are kept.",
+            len(rows),
+        ) % {"count": len(rows), "name": name}
+        return action_confirmation(
+            self,
+            request,
+            self.model._default_manager.filter(pk__in=[row.pk for row in rows]).order_by("pk"),
+            action="move_to_recycle_bin",
+            title=gettext("Move to the recycle bin"),
+            question=question,
+            submit_label=gettext("Yes, I’m sure"),
+        )

@@ -71,11 +71,7 @@ class RegisterForm(forms.ModelForm):
             raise ValidationError(
                 _("A username may not mix Latin letters with Cyrillic or Greek ones."), code="mixed_scripts"
             )
-        if UserProfile.objects.filter(username__iexact=username).exists():
-            raise ValidationError(
-                _("This username is already taken (capital and small letters count as the same)."),
-                code="unique",
-            )
+        # Taken names, without regard to case, are refused by the model's constraint (crm/models/user.py).
         return username
 
     def clean(self):

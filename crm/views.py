@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from crm.forms import HomeworkUploadForm, LoginForm, RegisterForm
 from crm.models import StudyRecord
+from crm.models.user import USERNAME_TAKEN_MESSAGE
 from crm.services.students import customer_of, student_overview, study_records_upload_homework
 
 
@@ -59,7 +61,14 @@ def register(request):
         )
         return render(request, "crm/register.html", context, status=429)
     if form.is_valid():
-        user = form.save()
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Another registration took the name (in another case) between the form's check and
+            # this insert: the database's constraint refused it.
+            form.add_error("username", USERNAME_TAKEN_MESSAGE)
+            return render(request, "crm/register.html", context)
         messages.success(
             request,
             _("Your account %(username)s has been created. Log in with it.") % {"username": user.username},

@@ -67,6 +67,19 @@ def test_register_shows_a_field_error_beside_its_field(client, make_user):
     assert '<div class="form-row errors">' in response.content.decode()
 
 
+def test_a_name_taken_in_another_case_by_a_concurrent_registration_is_a_form_error(
+    client, make_user, monkeypatch
+):
+    # The other registration commits between this form's check and its insert: the check passes
+    # (as if the name were still free) and the database's constraint refuses the insert.
+    make_user(username="newstudent")
+    monkeypatch.setattr(UserProfile, "validate_constraints", lambda self, exclude=None: None)
+    response = client.post(reverse("register"), {**REGISTER, "username": "NewStudent"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"] == ["这个用户名已被占用（大小写字母视为相同）。"]
+    assert UserProfile.objects.filter(username__iexact="newstudent").count() == 1
+
+
 def test_a_new_account_logs_in_to_its_own_page_but_not_to_the_admin(client):
     client.post(reverse("register"), REGISTER)
     response = login(client, "newstudent", REGISTER["password"])

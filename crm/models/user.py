@@ -1,5 +1,7 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from crm.querysets import CrmUserManager
@@ -15,6 +17,10 @@ class Department(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+USERNAME_TAKEN = "username_taken"
+USERNAME_TAKEN_MESSAGE = _("This username is already taken (capital and small letters count as the same).")
 
 
 class UserProfile(AbstractUser):
@@ -48,9 +54,32 @@ class UserProfile(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["username"]
+        constraints = [
+            # "SALES1" beside "sales1" is a second account that staff would take for the first: the
+            # database refuses it on every path (registration, the admin, commands, two requests at once).
+            models.UniqueConstraint(
+                Lower("username"),
+                name="crm_userprofile_username_case_insensitive",
+                violation_error_code=USERNAME_TAKEN,
+                violation_error_message=USERNAME_TAKEN_MESSAGE,
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.username
+
+    def validate_constraints(self, exclude=None):
+        # Django 5.2 reports a unique constraint over an expression to no field; this one is the
+        # username's, so that forms show it beside the username (tests/models/test_models.py pins it).
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            for item in general:
+                key = "username" if getattr(item, "code", None) == USERNAME_TAKEN else NON_FIELD_ERRORS
+                errors.setdefault(key, []).append(item)
+            raise ValidationError(errors) from error
 
     def get_short_name(self) -> str:
         return self.name or self.username

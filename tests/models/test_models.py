@@ -25,6 +25,19 @@ def assert_violates_constraint(create):
         create()
 
 
+def test_usernames_are_unique_without_regard_to_case():
+    UserFactory(username="sales1")
+    assert_violates_constraint(lambda: UserFactory(username="SALES1"))
+    assert models.UserProfile.objects.filter(username__iexact="sales1").count() == 1
+
+
+def test_a_username_taken_in_another_case_is_an_error_of_the_username_field():
+    UserFactory(username="sales1")
+    with pytest.raises(ValidationError) as caught:
+        models.UserProfile(username="Sales1").validate_constraints()
+    assert caught.value.message_dict == {"username": ["这个用户名已被占用（大小写字母视为相同）。"]}
+
+
 def test_qq_is_unique():
     CustomerFactory(qq="123456")
     assert_violates_constraint(lambda: CustomerFactory(qq="123456"))

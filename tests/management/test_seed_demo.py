@@ -1,6 +1,9 @@
+import datetime
+
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.utils import timezone
 
 from crm.models import (
     ClassList,
@@ -66,6 +69,23 @@ def test_demo_data_shows_every_rule_at_work():
     assert not student.is_staff
     for username in ["admin", "boss", "sales1", "finance1", "ta1"]:
         assert UserProfile.objects.get(username=username).check_password("demo-pass-2026")
+
+
+def test_the_demo_enrollments_and_payments_fill_the_last_30_days_and_the_30_before():
+    call_command("seed_demo", verbosity=0)
+    now = timezone.now()
+    for start, end in [
+        (now - datetime.timedelta(days=30), now),
+        (now - datetime.timedelta(days=60), now - datetime.timedelta(days=30)),
+    ]:
+        enrolled = Enrollment.objects.filter(enrolled_date__range=(start, end))
+        assert enrolled.filter(contract_approved=True).exists()
+        assert PaymentRecord.objects.filter(date__range=(start, end), status="confirmed").exists()
+    for enrollment in Enrollment.objects.all():
+        paid = PaymentRecord.objects.filter(
+            customer=enrollment.customer, enrolment_class=enrollment.enrolment_class
+        )
+        assert all(payment.date >= enrollment.enrolled_date for payment in paid)
 
 
 def test_the_demo_customers_have_an_ownership_history_that_leads_to_their_owner():

@@ -262,6 +262,9 @@ class DemoLoader:
             )
             self.add_history(customer, [(CustomerTransfer.Reason.CREATE, None, consultant, consultant)])
             self.add_follow_ups(customer, consultant, 2)
+            # Spread over the last two months, so that the dashboard's 30 days and the 30 before both
+            # have enrollments to compare.
+            enrolled_days_ago = 3 + (7 * index) % 60
             Enrollment.objects.get_or_create(
                 customer=customer,
                 enrolment_class=klass,
@@ -272,14 +275,16 @@ class DemoLoader:
                     "your_expectation": self.rng.choice(self.demo["expectations"]),
                     "contract_agreed": True,
                     "contract_approved": approved,
-                    "enrolled_date": self.now - datetime.timedelta(days=70 - index),
+                    "enrolled_date": self.now - datetime.timedelta(days=enrolled_days_ago),
                 },
             )
             if approved:
                 customer.class_list.add(klass)
-            self.add_payments(customer, klass, consultant, index, approved)
+            self.add_payments(customer, klass, consultant, index, approved, enrolled_days_ago)
 
-    def add_payments(self, customer, klass, consultant, index: int, approved: bool) -> None:
+    def add_payments(
+        self, customer, klass, consultant, index: int, approved: bool, enrolled_days_ago: int
+    ) -> None:
         confirmed = {"status": PaymentRecord.Status.CONFIRMED, "confirm_user": self.users["finance1"]}
         unconfirmed = {"status": PaymentRecord.Status.UNCONFIRMED}
         payments = [(PaymentRecord.PayType.DEPOSIT, 500, confirmed if approved else unconfirmed)]
@@ -291,9 +296,12 @@ class DemoLoader:
             if index == 7:
                 payments.append((PaymentRecord.PayType.REFUND, -2000, confirmed))
         for pay_type, fee, status in payments:
-            # Deposits come with the enrollment; tuition and refunds spread over the weeks since, so that
-            # this month's figures (payment list, dashboard) are never empty.
-            days_ago = 60 - index if pay_type == PaymentRecord.PayType.DEPOSIT else max(2, 45 - 3 * index)
+            # Deposits come with the enrollment; tuition and refunds in the days after it.
+            days_ago = (
+                enrolled_days_ago
+                if pay_type == PaymentRecord.PayType.DEPOSIT
+                else max(1, enrolled_days_ago - 2 - index % 5)
+            )
             date = self.now - datetime.timedelta(days=days_ago)
             PaymentRecord.objects.get_or_create(
                 customer=customer,

@@ -22,6 +22,11 @@ def _perms(model: str, *actions: str) -> set[str]:
     return {f"crm.{action}_{model}" for action in actions}
 
 
+def recycle_permission(model) -> str:
+    """The capability of moving ``model``'s rows to the recycle bin: ``crm.recycle_<model>``."""
+    return f"{model._meta.app_label}.recycle_{model._meta.model_name}"
+
+
 CRUD = ("view", "add", "change", "delete")
 
 # Capabilities: what a user may do beyond a model's CRUD, checked by these names and never inferred
@@ -56,9 +61,9 @@ SALES = Role(
         | _perms("privatecustomer", "view", "add", "change")
         | _perms("customer", "claim", "release", "lock")
         | {OWN_CUSTOMERS}
-        | _perms("consultrecord", "view", "add", "change")
-        | _perms("enrollment", "view", "add", "change")
-        | _perms("paymentrecord", "view", "add", "change")
+        | _perms("consultrecord", "view", "add", "change", "recycle")
+        | _perms("enrollment", "view", "add", "change", "recycle")
+        | _perms("paymentrecord", "view", "add", "change", "recycle")
         | _perms("customertransfer", "view")
         | _perms("campus", "view")
     ),
@@ -72,7 +77,7 @@ CLASS_TEACHER = Role(
         _perms("classlist", "view", "change")
         | _perms("courserecord", *CRUD)
         | _perms("studyrecord", "view", "add", "change")
-        | _perms("enrollment", "view", "change")
+        | _perms("enrollment", "view", "change", "recycle")
         | _perms("campus", "view")
         | _perms("contracttemplate", "view")
         | {APPROVE_ENROLLMENT, TEACH_CLASS}
@@ -108,7 +113,7 @@ FINANCE = Role(
     label=_("Finance"),
     is_staff=True,
     permissions=frozenset(
-        _perms("paymentrecord", "view", "change", "confirm", "export")
+        _perms("paymentrecord", "view", "change", "confirm", "export", "recycle")
         | _perms("enrollment", "view", "export")
         | _perms("classlist", "view")
         | _perms("campus", "view")
@@ -128,9 +133,9 @@ BOSS = Role(
         | _perms("publiccustomer", *CRUD)
         | _perms("privatecustomer", *CRUD)
         | _perms("customertransfer", "view")
-        | _perms("consultrecord", *CRUD)
-        | _perms("enrollment", *CRUD, "export")
-        | _perms("paymentrecord", *CRUD, "confirm", "export")
+        | _perms("consultrecord", *CRUD, "recycle")
+        | _perms("enrollment", *CRUD, "export", "recycle")
+        | _perms("paymentrecord", *CRUD, "confirm", "export", "recycle")
         | _perms("classlist", *CRUD)
         | _perms("courserecord", *CRUD)
         | _perms("studyrecord", *CRUD)

@@ -157,3 +157,30 @@ def test_owning_customers_is_not_inferred_from_the_customer_permissions(
 ):
     grant(class_teacher_user, "crm.add_privatecustomer", "crm.change_privatecustomer", "crm.claim_customer")
     assert set(UserProfile.objects.sales_staff()) == {sales_user, boss_user}
+
+
+RECYCLERS = {
+    "crm.recycle_consultrecord": {"sales", "boss"},
+    "crm.recycle_enrollment": {"sales", "class_teacher", "boss"},
+    "crm.recycle_paymentrecord": {"sales", "finance", "boss"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("permission", sorted(RECYCLERS))
+@pytest.mark.parametrize("role", ROLES, ids=lambda role: role.code)
+def test_moving_rows_to_the_recycle_bin_is_held_by_its_roles_only(make_user, role, permission):
+    user = make_user(role.code, username=f"recycler_{role.code}")
+    assert user.has_perm(permission) == (role.code in RECYCLERS[permission])
+
+
+@pytest.mark.django_db
+def test_moving_rows_to_the_recycle_bin_is_not_inferred_from_changing_or_deleting_them(lecturer_user):
+    # It was: whoever might change or delete a model's rows was offered 移入回收站 on its list.
+    model_admin = admin.site._registry[PaymentRecord]
+    user = grant(
+        lecturer_user, "crm.view_paymentrecord", "crm.change_paymentrecord", "crm.delete_paymentrecord"
+    )
+    assert "move_to_recycle_bin" not in model_admin.get_actions(admin_request(user))
+    user = grant(user, "crm.recycle_paymentrecord")
+    assert "move_to_recycle_bin" in model_admin.get_actions(admin_request(user))

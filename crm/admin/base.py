@@ -16,6 +16,7 @@ from rangefilter import filters as rangefilter
 from crm import formats
 from crm.admin.confirmation import action_confirmation
 from crm.admin.paging import NearestPageAdminMixin
+from crm.roles import recycle_permission
 from crm.services.recycle_bin import recycle_bin_check, recycle_bin_move
 
 # The years a date filter accepts, as the dashboard's periods (crm.formats): Asia/Shanghai's midnight
@@ -272,12 +273,9 @@ class RecycleBinAdminMixin:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     def has_recycle_permission(self, request):
-        # Whoever may change or delete rows of the list may move their rows (the scoped ones) to the bin.
-        opts = self.opts
-        return any(
-            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
-            for action in ("change", "delete")
-        )
+        # A capability of its own (crm/roles.py), never inferred from changing or deleting rows; it
+        # applies to the rows of the user's scope, which are all the action is given.
+        return request.user.has_perm(recycle_permission(self.model))
 
     @admin.action(permissions=["recycle"], description=_("Move to the recycle bin"))
     def move_to_recycle_bin(self, request, queryset):

@@ -370,7 +370,10 @@ class ConsultRecord(models.Model):
         verbose_name = _("follow-up record")
         verbose_name_plural = _("follow-up records")
         ordering = ["-date", "-id"]
-        permissions = [("view_deleted_consultrecord", _("Can view deleted follow-up records"))]
+        permissions = [
+            ("view_deleted_consultrecord", _("Can view deleted follow-up records")),
+            ("recycle_consultrecord", _("Can move follow-up records to the recycle bin")),
+        ]
         indexes = [
             models.Index(fields=["customer", "date"], name="crm_consult_customer_date"),
             models.Index(fields=["consultant", "date"], name="crm_consult_owner_date"),

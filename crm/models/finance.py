@@ -49,6 +49,7 @@ class Enrollment(models.Model):
         permissions = [
             ("export_enrollment", _("Can export enrollments")),
             ("approve_enrollment", _("Can approve enrollments")),
+            ("recycle_enrollment", _("Can move enrollments to the recycle bin")),
         ]
 
     def __str__(self) -> str:
@@ -121,6 +122,7 @@ class PaymentRecord(models.Model):
         permissions = [
             ("export_paymentrecord", _("Can export payment records")),
             ("confirm_paymentrecord", _("Can confirm payment records")),
+            ("recycle_paymentrecord", _("Can move payment records to the recycle bin")),
         ]
 
     def __str__(self) -> str:

@@ -14,9 +14,19 @@ def is_confirmed(request) -> bool:
 
 
 def action_confirmation(
-    model_admin, request, queryset, *, action: str, title: str, question: str, submit_label: str, form=None
+    model_admin,
+    request,
+    queryset,
+    *,
+    action: str,
+    title: str,
+    question: str,
+    submit_label: str,
+    form=None,
+    describe=str,
 ):
-    """The confirmation page of ``action`` over ``queryset``: a TemplateResponse the action returns."""
+    """The confirmation page of ``action`` over ``queryset``: a TemplateResponse the action returns.
+    ``describe(row)`` is the line listing a row (its ``str`` unless given)."""
     count = queryset.count()
     context = {
         **model_admin.admin_site.each_context(request),
@@ -25,7 +35,7 @@ def action_confirmation(
         "submit_label": submit_label,
         "opts": model_admin.opts,
         "form": form,
-        "objects": list(queryset[:LISTED_ROWS]),
+        "objects": [describe(row) for row in queryset[:LISTED_ROWS]],
         "count": count,
         "action": action,
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

@@ -1,10 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -13,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from crm import formats
 from crm.admin.base import CrmModelAdmin, DateRangeFilter, LockedCheckFormMixin, RecycleBinAdminMixin, badge
+from crm.admin.confirmation import action_confirmation
 from crm.admin.exporting import StreamingExportMixin
 from crm.admin.rows import as_row_action, row_button
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
@@ -122,6 +121,18 @@ PAYMENT_STATUS_COLOURS = {
     PaymentRecord.Status.CONFIRMED: "#2e8b57",
     PaymentRecord.Status.REJECTED: "#c0392b",
 }
+
+
+def describe_payment(payment: PaymentRecord) -> str:
+    """A payment's line on a confirmation page: who, which class, what, how much."""
+    return " · ".join(
+        [
+            str(payment.customer),
+            str(payment.enrolment_class or "-"),
+            payment.get_pay_type_display(),
+            formats.yuan(payment.paid_fee),
+        ]
+    )
 
 
 class RejectPaymentsForm(forms.Form):
@@ -431,17 +442,22 @@ class PaymentRecordAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingE
                 messages.SUCCESS if count else messages.INFO,
             )
             return None
-        # Ask for the reason on an intermediate page that posts the same action and selection back.
-        pending = queryset.unconfirmed().select_related("customer", "enrolment_class__campus")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Reject payments"),
-            "opts": self.opts,
-            "form": form,
-            "payments": pending[:50],
-            "count": pending.count(),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/crm/paymentrecord/reject_payments.html", context)
+        pending = queryset.unconfirmed().select_related("customer", "enrolment_class__campus").order_by("pk")
+        if not pending.exists():
+            self.message_user(
+                request, gettext("None of the selected payments is awaiting confirmation."), messages.INFO
+            )
+            return None
+        # Ask for the reason on the confirmation page, which posts the same action and selection back.
+        return action_confirmation(
+            self,
+            request,
+            pending,
+            action="reject_payments",
+            title=gettext("Reject payments"),
+            question=gettext("Unconfirmed payments that will be rejected: %(count)s.")
+            % {"count": pending.count()},
+            submit_label=gettext("Reject"),
+            form=form,
+            describe=describe_payment,
+        )

@@ -255,6 +255,20 @@ def test_rejection_asks_for_a_reason_then_rejects(finance_client, own_customer, 
     assert (pending.status, pending.reject_reason) == ("rejected", "金额不符")
 
 
+def test_rejecting_a_selection_with_nothing_pending_says_so_and_changes_nothing(
+    finance_client, own_customer, klass
+):
+    confirmed = payment(own_customer, klass, status="confirmed", paid_fee=500)
+
+    response = finance_client.post(
+        PAYMENTS, {"action": "reject_payments", "_selected_action": [confirmed.pk]}, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == ["所选缴费记录中没有待确认的。"]
+    confirmed.refresh_from_db()
+    assert confirmed.status == "confirmed"
+
+
 def test_a_confirmed_payment_can_no_longer_be_edited_by_sales(sales_client, own_customer, klass):
     confirmed = payment(own_customer, klass, status="confirmed", paid_fee=500)
     url = reverse("admin:crm_paymentrecord_change", args=[confirmed.pk])

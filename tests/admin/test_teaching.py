@@ -151,6 +151,10 @@ def test_the_students_page_lists_the_studying_students_of_the_class(
 
     assert response.status_code == 200
     assert list(response.context["students"]) == [student]
+    # The breadcrumbs lead back to the class, then name the page.
+    crumbs = response.content.decode().split('<div class="breadcrumbs">')[1].split("</div>")[0]
+    assert reverse("admin:crm_classlist_change", args=[teaching_class.pk]) in crumbs
+    assert crumbs.rstrip().endswith("&rsaquo; 学生")
 
 
 def test_the_students_page_of_another_class_is_not_found(client_for, ta_user, other_class):

@@ -1,10 +1,8 @@
 """config/celery.py and the JOBS settings, read by a fresh process as a server would."""
 
-import os
-import subprocess
-import sys
-
 from django.conf import settings
+
+from tests.processes import run_fresh
 
 PROBE = (
     "import django; django.setup(); from config.celery import app; "
@@ -16,14 +14,11 @@ JOB_ENVIRONMENT = {"CELERY_BROKER_URL", "DATABASE_URL", "JOB_ROWS_THRESHOLD", "J
 
 
 def probe(**env: str) -> list[str]:
-    clean = {key: value for key, value in os.environ.items() if key not in JOB_ENVIRONMENT}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "x" * 50, **env},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_fresh(
+        ["-c", PROBE],
+        settings_module="config.settings.production",
+        drop=JOB_ENVIRONMENT.__contains__,
+        **{"SECRET_KEY": "x" * 50, **env},
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.split()

@@ -1,12 +1,12 @@
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+
+from tests.processes import run_fresh
 
 PROBE = (
     "import django; django.setup(); from django.conf import settings; "
@@ -15,18 +15,11 @@ PROBE = (
 
 
 def run_settings(module: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "MAX_CUSTOMER_NUM"}
-    }
-    return subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env={**clean, "DJANGO_SETTINGS_MODULE": module, **env},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_fresh(
+        ["-c", PROBE],
+        settings_module=module,
+        drop={"SECRET_KEY", "DEBUG", "DATABASE_URL", "MAX_CUSTOMER_NUM"}.__contains__,
+        **env,
     )
 
 
@@ -66,16 +59,12 @@ DEPLOY_SECRET_KEY = "k3#f9Lq!vZ2@pW8xR6$tY1&uN4^mB7*cD0(eH5)gJ-aS_oI=Xw+Ev~Tr%Nb
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        key: value for key, value in os.environ.items() if not key.startswith(("SECURE_", "DATABASE_URL"))
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.production", **env},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
+    return run_fresh(
+        ["manage.py", *args],
+        settings_module="config.settings.production",
+        drop=lambda key: key.startswith(("SECURE_", "DATABASE_URL")),
         timeout=120,
+        **env,
     )
 
 
@@ -107,14 +96,11 @@ CLIENT_IP_PROBE = (
 
 def client_ip_with(trusted: str | None, header: str) -> str:
     env = {"SECRET_KEY": "x"} | ({"TRUSTED_PROXY_COUNT": trusted} if trusted is not None else {})
-    clean = {key: value for key, value in os.environ.items() if key != "TRUSTED_PROXY_COUNT"}
-    result = subprocess.run(
-        [sys.executable, "-c", CLIENT_IP_PROBE.format(header=header)],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.production", **env},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_fresh(
+        ["-c", CLIENT_IP_PROBE.format(header=header)],
+        settings_module="config.settings.production",
+        drop="TRUSTED_PROXY_COUNT".__eq__,
+        **env,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -212,18 +198,12 @@ CACHE_PROBE = (
 
 
 def test_a_redis_url_gives_the_workers_one_shared_cache():
-    result = subprocess.run(
-        [sys.executable, "-c", CACHE_PROBE],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "SECRET_KEY": "x",
-            "REDIS_URL": "redis://cache.example:6379/1",
-        },
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_fresh(
+        ["-c", CACHE_PROBE],
+        settings_module="config.settings.production",
+        drop=lambda key: False,
+        SECRET_KEY="x",
+        REDIS_URL="redis://cache.example:6379/1",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
@@ -249,14 +229,11 @@ LOCAL_PAGES_PROBE = (
 
 
 def run_local(**env: str) -> list[str]:
-    clean = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DEBUG"}}
-    result = subprocess.run(
-        [sys.executable, "-c", LOCAL_PAGES_PROBE],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.local", **env},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_fresh(
+        ["-c", LOCAL_PAGES_PROBE],
+        settings_module="config.settings.local",
+        drop={"SECRET_KEY", "DEBUG"}.__contains__,
+        **env,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.split()

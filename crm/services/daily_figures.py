@@ -37,8 +37,8 @@ from crm.models.dashboard import (
 from crm.querysets import PaymentRecordQuerySet
 
 # Up to this many days computed live, the funnel probes each lead's follow-ups, enrollments and payments
-# by index (a correlated EXISTS: today's few hundred leads); beyond, it hashes each whole set once.
-FEW_DAYS = 31
+# by index (a correlated EXISTS: today's few thousand leads); beyond, it hashes each whole set once.
+FEW_DAYS = 7
 BATCH = 2000
 
 # PaymentRecordQuerySet.totals() under the names of the dashboard's rows and of DailyPayments.
@@ -204,7 +204,11 @@ class PeriodFigures:
         if key not in self._rows:
             stored = runs(self.stored_days)
             live = runs(set(_each_day(self.period.start, self.period.end)) - self.stored_days)
-            few = sum((last - first).days + 1 for first, last in live) <= FEW_DAYS
+            # Days to come hold no rows but forward-dated ones: they do not make the live part large.
+            today = timezone.localdate()
+            few = (
+                sum((min(last, today) - first).days + 1 for first, last in live if first <= today) <= FEW_DAYS
+            )
             names = list(figure.measures(True))
             queryset = figure.live(rows_on(figure.date_field, live), by, few=few).union(
                 figure.stored(stored_on(stored), by), all=True

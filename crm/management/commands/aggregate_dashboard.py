@@ -1,4 +1,4 @@
-"""manage.py aggregate_dashboard: store the dashboard's daily figures of closed days (run every few minutes)."""
+"""manage.py aggregate_dashboard: store the dashboard's daily figures of closed days (every few minutes)."""
 
 from django.core.management.base import BaseCommand
 

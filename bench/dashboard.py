@@ -145,9 +145,13 @@ def main() -> None:
         for model in (Customer, ConsultRecord, Enrollment, PaymentRecord)
     )
     print(f"\n{counts} ({connection.vendor}); load average {os.getloadavg()}")
-    started = time.perf_counter()
-    days = daily_figures_aggregate()
-    print(f"aggregate_dashboard: {days} days in {time.perf_counter() - started:.1f} s")
+    for _ in range(2):  # the first run registers the days, the second stores them
+        started = time.perf_counter()
+        registered, stored = daily_figures_aggregate()
+        print(
+            f"aggregate_dashboard: {registered} days registered, {stored} stored"
+            f" in {time.perf_counter() - started:.1f} s"
+        )
     client = Client()
     client.force_login(boss)
     url = reverse("admin:dashboard")
@@ -173,8 +177,10 @@ def main() -> None:
     print("-- after a change on each of 30 stored days of this year")
     measure("the page, this year, 30 days live", lambda: client.get(url, {"preset": "this_year"}), repeat=1)
     started = time.perf_counter()
-    days = daily_figures_aggregate()
-    print(f"aggregate_dashboard again: {days} days in {(time.perf_counter() - started) * 1000:.0f} ms")
+    registered, stored = daily_figures_aggregate()
+    print(
+        f"aggregate_dashboard again: {stored} days stored in {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
     measure("the page, this year, stored again", lambda: client.get(url, {"preset": "this_year"}))
     print(f"load average {os.getloadavg()}")
 

@@ -13,5 +13,5 @@ def run_job(job_id: int) -> str | None:
 
 
 @shared_task(name="crm.aggregate_dashboard")
-def aggregate_dashboard() -> int:
-    return daily_figures_aggregate()
+def aggregate_dashboard() -> list[int]:
+    return list(daily_figures_aggregate())

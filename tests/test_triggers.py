@@ -7,7 +7,6 @@ from django.db import connection
 from django.utils import timezone
 
 from crm.models import Customer, DashboardDirtyDay
-from crm.services.daily_figures import daily_figures_aggregate
 from crm.triggers import drop_statements, install_triggers
 from tests.factories import CustomerFactory
 
@@ -18,9 +17,9 @@ def three_days_ago() -> datetime.datetime:
     return timezone.now() - datetime.timedelta(days=3)
 
 
-def test_the_receiver_of_post_migrate_reinstalls_the_triggers_a_table_rebuild_dropped():
+def test_the_receiver_of_post_migrate_reinstalls_the_triggers_a_table_rebuild_dropped(store_days):
     customer = CustomerFactory(date=three_days_ago())
-    daily_figures_aggregate()
+    store_days()
     with connection.cursor() as cursor:
         for statement in drop_statements(connection.vendor):
             cursor.execute(statement)
@@ -34,9 +33,9 @@ def test_the_receiver_of_post_migrate_reinstalls_the_triggers_a_table_rebuild_dr
     assert set(DashboardDirtyDay.objects.values_list("day", flat=True)) == {timezone.localdate(customer.date)}
 
 
-def test_an_update_that_changes_nothing_the_figures_read_marks_nothing():
+def test_an_update_that_changes_nothing_the_figures_read_marks_nothing(store_days):
     customer = CustomerFactory(date=three_days_ago())
-    daily_figures_aggregate()
+    store_days()
     customer.name = "改名"
     customer.save()  # every column written, none changed that the figures read
     assert not DashboardDirtyDay.objects.exists()

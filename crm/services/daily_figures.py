@@ -217,7 +217,8 @@ class PeriodFigures:
             for row in queryset:
                 group = groups.setdefault(tuple(row[name] for name in by), {name: row[name] for name in by})
                 for name in names:
-                    group[name] = group.get(name, 0) + (row[name] or 0)
+                    # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
+                    group[name] = group.get(name, 0) + int(row[name] or 0)
             self._rows[key] = list(groups.values())
         return self._rows[key]
 
@@ -242,9 +243,15 @@ def _first_day(today: datetime.date) -> datetime.date:
     return min([*days, today])
 
 
-def daily_figures_aggregate(*, today: datetime.date | None = None) -> int:
-    """Store the figures of every closed day (before ``today``, the local date) that is not stored yet or
-    changed since it was; returns how many days were (re)computed."""
+def daily_figures_aggregate(*, today: datetime.date | None = None) -> tuple[int, int]:
+    """Register every closed day (before ``today``, the local date) not registered yet, and store the
+    figures of every day registered by an earlier run and not stored yet or changed since; returns how
+    many days were registered and how many stored.
+
+    A day is stored from the run after the one that registered it: a writer whose statement ran before
+    the registration committed left no mark, and its transaction has committed by the next run (a
+    transaction open for longer than DASHBOARD_AGGREGATE_SECONDS is the limit of that guarantee).
+    """
     today = today or timezone.localdate()
     now = timezone.now()
     first = _first_day(today)
@@ -258,24 +265,31 @@ def daily_figures_aggregate(*, today: datetime.date | None = None) -> int:
         DashboardDay.objects.bulk_create(
             [DashboardDay(day=day, start_at=start, end_at=end, computed_at=now) for day, (start, end) in new],
             batch_size=BATCH,
+            ignore_conflicts=True,  # a run started at the same time registered them
         )
         DashboardDirtyDay.objects.bulk_create(
             [DashboardDirtyDay(day=day) for day, _ in new], batch_size=BATCH
         )
-    # Committed: from here the triggers note every change on these days, so a change that the queries
-    # below do not see leaves its mark for the next run.
+    # Committed: from here the triggers note every change on these days. A change that the queries below
+    # do not see leaves its mark for the next run.
     with transaction.atomic():
+        # One run at a time (beat and a manual run): two would both insert a day's rows. The first day's
+        # row is the mutex; the triggers only read the registry, so writers never wait for it.
+        DashboardDay.objects.select_for_update().order_by("day").first()
         marks = list(DashboardDirtyDay.objects.values_list("pk", "day"))
-        day_runs = runs(day for _pk, day in marks if day < today)
+        registered = {day for day, _ in new}
+        marks = [(pk, day) for pk, day in marks if day < today and day not in registered]
+        day_runs = runs(day for _pk, day in marks)
         if day_runs:
+            few = sum((last - first).days + 1 for first, last in day_runs) <= FEW_DAYS
             for figure in FIGURES:
                 figure.model.objects.filter(stored_on(day_runs)).delete()
                 when = rows_on(figure.date_field, day_runs)
-                computed = figure.live(when, ("day", *figure.columns), few=False)
+                computed = figure.live(when, ("day", *figure.columns), few=few)
                 figure.model.objects.bulk_create((figure.model(**row) for row in computed), batch_size=BATCH)
             DashboardDay.objects.filter(stored_on(day_runs)).update(computed_at=now)
         # Only the marks read above: a change committed since keeps its own mark.
-        pks = [pk for pk, day in marks if day < today]
+        pks = [pk for pk, _day in marks]
         for start in range(0, len(pks), 900):
             DashboardDirtyDay.objects.filter(pk__in=pks[start : start + 900]).delete()
-    return sum((last - first).days + 1 for first, last in day_runs)
+    return len(new), sum((last - first).days + 1 for first, last in day_runs)

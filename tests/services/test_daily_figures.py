@@ -143,7 +143,7 @@ def apply(change, people, sellers) -> None:
     customers=customers, follow_ups=follow_ups, enrollments=enrollments, payments=payments, changes=changes
 )
 def test_the_stored_figures_equal_the_live_ones_before_and_after_any_change(
-    sales_user, other_sales_user, customers, follow_ups, enrollments, payments, changes
+    sales_user, other_sales_user, store_days, customers, follow_ups, enrollments, payments, changes
 ):
     sellers = [None, sales_user, other_sales_user]
     try:
@@ -185,14 +185,14 @@ def test_the_stored_figures_equal_the_live_ones_before_and_after_any_change(
                     delete_status=deleted,
                     enrolment_class=(classes + [None])[klass],
                 )
-            daily_figures_aggregate()
+            store_days()
             assert not DashboardDirtyDay.objects.exists()
             assert_stored_equals_live()
             for change in changes:
                 apply(change, people, sellers)
             # At once, before any aggregation: the changed days are live again.
             assert_stored_equals_live()
-            daily_figures_aggregate()
+            store_days()
             assert not DashboardDirtyDay.objects.exists()
             assert_stored_equals_live()
             raise Rollback
@@ -203,8 +203,10 @@ def test_the_stored_figures_equal_the_live_ones_before_and_after_any_change(
 def test_closed_days_are_stored_and_today_is_computed_live(sales_user):
     CustomerFactory(date=local(2, 60), consultant=sales_user)
     CustomerFactory(date=local(0, 60))
-    assert daily_figures_aggregate() == 2  # two days ago and yesterday (nothing that day), not today
-    assert daily_figures_aggregate() == 0
+    # Registered (two days ago, and yesterday with nothing), then stored; today is neither.
+    assert daily_figures_aggregate() == (2, 0)
+    assert daily_figures_aggregate() == (0, 2)
+    assert daily_figures_aggregate() == (0, 0)
     assert set(DashboardDay.objects.values_list("day", flat=True)) == {
         timezone.localdate() - datetime.timedelta(days=days) for days in (1, 2)
     }
@@ -214,9 +216,9 @@ def test_closed_days_are_stored_and_today_is_computed_live(sales_user):
     assert services.headline(period)["new_leads"] == 2
 
 
-def test_a_payment_confirmed_after_its_day_was_stored_counts_at_once(sales_user, finance_user):
+def test_a_payment_confirmed_after_its_day_was_stored_counts_at_once(sales_user, finance_user, store_days):
     payment = PaymentRecordFactory(consultant=sales_user, paid_fee=1200, date=local(3, 600))
-    daily_figures_aggregate()
+    store_days()
     period = services.Period(timezone.localdate() - datetime.timedelta(days=5), timezone.localdate())
     assert services.revenue_totals(period)["unconfirmed_net"] == 1200
 
@@ -226,15 +228,15 @@ def test_a_payment_confirmed_after_its_day_was_stored_counts_at_once(sales_user,
         period.start + datetime.timedelta(days=2)
     ]
     assert services.revenue_totals(period)["confirmed_net"] == 1200
-    daily_figures_aggregate()
+    store_days()
     assert not DashboardDirtyDay.objects.exists()
     assert DailyPayments.objects.get().confirmed_net == 1200
     assert services.revenue_totals(period)["confirmed_net"] == 1200
 
 
-def test_a_claim_or_a_release_marks_no_day(sales_user):
+def test_a_claim_or_a_release_marks_no_day(sales_user, store_days):
     customer = CustomerFactory(date=local(3, 600))
-    daily_figures_aggregate()
+    store_days()
     Customer.objects.filter(pk=customer.pk).update(consultant=sales_user, locked=True)
     customer.refresh_from_db()
     customer.consultant = None
@@ -242,8 +244,8 @@ def test_a_claim_or_a_release_marks_no_day(sales_user):
     assert not DashboardDirtyDay.objects.exists()
 
 
-def test_a_change_of_today_marks_nothing(sales_user):
-    daily_figures_aggregate()
+def test_a_change_of_today_marks_nothing(sales_user, store_days):
+    store_days()
     customer = CustomerFactory(consultant=sales_user)
     ConsultRecordFactory(customer=customer, consultant=sales_user)
     Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.SIGNED)

@@ -6,7 +6,6 @@ from django.db.models import F
 
 from crm.models import ConsultRecord, Customer, DailyLeads, Enrollment, PaymentRecord, StudyRecord
 from crm.services import dashboard as services
-from crm.services.daily_figures import daily_figures_aggregate
 from crm.services.students import attendance_rate, average_score
 from tests.factories import (
     ClassListFactory,
@@ -269,13 +268,13 @@ def _back_date(days: int) -> None:
 @pytest.mark.parametrize("preset", ["this_month", "this_year", "last_30_days"])
 @pytest.mark.parametrize("aggregated", [False, True])
 def test_the_dashboard_takes_the_same_queries_whatever_the_data_size_the_period_and_the_days_stored(
-    grow_school, django_assert_num_queries, size, preset, aggregated
+    grow_school, store_days, django_assert_num_queries, size, preset, aggregated
 ):
     grow_school(size)
     if aggregated:
         _back_date(3)
         grow_school(size)  # and as many today, computed live beside the stored days
-        daily_figures_aggregate()
+        store_days()
         assert DailyLeads.objects.exists()
     period = services.period_preset(preset)
     # The stored days 1 and the period before's 1; leads 2, follow-ups 2, enrollments 2, payments 2 and

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -36,9 +36,12 @@ from crm.models.dashboard import (
 )
 from crm.querysets import PaymentRecordQuerySet
 
-# Up to this many days computed live, the funnel probes each lead's follow-ups, enrollments and payments
-# by index (a correlated EXISTS: today's few thousand leads); beyond, it hashes each whole set once.
+# Storing up to this many days, the funnel probes each lead's follow-ups, enrollments and payments by
+# index (a correlated EXISTS); beyond, it hashes each whole set once, with the memory to do so.
 FEW_DAYS = 7
+# PostgreSQL hashes an ``IN (subquery)`` only if the hash fits in work_mem (4 MB by default: about 200,000
+# ids); past that it rescans the subquery for every lead, which takes hours at 1M customers.
+AGGREGATE_WORK_MEM = "256MB"
 BATCH = 2000
 
 # PaymentRecordQuerySet.totals() under the names of the dashboard's rows and of DailyPayments.
@@ -56,9 +59,12 @@ def payment_sums() -> dict:
     return {name: expressions[key] for key, name in PAYMENT_SUM_NAMES.items()}
 
 
-def funnel_expressions(*, few: bool) -> dict:
-    """线索 → 已跟进 → 报名 → 缴费 of customers: each stage counts those that also reached the ones before."""
-    if few:
+def funnel_expressions(*, correlated: bool) -> dict:
+    """线索 → 已跟进 → 报名 → 缴费 of customers: each stage counts those that also reached the ones before.
+
+    ``correlated``: three index probes per lead, linear in the leads (the live days of a page);
+    otherwise uncorrelated ``IN`` sets, hashed once each (storing many days, with AGGREGATE_WORK_MEM)."""
+    if correlated:
         followed = Exists(ConsultRecord.objects.alive().filter(customer=OuterRef("pk")))
         enrolled = Exists(Enrollment.objects.alive().filter(customer=OuterRef("pk")))
         paid = Exists(
@@ -66,8 +72,6 @@ def funnel_expressions(*, few: bool) -> dict:
         )
         followed, enrolled, paid = Q(followed), Q(enrolled), Q(paid)
     else:
-        # Uncorrelated ``pk IN (SELECT customer_id ...)``: PostgreSQL hashes each set once, where a
-        # correlated EXISTS probes an index three times for every lead (a second for a year at 1M).
         followed = Q(pk__in=ConsultRecord.objects.alive().values("customer_id"))
         enrolled = Q(pk__in=Enrollment.objects.alive().values("customer_id"))
         paid = Q(
@@ -89,14 +93,14 @@ class Figure:
     base: Callable[[], models.QuerySet]
     date_field: str  # the datetime of a base row that gives its day
     columns: tuple[str, ...]  # grouped by; named alike in the base rows and the table
-    measures: Callable[[bool], dict]  # (few days?) -> the aggregates, named as the table's columns
+    measures: Callable[[bool], dict]  # (correlated?) -> the aggregates, named as the table's columns
 
-    def live(self, when: Q, by: Iterable[str], *, few: bool) -> models.QuerySet:
+    def live(self, when: Q, by: Iterable[str], *, correlated: bool = True) -> models.QuerySet:
         """The aggregates of the base rows matching ``when``, per ``by`` (columns and/or ``day``)."""
         rows = self.base().filter(when).order_by()
         if "day" in by:
             rows = rows.annotate(day=TruncDate(self.date_field, tzinfo=timezone.get_current_timezone()))
-        return rows.values(*by).annotate(**self.measures(few))
+        return rows.values(*by).annotate(**self.measures(correlated))
 
     def stored(self, when: Q, by: Iterable[str]) -> models.QuerySet:
         # Summed under other names (an annotation may not shadow a column); the UNION takes the live names.
@@ -106,28 +110,35 @@ class Figure:
 
 
 LEADS = Figure(
-    DailyLeads, Customer.objects.all, "date", ("source", "status"), lambda few: funnel_expressions(few=few)
+    DailyLeads,
+    Customer.objects.all,
+    "date",
+    ("source", "status"),
+    lambda correlated: funnel_expressions(correlated=correlated),
 )
 FOLLOW_UPS = Figure(
     DailyFollowUps,
     ConsultRecord.objects.alive,
     "date",
     ("consultant",),
-    lambda few: {"follow_ups": Count("pk")},
+    lambda correlated: {"follow_ups": Count("pk")},
 )
 ENROLLMENTS = Figure(
     DailyEnrollments,
     Enrollment.objects.alive,
     "enrolled_date",
     ("consultant",),
-    lambda few: {"enrollments": Count("pk"), "approved": Count("pk", filter=Q(contract_approved=True))},
+    lambda correlated: {
+        "enrollments": Count("pk"),
+        "approved": Count("pk", filter=Q(contract_approved=True)),
+    },
 )
 PAYMENTS = Figure(
     DailyPayments,
     PaymentRecord.objects.alive,
     "date",
     ("consultant", "enrolment_class"),
-    lambda few: payment_sums(),
+    lambda correlated: payment_sums(),
 )
 FIGURES = (LEADS, FOLLOW_UPS, ENROLLMENTS, PAYMENTS)
 
@@ -204,13 +215,8 @@ class PeriodFigures:
         if key not in self._rows:
             stored = runs(self.stored_days)
             live = runs(set(_each_day(self.period.start, self.period.end)) - self.stored_days)
-            # Days to come hold no rows but forward-dated ones: they do not make the live part large.
-            today = timezone.localdate()
-            few = (
-                sum((min(last, today) - first).days + 1 for first, last in live if first <= today) <= FEW_DAYS
-            )
             names = list(figure.measures(True))
-            queryset = figure.live(rows_on(figure.date_field, live), by, few=few).union(
+            queryset = figure.live(rows_on(figure.date_field, live), by).union(
                 figure.stored(stored_on(stored), by), all=True
             )
             groups: dict[tuple, dict] = {}
@@ -281,11 +287,14 @@ def daily_figures_aggregate(*, today: datetime.date | None = None) -> tuple[int,
         marks = [(pk, day) for pk, day in marks if day < today and day not in registered]
         day_runs = runs(day for _pk, day in marks)
         if day_runs:
-            few = sum((last - first).days + 1 for first, last in day_runs) <= FEW_DAYS
+            correlated = sum((last - first).days + 1 for first, last in day_runs) <= FEW_DAYS
+            if not correlated and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('work_mem', %s, true)", [AGGREGATE_WORK_MEM])
             for figure in FIGURES:
                 figure.model.objects.filter(stored_on(day_runs)).delete()
                 when = rows_on(figure.date_field, day_runs)
-                computed = figure.live(when, ("day", *figure.columns), few=few)
+                computed = figure.live(when, ("day", *figure.columns), correlated=correlated)
                 figure.model.objects.bulk_create((figure.model(**row) for row in computed), batch_size=BATCH)
             DashboardDay.objects.filter(stored_on(day_runs)).update(computed_at=now)
         # Only the marks read above: a change committed since keeps its own mark.

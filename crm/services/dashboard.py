@@ -209,9 +209,10 @@ def sales_performance(period: Period, figures: PeriodFigures | None = None) -> l
         .order_by()
         .values("consultant")
         .annotate(
-            owned=Count("pk"),
-            leads=Count("pk", filter=within),
-            converted=Count("pk", filter=within & Q(status__in=CONVERTED_STATUSES)),
+            # COUNT(*), not of the id: the index holds no id.
+            owned=Count("*"),
+            leads=Count("*", filter=within),
+            converted=Count("*", filter=within & Q(status__in=CONVERTED_STATUSES)),
         ),
         ("owned", "leads", "converted"),
     )

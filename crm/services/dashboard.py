@@ -209,10 +209,10 @@ def sales_performance(period: Period, figures: PeriodFigures | None = None) -> l
         .order_by()
         .values("consultant")
         .annotate(
-            # COUNT(*), not of the id: the index holds no id.
-            owned=Count("*"),
-            leads=Count("*", filter=within),
-            converted=Count("*", filter=within & Q(status__in=CONVERTED_STATUSES)),
+            # Of the consultant, not the id: the index holds no id.
+            owned=Count("consultant"),
+            leads=Count("consultant", filter=within),
+            converted=Count("consultant", filter=within & Q(status__in=CONVERTED_STATUSES)),
         ),
         ("owned", "leads", "converted"),
     )

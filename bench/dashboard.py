@@ -1,12 +1,17 @@
-"""Query count and time of the boss's dashboard with many customers, follow-ups and payments.
+"""Query count and time of the boss's dashboard with many customers, follow-ups, enrollments and payments.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench \
         .venv/bin/python bench/dashboard.py [N]
 
 Run it against a scratch database: it migrates it and adds customers (QQ numbers 8000000000 + i) until
 there are N (default 100000) of them, spread over this year, two thirds owned by ten salespeople, each
-owned one with a follow-up and a payment. It prints figures for each part of the dashboard and the
-whole page; it asserts nothing.
+owned one with a follow-up, a payment and (every other one) an enrollment; then VACUUM ANALYZE, as
+autovacuum would. It stores the daily figures (``daily_figures_aggregate``, timed: the first run of
+``manage.py aggregate_dashboard``), then prints for this month and this year, best of 3 each, the
+dashboard's figures and the page with the stored days beside the baseline of the same run: every day
+computed live from the base tables (``dashboard(period, stored=False)``, what the page did before the
+daily figures), with query counts. Last, the page after changes on 30 stored days (computed live until
+the next aggregation) and the incremental aggregation that stores them again. It asserts nothing.
 """
 
 import datetime
@@ -24,13 +29,15 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import Case, Value, When  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from crm.models import ClassList, ConsultRecord, Customer, PaymentRecord  # noqa: E402
+from crm.models import ClassList, ConsultRecord, Customer, Enrollment, PaymentRecord  # noqa: E402
 from crm.services import dashboard as services  # noqa: E402
+from crm.services.daily_figures import daily_figures_aggregate  # noqa: E402
 from tests.factories import ClassListFactory, UserFactory  # noqa: E402
 
 BASE_QQ = 8_000_000_000
@@ -75,10 +82,22 @@ def populate(total: int, sellers, classes) -> None:
             )
             for c in owned
         )
+        Enrollment.objects.bulk_create(
+            Enrollment(
+                customer=c,
+                consultant_id=c.consultant_id,
+                enrolment_class=classes[c.pk % len(classes)],
+                school_id=classes[c.pk % len(classes)].campus_id,
+                contract_approved=c.pk % 3 == 0,
+                enrolled_date=c.date,
+            )
+            for c in owned
+            if c.pk % 2
+        )
         print(f"  {stop} customers", flush=True)
 
 
-def measure(label: str, run, repeat: int = 3) -> None:
+def measure(label: str, run, repeat: int = 3) -> float:
     best = None
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as queries:
@@ -89,11 +108,22 @@ def measure(label: str, run, repeat: int = 3) -> None:
     slowest = max(queries.captured_queries, key=lambda query: float(query["time"]), default=None)
     slowest_ms = float(slowest["time"]) * 1000 if slowest else 0.0
     print(
-        f"{label:<36} {len(queries):>3} queries  {best * 1000:8.1f} ms (best of {repeat}),"
+        f"{label:<44} {len(queries):>3} queries  {best * 1000:8.1f} ms (best of {repeat}),"
         f" slowest query {slowest_ms:.1f} ms"
     )
     if os.environ.get("BENCH_VERBOSE") and slowest:
         print("    " + slowest["sql"][:400])
+    return best
+
+
+def live_page(client, url, preset):
+    """The page with every day computed live (the view calls ``services.dashboard(period)``): the baseline."""
+    original = services.dashboard
+    services.dashboard = lambda period: original(period, stored=False)
+    try:
+        return client.get(url, {"preset": preset})
+    finally:
+        services.dashboard = original
 
 
 def main() -> None:
@@ -108,25 +138,58 @@ def main() -> None:
     print(f"Populating up to {total} customers ({connection.vendor})...")
     populate(total, sellers, classes)
     if connection.vendor == "postgresql":
-        # Fresh statistics, as autovacuum would have them on a live database.
+        # Fresh statistics and visibility map, as autovacuum would have them on a live database.
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-    counts = f"{Customer.objects.count()} customers, {PaymentRecord.objects.count()} payments"
-    print(f"\n{counts} ({connection.vendor})")
-    for preset in ("this_month", "this_year"):
-        period = services.period_preset(preset)
-        print(f"-- {preset}: {period.start} to {period.end}")
-        measure("leads_by_source", lambda period=period: services.leads_by_source(period))
-        measure("sales_performance", lambda period=period: services.sales_performance(period))
-        measure("revenue_totals", lambda period=period: services.revenue_totals(period))
-        measure("revenue_by_class", lambda period=period: services.revenue_by_class(period))
-        measure("classes_overview", lambda period=period: services.classes_overview(period))
-        measure("dashboard (all figures)", lambda period=period: services.dashboard(period))
+            cursor.execute("VACUUM ANALYZE")
+    counts = ", ".join(
+        f"{model.objects.count()} {model._meta.verbose_name_plural}"
+        for model in (Customer, ConsultRecord, Enrollment, PaymentRecord)
+    )
+    print(f"\n{counts} ({connection.vendor}); load average {os.getloadavg()}")
+    for _ in range(2):  # the first run registers the days, the second stores them
+        started = time.perf_counter()
+        registered, stored = daily_figures_aggregate()
+        print(
+            f"aggregate_dashboard: {registered} days registered, {stored} stored"
+            f" in {time.perf_counter() - started:.1f} s"
+        )
     client = Client()
     client.force_login(boss)
     url = reverse("admin:dashboard")
-    measure("the page, this month", lambda: client.get(url))
-    measure("the page, this year", lambda: client.get(url, {"preset": "this_year"}))
+    for preset in ("this_month", "this_year"):
+        period = services.period_preset(preset)
+        print(f"-- {preset}: {period.start} to {period.end}")
+        measure("dashboard() figures, stored days", lambda p=period: services.dashboard(p))
+        measure("the page, stored days", lambda p=preset: client.get(url, {"preset": p}))
+        # Once: a minute each for a year under load.
+        baseline = lambda p=period: services.dashboard(p, stored=False)  # noqa: E731
+        measure("dashboard() figures, BASELINE all live", baseline, 1)
+        measure("the page, BASELINE all live", lambda p=preset: live_page(client, url, p), 1)
+    # Changes on 30 past days (a status each): those days are live until the next aggregation.
+    today = timezone.localdate()
+    for back in range(1, 31):
+        day = datetime.datetime.combine(
+            today - datetime.timedelta(days=back * 5),
+            datetime.time(12),
+            tzinfo=timezone.get_current_timezone(),
+        )
+        changed = Customer.objects.filter(date__gte=day).order_by("date").values("pk")[:1]
+        # Another status than it has (a second run changes them again).
+        Customer.objects.filter(pk__in=changed).update(
+            status=Case(
+                When(status=Customer.Status.SIGNED, then=Value(Customer.Status.STUDYING)),
+                default=Value(Customer.Status.SIGNED),
+            )
+        )
+    print("-- after a change on each of 30 stored days of this year")
+    measure("the page, this year, 30 days live", lambda: client.get(url, {"preset": "this_year"}), repeat=1)
+    started = time.perf_counter()
+    registered, stored = daily_figures_aggregate()
+    print(
+        f"aggregate_dashboard again: {stored} days stored in {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
+    measure("the page, this year, stored again", lambda: client.get(url, {"preset": "this_year"}))
+    print(f"load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -400,3 +400,16 @@ def work_day(sales_user, other_sales_user, class_teacher_user, teaching_class, o
     CourseRecordFactory(re_class=teaching_class, teacher=class_teacher_user, day_num=2, date=days(-1))
     CourseRecordFactory(re_class=other_class, date=today)
     return {"today": today, "lessons": lessons}
+
+
+@pytest.fixture
+def store_days(db):
+    """store_days() -> the dashboard's daily figures stored for every closed day (``aggregate_dashboard``
+    registers new days in one run and stores them in the next)."""
+    from crm.services.daily_figures import daily_figures_aggregate
+
+    def store():
+        daily_figures_aggregate()
+        return daily_figures_aggregate()
+
+    return store

@@ -319,6 +319,13 @@ CELERY_TIMEZONE = TIME_ZONE
 # A job takes minutes: a worker takes one at a time, so that a second job waits for a free worker.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# `celery -A config beat` (one, on one server): the dashboard's daily figures of closed days are stored
+# every DASHBOARD_AGGREGATE_SECONDS (`manage.py aggregate_dashboard` from cron does the same); the
+# dashboard computes the days not stored yet live, so this only decides how fast it is, never its figures.
+DASHBOARD_AGGREGATE_SECONDS = int(os.environ.get("DASHBOARD_AGGREGATE_SECONDS", "300"))
+CELERY_BEAT_SCHEDULE = {
+    "aggregate-dashboard": {"task": "crm.aggregate_dashboard", "schedule": DASHBOARD_AGGREGATE_SECONDS},
+}
 # An import writes in one transaction; its progress goes through a second connection to the same
 # database, so that the job page sees it before the commit (PostgreSQL only: SQLite has one writer).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

@@ -8,6 +8,14 @@ from crm.models.customer import (
     PrivateCustomer,
     PublicCustomer,
 )
+from crm.models.dashboard import (
+    DailyEnrollments,
+    DailyFollowUps,
+    DailyLeads,
+    DailyPayments,
+    DashboardDay,
+    DashboardDirtyDay,
+)
 from crm.models.finance import Enrollment, PaymentRecord
 from crm.models.imports import CustomerImport
 from crm.models.jobs import Job
@@ -26,6 +34,12 @@ __all__ = [
     "CustomerImport",
     "CustomerStatusChange",
     "CustomerTransfer",
+    "DailyEnrollments",
+    "DailyFollowUps",
+    "DailyLeads",
+    "DailyPayments",
+    "DashboardDay",
+    "DashboardDirtyDay",
     "Department",
     "Enrollment",
     "Job",

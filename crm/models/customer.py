@@ -161,6 +161,14 @@ class Customer(models.Model):
                 name="crm_customer_pool_status",
                 condition=models.Q(consultant__isnull=True),
             ),
+            # The dashboard's salespeople (owned now; created in the period, converted): an index-only scan
+            # of the owned customers alone.
+            models.Index(
+                fields=["consultant", "date"],
+                include=["status"],
+                name="crm_customer_owner_date",
+                condition=models.Q(consultant__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -377,6 +385,14 @@ class ConsultRecord(models.Model):
         indexes = [
             models.Index(fields=["customer", "date"], name="crm_consult_customer_date"),
             models.Index(fields=["consultant", "date"], name="crm_consult_owner_date"),
+            # The dashboard's customers followed per salesperson (distinct, so never stored per day): an
+            # index-only scan of the period's follow-ups.
+            models.Index(
+                fields=["date"],
+                include=["consultant", "customer"],
+                name="crm_consult_alive_date",
+                condition=models.Q(delete_status=False),
+            ),
         ]
 
     def __str__(self) -> str:

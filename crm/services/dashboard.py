@@ -1,7 +1,10 @@
 """The boss's dashboard (经营看板): the school's figures for a period, as plain data.
 
 Every function takes a ``Period`` (local dates in ``TIME_ZONE``, both ends included) and runs a small
-constant number of aggregate queries, whatever the size of the tables.
+constant number of aggregate queries, whatever the size of the tables and the length of the period. The
+sums by day (leads, follow-ups, enrollments, payments) come from ``crm.services.daily_figures``: the
+stored figures of the aggregated days plus the live computation of the others, in one query each;
+``figures`` lets the functions of one page share those queries.
 """
 
 import datetime
@@ -10,13 +13,19 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
-from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import ClassList, ConsultRecord, Customer, Enrollment, PaymentRecord, StudyRecord, UserProfile
-from crm.querysets import PaymentRecordQuerySet
+from crm.models import ClassList, ConsultRecord, Customer, PaymentRecord, StudyRecord, UserProfile
 from crm.roles import VIEW_DASHBOARD
+from crm.services.daily_figures import (
+    ENROLLMENTS,
+    FOLLOW_UPS,
+    LEADS,
+    PAYMENT_SUM_NAMES,
+    PAYMENTS,
+    PeriodFigures,
+)
 from crm.services.students import average_score_aggregate, present_count
 
 # Who may open the dashboard: the capability (the boss, and superusers). Finance keeps to the payment
@@ -111,14 +120,12 @@ class SourceRow:
     share: float | None  # percent of the period's new leads
 
 
-def leads_by_source(period: Period) -> list[SourceRow]:
+def leads_by_source(period: Period, figures: PeriodFigures | None = None) -> list[SourceRow]:
     """Customers created in the period, per source (every source, the largest first)."""
-    counts = dict(
-        Customer.objects.filter(period.within("date"))
-        .order_by()
-        .values_list("source")
-        .annotate(count=Count("pk"))
-    )
+    figures = figures or PeriodFigures(period)
+    counts: dict[str, int] = {}
+    for row in figures.rows(LEADS, LEADS.columns):
+        counts[row["source"]] = counts.get(row["source"], 0) + row["leads"]
     total = sum(counts.values())
     rows = [
         SourceRow(
@@ -180,62 +187,50 @@ def sales_team() -> Q:
     return Q(pk__in=UserProfile.objects.sales_staff().values("pk")) & ~_holds("view_all_customers")
 
 
-# PaymentRecordQuerySet.totals() per group, under the names the dashboard's rows use.
-PAYMENT_SUM_NAMES = {
-    "count": "payments",
-    "confirmed_net": "confirmed_net",
-    "confirmed_income": "income",
-    "confirmed_refunds": "refunds",
-    "unconfirmed_net": "pending",
-}
-
-
-def _payment_sums() -> dict:
-    expressions = PaymentRecordQuerySet.total_expressions()
-    return {name: expressions[key] for key, name in PAYMENT_SUM_NAMES.items()}
-
-
 def payments_in(period: Period):
     return PaymentRecord.objects.alive().filter(period.within("date")).order_by()
 
 
-def sales_performance(period: Period) -> list[SalesRow]:
+def sales_performance(period: Period, figures: PeriodFigures | None = None) -> list[SalesRow]:
     """One row per salesperson (and per other user with figures): pool, follow-ups, sales, conversion."""
-    figures: dict[int, dict] = {}
+    figures = figures or PeriodFigures(period)
+    by_user: dict[int, dict] = {}
 
-    def merge(rows, user_key="consultant"):
+    def merge(rows, names):
         for row in rows:
-            user_id = row.pop(user_key)
-            if user_id is not None:
-                figures.setdefault(user_id, {}).update(row)
+            user = by_user.setdefault(row["consultant"], {})
+            for name in names:
+                user[name] = user.get(name, 0) + row[name]
 
+    # Now, and of the owned customers alone (an index-only scan of them): owned, and created in the period.
+    within = period.within("date")
     merge(
-        Customer.objects.exclude(consultant=None).order_by().values("consultant").annotate(owned=Count("pk"))
+        Customer.objects.exclude(consultant=None)
+        .order_by()
+        .values("consultant")
+        .annotate(
+            # Of the consultant, not the id: the index holds no id.
+            owned=Count("consultant"),
+            leads=Count("consultant", filter=within),
+            converted=Count("consultant", filter=within & Q(status__in=CONVERTED_STATUSES)),
+        ),
+        ("owned", "leads", "converted"),
     )
+    merge(figures.rows(FOLLOW_UPS, ("consultant",)), ("follow_ups",))
+    # Distinct over the period, so not a sum of days: live, an index-only scan of the period's follow-ups.
     merge(
         ConsultRecord.objects.alive()
         .filter(period.within("date"))
         .order_by()
         .values("consultant")
-        .annotate(follow_ups=Count("pk"), followed_customers=Count("customer", distinct=True))
+        .annotate(followed_customers=Count("customer", distinct=True)),
+        ("followed_customers",),
     )
-    merge(
-        Enrollment.objects.alive()
-        .filter(period.within("enrolled_date"))
-        .order_by()
-        .values("consultant")
-        .annotate(enrollments=Count("pk"), approved=Count("pk", filter=Q(contract_approved=True)))
-    )
-    merge(payments_in(period).values("consultant").annotate(**_payment_sums()))
-    merge(
-        Customer.objects.filter(period.within("date"))
-        .exclude(consultant=None)
-        .order_by()
-        .values("consultant")
-        .annotate(leads=Count("pk"), converted=Count("pk", filter=Q(status__in=CONVERTED_STATUSES)))
-    )
+    merge(figures.rows(ENROLLMENTS, ("consultant",)), ("enrollments", "approved"))
+    merge(figures.rows(PAYMENTS, PAYMENTS.columns), PAYMENT_SUM_NAMES.values())
+    figures_of = {user_id: values for user_id, values in by_user.items() if any(values.values())}
     users = (
-        UserProfile.objects.filter(sales_team() | Q(pk__in=list(figures)))
+        UserProfile.objects.filter(sales_team() | Q(pk__in=list(figures_of)))
         .annotate(in_sales_team=ExpressionWrapper(sales_team(), output_field=BooleanField()))
         .values("pk", "name", "username", "in_sales_team")
     )
@@ -244,7 +239,7 @@ def sales_performance(period: Period) -> list[SalesRow]:
             user_id=user["pk"],
             name=user["name"] or user["username"],
             in_sales_team=bool(user["in_sales_team"]),
-            **figures.get(user["pk"], {}),
+            **figures_of.get(user["pk"], {}),
         )
         for user in users
     ]
@@ -268,16 +263,20 @@ class ClassRevenueRow:
     pending: int
 
 
-def revenue_totals(period: Period) -> dict[str, int]:
+def revenue_totals(period: Period, figures: PeriodFigures | None = None) -> dict[str, int]:
     """PaymentRecordQuerySet.totals() of the period's payments."""
-    return payments_in(period).totals()
+    figures = figures or PeriodFigures(period)
+    totals = figures.total(PAYMENTS, PAYMENTS.columns)
+    return {key: totals[name] for key, name in PAYMENT_SUM_NAMES.items()}
 
 
-def revenue_by_class(period: Period) -> list[ClassRevenueRow]:
-    sums = {
-        row.pop("enrolment_class"): row
-        for row in payments_in(period).values("enrolment_class").annotate(**_payment_sums())
-    }
+def revenue_by_class(period: Period, figures: PeriodFigures | None = None) -> list[ClassRevenueRow]:
+    figures = figures or PeriodFigures(period)
+    sums: dict[int | None, dict] = {}
+    for row in figures.rows(PAYMENTS, PAYMENTS.columns):
+        group = sums.setdefault(row["enrolment_class"], dict.fromkeys(PAYMENT_SUM_NAMES.values(), 0))
+        for name in group:
+            group[name] += row[name]
     classes = ClassList.objects.filter(pk__in=[pk for pk in sums if pk is not None]).select_related("campus")
     labels = {klass.pk: str(klass) for klass in classes}
     rows = [
@@ -371,22 +370,26 @@ HEADLINE = (
 )
 
 
-def headline(period: Period, totals: dict[str, int] | None = None) -> dict[str, int]:
+def headline(
+    period: Period, totals: dict[str, int] | None = None, figures: PeriodFigures | None = None
+) -> dict[str, int]:
     """The figures of the cards: new customers and how many signed up, follow-ups, enrollments and
     approved contracts, confirmed and pending money (``totals``: the period's payment totals, when
-    already read). Three queries, four without ``totals``."""
-    figures = Customer.objects.filter(period.within("date")).aggregate(
-        new_leads=Count("pk"), converted=Count("pk", filter=Q(status__in=CONVERTED_STATUSES))
-    )
-    figures["follow_ups"] = ConsultRecord.objects.alive().filter(period.within("date")).count()
-    figures |= (
-        Enrollment.objects.alive()
-        .filter(period.within("enrolled_date"))
-        .aggregate(enrollments=Count("pk"), approved=Count("pk", filter=Q(contract_approved=True)))
-    )
-    totals = totals if totals is not None else revenue_totals(period)
-    figures |= {"confirmed_net": totals["confirmed_net"], "unconfirmed_net": totals["unconfirmed_net"]}
-    return figures
+    already read)."""
+    figures = figures or PeriodFigures(period)
+    leads = figures.total(LEADS, LEADS.columns)
+    converted = figures.total(LEADS, LEADS.columns, lambda row: row["status"] in CONVERTED_STATUSES)
+    enrollments = figures.total(ENROLLMENTS, ("consultant",))
+    totals = totals if totals is not None else revenue_totals(period, figures)
+    return {
+        "new_leads": leads["leads"],
+        "converted": converted["leads"],
+        "follow_ups": figures.total(FOLLOW_UPS, ("consultant",))["follow_ups"],
+        "enrollments": enrollments["enrollments"],
+        "approved": enrollments["approved"],
+        "confirmed_net": totals["confirmed_net"],
+        "unconfirmed_net": totals["unconfirmed_net"],
+    }
 
 
 def change_percent(current: int, previous: int) -> float | None:
@@ -413,23 +416,12 @@ class FunnelStage:
     share: float | None  # percent of the period's leads
 
 
-def funnel(period: Period) -> list[FunnelStage]:
-    """线索 → 已跟进 → 报名 → 缴费 of the customers created in the period, in one query: each stage
-    counts the leads that also reached it (a follow-up, an enrollment, a confirmed payment), so that
-    every stage holds at most the customers of the stage before."""
-    # Uncorrelated ``pk IN (SELECT customer_id ...)``: PostgreSQL hashes each set once, where a correlated
-    # EXISTS probed an index three times for every lead of the period (a second at 1M customers).
-    followed = Q(pk__in=ConsultRecord.objects.alive().values("customer_id"))
-    enrolled = Q(pk__in=Enrollment.objects.alive().values("customer_id"))
-    paid = Q(
-        pk__in=PaymentRecord.objects.alive().filter(PaymentRecordQuerySet.confirmed_q()).values("customer_id")
-    )
-    counts = Customer.objects.filter(period.within("date")).aggregate(
-        leads=Count("pk"),
-        followed=Count("pk", filter=followed),
-        enrolled=Count("pk", filter=followed & enrolled),
-        paid=Count("pk", filter=followed & enrolled & paid),
-    )
+def funnel(period: Period, figures: PeriodFigures | None = None) -> list[FunnelStage]:
+    """线索 → 已跟进 → 报名 → 缴费 of the customers created in the period: each stage counts the leads
+    that also reached it (a follow-up, an enrollment, a confirmed payment), so that every stage holds at
+    most the customers of the stage before (``daily_figures.funnel_expressions``)."""
+    figures = figures or PeriodFigures(period)
+    counts = figures.total(LEADS, LEADS.columns)
     return [
         FunnelStage(
             code=code, label=str(label), count=counts[code], share=_percent(counts[code], counts["leads"])
@@ -449,17 +441,10 @@ class WeekRow:
     confirmed_net: int = 0
 
 
-def _week_of(value) -> datetime.date:
-    if isinstance(value, datetime.datetime):
-        value = timezone.localtime(value) if timezone.is_aware(value) else value
-        return value.date()
-    return value
-
-
-def weekly_trend(period: Period) -> list[WeekRow]:
+def weekly_trend(period: Period, figures: PeriodFigures | None = None) -> list[WeekRow]:
     """New leads, enrollments and confirmed revenue per week (Monday to Sunday, local time) of the
-    period, every week listed, in three queries."""
-    zone = timezone.get_current_timezone()
+    period, every week listed."""
+    figures = figures or PeriodFigures(period)
     first_monday = period.start - datetime.timedelta(days=period.start.weekday())
     weeks = {
         first_monday + datetime.timedelta(weeks=index): WeekRow(
@@ -467,27 +452,14 @@ def weekly_trend(period: Period) -> list[WeekRow]:
         )
         for index in range((period.end - first_monday).days // 7 + 1)
     }
-
-    def per_week(queryset, field_name: str, **aggregates):
-        rows = (
-            queryset.filter(period.within(field_name))
-            .annotate(week=TruncWeek(field_name, tzinfo=zone))
-            .order_by()
-            .values("week")
-            .annotate(**aggregates)
-        )
-        for row in rows:
-            week = weeks[_week_of(row.pop("week"))]
-            for name, value in row.items():
-                setattr(week, name, value)
-
-    per_week(Customer.objects.all(), "date", new_leads=Count("pk"))
-    per_week(Enrollment.objects.alive(), "enrolled_date", enrollments=Count("pk"))
-    per_week(
-        PaymentRecord.objects.alive(),
-        "date",
-        confirmed_net=PaymentRecordQuerySet.total_expressions()["confirmed_net"],
-    )
+    for figure, source, name in (
+        (LEADS, "leads", "new_leads"),
+        (ENROLLMENTS, "enrollments", "enrollments"),
+        (PAYMENTS, "confirmed_net", "confirmed_net"),
+    ):
+        for row in figures.rows(figure, ("day",)):
+            week = weeks[row["day"] - datetime.timedelta(days=row["day"].weekday())]
+            setattr(week, name, getattr(week, name) + row[source])
     return list(weeks.values())
 
 
@@ -514,25 +486,28 @@ def public_pool_size() -> int:
     return Customer.objects.public().count()
 
 
-def dashboard(period: Period) -> Dashboard:
-    """Every figure of the dashboard for the period, and the headline figures of the period before."""
-    leads = leads_by_source(period)
-    sales = sales_performance(period)
-    totals = revenue_totals(period)
-    current = headline(period, totals)
-    previous = headline(period.previous())
+def dashboard(period: Period, *, stored: bool = True) -> Dashboard:
+    """Every figure of the dashboard for the period, and the headline figures of the period before
+    (``stored=False``: every day computed live, ignoring the stored daily figures)."""
+    before = period.previous()
+    figures = PeriodFigures(period, stored=stored)
+    leads = leads_by_source(period, figures)
+    sales = sales_performance(period, figures)
+    totals = revenue_totals(period, figures)
+    current = headline(period, totals, figures)
+    previous = headline(before, figures=PeriodFigures(before, stored=stored))
     board = Dashboard(
         period=period,
         leads=leads,
         public_pool=public_pool_size(),
         sales=sales,
         totals=totals,
-        classes_revenue=revenue_by_class(period),
+        classes_revenue=revenue_by_class(period, figures),
         classes=classes_overview(period),
         previous=previous,
         changes={name: change_percent(current[name], previous[name]) for name in HEADLINE},
-        funnel=funnel(period),
-        trend=weekly_trend(period),
+        funnel=funnel(period, figures),
+        trend=weekly_trend(period, figures),
     )
     board.summary = {
         **current,

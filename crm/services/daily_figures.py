@@ -1,0 +1,304 @@
+"""The dashboard's daily figures: what each one sums, the writer that stores closed days and the reader.
+
+A figure (``LEADS``, ``FOLLOW_UPS``, ``ENROLLMENTS``, ``PAYMENTS``) is an aggregate of base rows grouped by
+their local day and a few columns. ``daily_figures_aggregate()`` (``manage.py aggregate_dashboard``, the
+``crm.aggregate_dashboard`` beat task) stores it per day for the closed days (before today) in the Daily*
+tables of ``crm.models.dashboard``. ``PeriodFigures`` answers for a period with one query per grouping:
+the stored rows of the aggregated days UNION ALL the same aggregate computed live from the base tables
+for every other day of the period (today, the future, days not aggregated yet, days changed since).
+Both halves are the same expressions, so the sum is exactly what the live computation alone gives.
+
+What makes a stored day stale is any insert, update of a column the figures read, or delete of a base
+row dated on it (or, for the leads, of a follow-up, enrollment or payment of a customer created on it):
+database triggers (migration 0011) add a ``DashboardDirtyDay`` row in the same transaction as the change,
+whatever wrote it (services, the admin, ``QuerySet.update()``, an import, a merge, a shell), and the reader
+takes that day live until the next aggregation stores it again.
+"""
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.db import connection, models, transaction
+from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from crm.models import ConsultRecord, Customer, Enrollment, PaymentRecord
+from crm.models.dashboard import (
+    DailyEnrollments,
+    DailyFollowUps,
+    DailyLeads,
+    DailyPayments,
+    DashboardDay,
+    DashboardDirtyDay,
+)
+from crm.querysets import PaymentRecordQuerySet
+
+# Storing up to this many days, the funnel probes each lead's follow-ups, enrollments and payments by
+# index (a correlated EXISTS); beyond, it hashes each whole set once, with the memory to do so.
+FEW_DAYS = 7
+# PostgreSQL hashes an ``IN (subquery)`` only if the hash fits in work_mem (4 MB by default: about 200,000
+# ids); past that it rescans the subquery for every lead, which takes hours at 1M customers.
+AGGREGATE_WORK_MEM = "256MB"
+BATCH = 2000
+
+# PaymentRecordQuerySet.totals() under the names of the dashboard's rows and of DailyPayments.
+PAYMENT_SUM_NAMES = {
+    "count": "payments",
+    "confirmed_net": "confirmed_net",
+    "confirmed_income": "income",
+    "confirmed_refunds": "refunds",
+    "unconfirmed_net": "pending",
+}
+
+
+def payment_sums() -> dict:
+    expressions = PaymentRecordQuerySet.total_expressions()
+    return {name: expressions[key] for key, name in PAYMENT_SUM_NAMES.items()}
+
+
+def funnel_expressions(*, correlated: bool) -> dict:
+    """线索 → 已跟进 → 报名 → 缴费 of customers: each stage counts those that also reached the ones before.
+
+    ``correlated``: three index probes per lead, linear in the leads (the live days of a page);
+    otherwise uncorrelated ``IN`` sets, hashed once each (storing many days, with AGGREGATE_WORK_MEM)."""
+    if correlated:
+        followed = Exists(ConsultRecord.objects.alive().filter(customer=OuterRef("pk")))
+        enrolled = Exists(Enrollment.objects.alive().filter(customer=OuterRef("pk")))
+        paid = Exists(
+            PaymentRecord.objects.alive().filter(PaymentRecordQuerySet.confirmed_q(), customer=OuterRef("pk"))
+        )
+        followed, enrolled, paid = Q(followed), Q(enrolled), Q(paid)
+    else:
+        followed = Q(pk__in=ConsultRecord.objects.alive().values("customer_id"))
+        enrolled = Q(pk__in=Enrollment.objects.alive().values("customer_id"))
+        paid = Q(
+            pk__in=PaymentRecord.objects.alive()
+            .filter(PaymentRecordQuerySet.confirmed_q())
+            .values("customer_id")
+        )
+    return {
+        "leads": Count("pk"),
+        "followed": Count("pk", filter=followed),
+        "enrolled": Count("pk", filter=followed & enrolled),
+        "paid": Count("pk", filter=followed & enrolled & paid),
+    }
+
+
+@dataclass(frozen=True)
+class Figure:
+    model: type[models.Model]  # its Daily* table: ``day``, the columns, the measures
+    base: Callable[[], models.QuerySet]
+    date_field: str  # the datetime of a base row that gives its day
+    columns: tuple[str, ...]  # grouped by; named alike in the base rows and the table
+    measures: Callable[[bool], dict]  # (correlated?) -> the aggregates, named as the table's columns
+
+    def live(self, when: Q, by: Iterable[str], *, correlated: bool = True) -> models.QuerySet:
+        """The aggregates of the base rows matching ``when``, per ``by`` (columns and/or ``day``)."""
+        rows = self.base().filter(when).order_by()
+        if "day" in by:
+            rows = rows.annotate(day=TruncDate(self.date_field, tzinfo=timezone.get_current_timezone()))
+        return rows.values(*by).annotate(**self.measures(correlated))
+
+    def stored(self, when: Q, by: Iterable[str]) -> models.QuerySet:
+        # Summed under other names (an annotation may not shadow a column); the UNION takes the live names.
+        names = self.measures(True)
+        sums = {f"{name}_": Sum(name) for name in names}
+        return self.model.objects.filter(when).order_by().values(*by).annotate(**sums)
+
+
+LEADS = Figure(
+    DailyLeads,
+    Customer.objects.all,
+    "date",
+    ("source", "status"),
+    lambda correlated: funnel_expressions(correlated=correlated),
+)
+FOLLOW_UPS = Figure(
+    DailyFollowUps,
+    ConsultRecord.objects.alive,
+    "date",
+    ("consultant",),
+    lambda correlated: {"follow_ups": Count("pk")},
+)
+ENROLLMENTS = Figure(
+    DailyEnrollments,
+    Enrollment.objects.alive,
+    "enrolled_date",
+    ("consultant",),
+    lambda correlated: {
+        "enrollments": Count("pk"),
+        "approved": Count("pk", filter=Q(contract_approved=True)),
+    },
+)
+PAYMENTS = Figure(
+    DailyPayments,
+    PaymentRecord.objects.alive,
+    "date",
+    ("consultant", "enrolment_class"),
+    lambda correlated: payment_sums(),
+)
+FIGURES = (LEADS, FOLLOW_UPS, ENROLLMENTS, PAYMENTS)
+
+
+# Days, runs of days and their bounds
+
+
+def day_bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """[midnight starting ``first``, midnight ending ``last``) in the school's time zone."""
+    zone = timezone.get_current_timezone()
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    return start, end
+
+
+def runs(days: Iterable[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
+    """Consecutive days as (first, last) runs: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    result: list[list[datetime.date]] = []
+    for day in sorted(set(days)):
+        if result and day - result[-1][1] == datetime.timedelta(days=1):
+            result[-1][1] = day
+        else:
+            result.append([day, day])
+    return [(first, last) for first, last in result]
+
+
+def rows_on(field_name: str, day_runs) -> Q:
+    """Base rows whose datetime ``field_name`` falls on one of the runs' local days."""
+    when = Q(pk__in=[])
+    for first, last in day_runs:
+        start, end = day_bounds(first, last)
+        when |= Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+    return when
+
+
+def stored_on(day_runs) -> Q:
+    when = Q(pk__in=[])
+    for first, last in day_runs:
+        when |= Q(day__gte=first, day__lte=last)
+    return when
+
+
+def _each_day(first: datetime.date, last: datetime.date):
+    for offset in range((last - first).days + 1):
+        yield first + datetime.timedelta(days=offset)
+
+
+# The reader
+
+
+class PeriodFigures:
+    """The figures of one period (anything with ``start`` and ``end`` dates): each grouping one query,
+    read once and kept."""
+
+    def __init__(self, period, *, stored: bool = True):
+        self.period = period
+        self.stored = stored  # False: everything live from the base tables (the baseline, the tests)
+        self._rows: dict = {}
+
+    @cached_property
+    def stored_days(self) -> set[datetime.date]:
+        """The days of the period whose stored figures are current (aggregated, unchanged since)."""
+        if not self.stored:
+            return set()
+        return set(
+            DashboardDay.objects.filter(day__gte=self.period.start, day__lte=self.period.end)
+            .exclude(day__in=DashboardDirtyDay.objects.values("day"))
+            .values_list("day", flat=True)
+        )
+
+    def rows(self, figure: Figure, by: tuple[str, ...]) -> list[dict]:
+        """The figure's measures per ``by`` over the period (a list of dicts, one per group)."""
+        key = (figure, by)
+        if key not in self._rows:
+            stored = runs(self.stored_days)
+            live = runs(set(_each_day(self.period.start, self.period.end)) - self.stored_days)
+            names = list(figure.measures(True))
+            queryset = figure.live(rows_on(figure.date_field, live), by).union(
+                figure.stored(stored_on(stored), by), all=True
+            )
+            groups: dict[tuple, dict] = {}
+            for row in queryset:
+                group = groups.setdefault(tuple(row[name] for name in by), {name: row[name] for name in by})
+                for name in names:
+                    # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
+                    group[name] = group.get(name, 0) + int(row[name] or 0)
+            self._rows[key] = list(groups.values())
+        return self._rows[key]
+
+    def total(self, figure: Figure, by: tuple[str, ...], when: Callable[[dict], bool] | None = None) -> dict:
+        """The measures summed over the groups of ``rows(figure, by)`` for which ``when(group)``."""
+        totals = dict.fromkeys(figure.measures(True), 0)
+        for row in self.rows(figure, by):
+            if when is None or when(row):
+                for name in totals:
+                    totals[name] += row[name]
+        return totals
+
+
+# The writer
+
+
+def _first_day(today: datetime.date) -> datetime.date:
+    """The local day of the oldest base row of any figure (today when there is none)."""
+    zone = timezone.get_current_timezone()
+    oldest = [figure.base().aggregate(oldest=Min(figure.date_field))["oldest"] for figure in FIGURES]
+    days = [timezone.localtime(moment, zone).date() for moment in oldest if moment is not None]
+    return min([*days, today])
+
+
+def daily_figures_aggregate(*, today: datetime.date | None = None) -> tuple[int, int]:
+    """Register every closed day (before ``today``, the local date) not registered yet, and store the
+    figures of every day registered by an earlier run and not stored yet or changed since; returns how
+    many days were registered and how many stored.
+
+    A day is stored from the run after the one that registered it: a writer whose statement ran before
+    the registration committed left no mark, and its transaction has committed by the next run (a
+    transaction open for longer than DASHBOARD_AGGREGATE_SECONDS is the limit of that guarantee).
+    """
+    today = today or timezone.localdate()
+    now = timezone.now()
+    first = _first_day(today)
+    with transaction.atomic():
+        known = set(DashboardDay.objects.filter(day__lt=today).values_list("day", flat=True))
+        new = [
+            (day, day_bounds(day, day))
+            for day in _each_day(first, today - datetime.timedelta(days=1))
+            if day not in known
+        ]
+        DashboardDay.objects.bulk_create(
+            [DashboardDay(day=day, start_at=start, end_at=end, computed_at=now) for day, (start, end) in new],
+            batch_size=BATCH,
+            ignore_conflicts=True,  # a run started at the same time registered them
+        )
+        DashboardDirtyDay.objects.bulk_create(
+            [DashboardDirtyDay(day=day) for day, _ in new], batch_size=BATCH
+        )
+    # Committed: from here the triggers note every change on these days. A change that the queries below
+    # do not see leaves its mark for the next run.
+    with transaction.atomic():
+        # One run at a time (beat and a manual run): two would both insert a day's rows. The first day's
+        # row is the mutex; the triggers only read the registry, so writers never wait for it.
+        DashboardDay.objects.select_for_update().order_by("day").first()
+        marks = list(DashboardDirtyDay.objects.values_list("pk", "day"))
+        registered = {day for day, _ in new}
+        marks = [(pk, day) for pk, day in marks if day < today and day not in registered]
+        day_runs = runs(day for _pk, day in marks)
+        if day_runs:
+            correlated = sum((last - first).days + 1 for first, last in day_runs) <= FEW_DAYS
+            if not correlated and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('work_mem', %s, true)", [AGGREGATE_WORK_MEM])
+            for figure in FIGURES:
+                figure.model.objects.filter(stored_on(day_runs)).delete()
+                when = rows_on(figure.date_field, day_runs)
+                computed = figure.live(when, ("day", *figure.columns), correlated=correlated)
+                figure.model.objects.bulk_create((figure.model(**row) for row in computed), batch_size=BATCH)
+            DashboardDay.objects.filter(stored_on(day_runs)).update(computed_at=now)
+        # Only the marks read above: a change committed since keeps its own mark.
+        pks = [pk for pk, _day in marks]
+        for start in range(0, len(pks), 900):
+            DashboardDirtyDay.objects.filter(pk__in=pks[start : start + 900]).delete()
+    return len(new), sum((last - first).days + 1 for first, last in day_runs)

@@ -1,0 +1,115 @@
+"""The database triggers that mark an aggregated day of the dashboard's figures stale (DashboardDirtyDay).
+
+Why triggers and not a call in each service: a stored day goes stale on any write of a row it sums —
+a follow-up deleted from the recycle bin, a payment confirmed, a status corrected, a merge moving
+follow-ups with ``QuerySet.update()``, an import reverted, an edit in the admin, a shell session. A trigger
+runs in the writer's transaction on every one of those paths, present and future, at the cost of one
+index probe per written row (none for a write of today: no aggregated day holds it). A claim, a release
+or a recycling run changes no column the figures read and fires nothing.
+
+Installed after every ``migrate`` (``post_migrate``, like the roles), idempotently: SQLite drops a
+table's triggers when a migration rebuilds the table.
+"""
+
+# Each table: the columns whose change matters, and the instants whose day goes stale (``{row}`` is
+# OLD or NEW). A follow-up, enrollment or payment also changes the funnel of its customer's creation day.
+CUSTOMER_DAY = "(SELECT date FROM crm_customer WHERE id = {row}.customer_id)"
+TABLES = {
+    "crm_customer": (("date", "source", "status"), ("{row}.date",)),
+    "crm_consultrecord": (
+        ("date", "consultant_id", "delete_status", "customer_id"),
+        ("{row}.date", CUSTOMER_DAY),
+    ),
+    "crm_enrollment": (
+        ("enrolled_date", "consultant_id", "contract_approved", "delete_status", "customer_id"),
+        ("{row}.enrolled_date", CUSTOMER_DAY),
+    ),
+    "crm_paymentrecord": (
+        (
+            "date",
+            "consultant_id",
+            "enrolment_class_id",
+            "status",
+            "paid_fee",
+            "pay_type",
+            "delete_status",
+            "customer_id",
+        ),
+        ("{row}.date", CUSTOMER_DAY),
+    ),
+}
+
+# The aggregated day holding an instant: the last day starting at or before it, if it ends after it
+# (one step of a backward index scan on start_at).
+MARK = (
+    "INSERT INTO crm_dashboarddirtyday (day) SELECT d.day FROM (SELECT day, end_at FROM crm_dashboardday"
+    " WHERE start_at <= {moment} ORDER BY start_at DESC LIMIT 1) AS d WHERE d.end_at > {moment}"
+)
+
+
+def _marks(moments, row: str) -> list[str]:
+    return [MARK.format(moment=moment.format(row=row)) for moment in moments]
+
+
+def _changed(columns, different: str) -> str:
+    return " OR ".join(f"OLD.{column} {different} NEW.{column}" for column in columns)
+
+
+def _postgresql(table: str, columns, moments) -> list[str]:
+    name = f"crm_dashboard_{table}"
+    old = "".join(f"{mark}; " for mark in _marks(moments, "OLD"))
+    new = "".join(f"{mark}; " for mark in _marks(moments, "NEW"))
+    return [
+        f"DROP TRIGGER IF EXISTS {name}_write ON {table}",
+        f"DROP TRIGGER IF EXISTS {name}_update ON {table}",
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF TG_OP <> 'INSERT' THEN {old}END IF;"
+        f" IF TG_OP <> 'DELETE' THEN {new}END IF;"
+        " RETURN NULL; END $$",
+        f"CREATE TRIGGER {name}_write AFTER INSERT OR DELETE ON {table}"
+        f" FOR EACH ROW EXECUTE FUNCTION {name}()",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)} ON {table} FOR EACH ROW"
+        f" WHEN ({_changed(columns, 'IS DISTINCT FROM')}) EXECUTE FUNCTION {name}()",
+    ]
+
+
+def _sqlite(table: str, columns, moments) -> list[str]:
+    name = f"crm_dashboard_{table}"
+    old = "".join(f"{mark}; " for mark in _marks(moments, "OLD"))
+    new = "".join(f"{mark}; " for mark in _marks(moments, "NEW"))
+    return [
+        f"DROP TRIGGER IF EXISTS {name}_insert",
+        f"DROP TRIGGER IF EXISTS {name}_delete",
+        f"DROP TRIGGER IF EXISTS {name}_update",
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} FOR EACH ROW BEGIN {new}END",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} FOR EACH ROW BEGIN {old}END",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)} ON {table} FOR EACH ROW"
+        f" WHEN {_changed(columns, 'IS NOT')} BEGIN {old}{new}END",
+    ]
+
+
+def trigger_statements(vendor: str) -> list[str]:
+    build = {"postgresql": _postgresql, "sqlite": _sqlite}.get(vendor)
+    if build is None:
+        raise NotImplementedError(f"the dashboard's triggers exist for PostgreSQL and SQLite, not {vendor}")
+    return [
+        statement
+        for table, (columns, moments) in TABLES.items()
+        for statement in build(table, columns, moments)
+    ]
+
+
+def drop_statements(vendor: str) -> list[str]:
+    return [statement for statement in trigger_statements(vendor) if statement.startswith("DROP")]
+
+
+def install_triggers(using: str = "default", **kwargs) -> None:
+    """(Re)create the triggers; a ``post_migrate`` receiver (nothing before 0011 made the tables)."""
+    from django.db import connections
+
+    connection = connections[using]
+    if "crm_dashboardday" not in connection.introspection.table_names():
+        return
+    with connection.cursor() as cursor:
+        for statement in trigger_statements(connection.vendor):
+            cursor.execute(statement)

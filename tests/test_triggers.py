@@ -1,0 +1,43 @@
+"""The triggers that mark a stored day of the dashboard stale (crm/triggers.py)."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from crm.models import Customer, DashboardDirtyDay
+from crm.triggers import drop_statements, install_triggers
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def three_days_ago() -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(days=3)
+
+
+def test_the_receiver_of_post_migrate_reinstalls_the_triggers_a_table_rebuild_dropped(store_days):
+    customer = CustomerFactory(date=three_days_ago())
+    store_days()
+    with connection.cursor() as cursor:
+        for statement in drop_statements(connection.vendor):
+            cursor.execute(statement)
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.SIGNED)
+    assert not DashboardDirtyDay.objects.exists()
+
+    install_triggers(using="default")
+
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.STUDYING)
+    # Marked from the row before and after the change: the same day twice.
+    assert set(DashboardDirtyDay.objects.values_list("day", flat=True)) == {timezone.localdate(customer.date)}
+
+
+def test_an_update_that_changes_nothing_the_figures_read_marks_nothing(store_days):
+    customer = CustomerFactory(date=three_days_ago())
+    store_days()
+    customer.name = "改名"
+    customer.save()  # every column written, none changed that the figures read
+    assert not DashboardDirtyDay.objects.exists()
+    customer.delete()
+    assert DashboardDirtyDay.objects.count() == 1

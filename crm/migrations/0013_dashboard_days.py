@@ -20,7 +20,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0010_scale'),
+        ('crm', '0012_recycle_permissions'),
     ]
 
     operations = [

@@ -106,15 +106,16 @@ def is_action_post(request) -> bool:
 
 def posted_action(request) -> str | None:
     """The action Django's ModelAdmin.response_action (5.2) runs for this POST: the ``action`` of the
-    form whose ``index`` was posted (the last one posted when that index is out of range)."""
+    form whose ``index`` was posted (the last one posted when there is no such form)."""
     names = request.POST.getlist("action")
     try:
         index = int(request.POST.get("index", 0))
     except ValueError:
         index = 0
-    if not names:
-        return None
-    return names[index] if 0 <= index < len(names) else names[-1]
+    try:
+        return names[index]  # as Django indexes it, a negative index too
+    except IndexError:
+        return names[-1] if names else None
 
 
 class TickedRowsChangeList:

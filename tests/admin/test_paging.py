@@ -304,3 +304,22 @@ def test_a_list_without_per_row_figures_pages_with_its_plain_query(boss_client, 
 
     (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "crm_campus"."id"')]
     assert " IN (SELECT" not in page
+
+
+@pytest.mark.parametrize(
+    ("posted", "expected"),
+    [
+        ({"action": ["claim_customers"], "index": "0"}, "claim_customers"),
+        ({"action": ["claim_customers", "other"], "index": "1"}, "other"),
+        ({"action": ["claim_customers", "other"], "index": "-2"}, "claim_customers"),
+        ({"action": ["claim_customers", "other"], "index": "7"}, "other"),
+        ({"action": ["other", "claim_customers"], "index": "x"}, "other"),
+        ({"index": "0"}, None),
+    ],
+)
+def test_the_posted_action_is_the_one_django_runs(rf, posted, expected):
+    # Django 5.2's response_action: the `action` at the posted `index` (Python indexing), the last
+    # posted `action` when there is none there, the first when the index is not a number.
+    from crm.admin.paging import posted_action
+
+    assert posted_action(rf.post("/", posted)) == expected

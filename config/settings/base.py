@@ -100,7 +100,8 @@ AUTH_USER_MODEL = "crm.UserProfile"
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses locked-out clients before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading a user's permissions in one query instead of two.
+    "crm.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 # The login middleware lets these through without a login: URL names, or "namespace:" for a whole

@@ -852,6 +852,7 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
     """公户: customers without a consultant; a salesperson claims them from here."""
 
     actions = ["claim_customers"]
+    actions_on_ticked_rows = ("claim_customers",)
     lists_others_customers = True
 
     def get_urls(self):

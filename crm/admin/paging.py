@@ -11,12 +11,14 @@ Every list also counts and fetches at the database's floor (issue 15):
   plain list query, and the figures annotated on those rows alone, never on the rows an OFFSET skips
   nor in the count.
 - An action's POST does not count nor fetch: Django builds the list before running the action, then
-  redirects or shows the action's own page.
+  redirects or shows the action's own page. An action that reads the ticked rows' ids itself
+  (``actions_on_ticked_rows``: the claim) does not even build the list's filters and search.
 """
 
 import json
 import math
 
+from django import forms
 from django.conf import settings
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
@@ -102,6 +104,43 @@ def is_action_post(request) -> bool:
     return request.method == "POST" and "_save" not in request.POST and "action" in request.POST
 
 
+def posted_action(request) -> str | None:
+    """The action Django's ModelAdmin.response_action (5.2) runs for this POST: the ``action`` of the
+    form whose ``index`` was posted (the last one posted when there is no such form)."""
+    names = request.POST.getlist("action")
+    try:
+        index = int(request.POST.get("index", 0))
+    except ValueError:
+        index = 0
+    try:
+        return names[index]  # as Django indexes it, a negative index too
+    except IndexError:
+        return names[-1] if names else None
+
+
+class TickedRowsChangeList:
+    """The list of an action POST on ticked rows, for an action of ``actions_on_ticked_rows``.
+
+    Before an action, Django's changelist_view (5.2; pinned by tests/admin/test_paging.py) uses its
+    ChangeList for ``cl.get_queryset(request)`` only, which response_action narrows to the ticked rows;
+    these actions read the ticked ids themselves, so the queryset is the admin's scoped one and the
+    list's filters, search and ordering are never built. Anything else builds the real ChangeList."""
+
+    def __init__(self, model_admin, request, build):
+        self._model_admin = model_admin
+        self._build = build
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return self._model_admin.get_queryset(request)
+
+    @cached_property
+    def _changelist(self):
+        return self._build()
+
+    def __getattr__(self, name):
+        return getattr(self._changelist, name)
+
+
 class NearestPageChangeList(ChangeList):
     def get_results(self, request):
         if is_action_post(request):
@@ -176,9 +215,21 @@ class NearestPageAdminMixin:
     """Every list of ours (CrmModelAdmin and the user and role admins): see NearestPagePaginator."""
 
     paginator = NearestPagePaginator
+    # Actions that act on the ids of the ticked rows whatever the list's filters (TickedRowsChangeList).
+    actions_on_ticked_rows: tuple[str, ...] = ()
 
     def get_changelist(self, request, **kwargs):
         return NearestPageChangeList
+
+    def get_changelist_instance(self, request):
+        build = super().get_changelist_instance
+        if (
+            is_action_post(request)
+            and posted_action(request) in self.actions_on_ticked_rows
+            and not forms.BooleanField().to_python(request.POST.get("select_across"))
+        ):
+            return TickedRowsChangeList(self, request, lambda: build(request))
+        return build(request)
 
     def get_page_queryset(self, request, queryset):
         """The rows of one list page with their per-row figures (a count of related rows, a date

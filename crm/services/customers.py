@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,12 +32,15 @@ def _names(customers: Iterable[Customer]) -> str:
     return ", ".join(str(customer) for customer in customers)
 
 
-def _lock_owner(user) -> None:
+def _lock_owner(user, *, sales_staff: bool = False) -> bool:
+    """Lock the owner's row; with ``sales_staff``, only if the user may own customers (one query for
+    the check and the lock). Returns whether a row was locked."""
     # One user claiming from several browser tabs at once, or a claim against an import or the boss's
     # reassignment: they serialize on the owner's row, so the count of the owner's private customers
     # cannot go stale before the change commits. NO KEY: follow-ups and payments that reference the
     # user are not blocked meanwhile.
-    UserProfile.objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
+    owners = UserProfile.objects.sales_staff() if sales_staff else UserProfile.objects.all()
+    return owners.select_for_update(no_key=True).filter(pk=user.pk).exists()
 
 
 def customers_owner_error(user) -> ValidationError:
@@ -62,7 +66,11 @@ def customers_check_capacity(*, user, adding: int, by=None) -> None:
     customer form calls it in its clean, inside the admin's save transaction.
     """
     _lock_owner(user)
-    current = Customer.objects.owned_by(user).count()
+    _check_cap(user=user, current=Customer.objects.owned_by(user).count(), adding=adding, by=by)
+
+
+def _check_cap(*, user, current: int, adding: int, by) -> None:
+    """The cap itself, on a count of the owner's customers read under the owner's lock."""
     cap = settings.MAX_CUSTOMER_NUM
     if current + adding <= cap:
         return
@@ -83,9 +91,9 @@ def customers_check_capacity(*, user, adding: int, by=None) -> None:
 def _make_room(user, *, adding: int, by=None) -> None:
     """The checks of every path that gives customers to ``user`` (claim, creation, reassignment, import),
     on the owner's locked row; the lock is held until the caller's transaction commits."""
-    customers_check_owner(user=user)
-    # The cap check takes the owner's lock (customers_check_capacity).
-    customers_check_capacity(user=user, adding=adding, by=by)
+    if not _lock_owner(user, sales_staff=True):
+        raise customers_owner_error(user)
+    _check_cap(user=user, current=Customer.objects.owned_by(user).count(), adding=adding, by=by)
 
 
 def customer_transfers_record(
@@ -160,12 +168,9 @@ def customers_claimed_today(*, user, today: datetime.date | None = None) -> int:
     return CustomerTransfer.objects.filter(customers_claimed_today_q(user, today=today)).count()
 
 
-def customers_check_daily_claims(*, user, adding: int) -> None:
+def _check_daily_limit(*, claimed: int, adding: int) -> None:
     limit = settings.CUSTOMER_DAILY_CLAIM_LIMIT
-    if limit <= 0:
-        return
-    claimed = customers_claimed_today(user=user)
-    if claimed + adding > limit:
+    if limit > 0 and claimed + adding > limit:
         raise ValidationError(
             _(
                 "You may claim at most %(limit)d customers a day: you have claimed %(claimed)d today, and "
@@ -176,29 +181,36 @@ def customers_check_daily_claims(*, user, adding: int) -> None:
         )
 
 
-def customers_reclaimable_from(*, user, customer_ids: Iterable[int]) -> dict[int, datetime.date]:
-    """For each customer that ``user`` released, or that was recycled away from them, within the
-    cool-down (CUSTOMER_RECLAIM_COOLDOWN_DAYS): the local date from which they may claim it back."""
+def _left_recently(user):
+    """The releases and recyclings away from ``user`` within the cool-down (CUSTOMER_RECLAIM_COOLDOWN_DAYS,
+    more than 0); a customer's last one says from which date ``user`` may claim it back."""
     days = settings.CUSTOMER_RECLAIM_COOLDOWN_DAYS
-    if days <= 0:
-        return {}
-    today = timezone.localdate()
-    since = local_midnight(today - datetime.timedelta(days=days - 1))
-    left = CustomerTransfer.objects.filter(
-        customer_id__in=list(customer_ids),
+    since = local_midnight(timezone.localdate() - datetime.timedelta(days=days - 1))
+    return CustomerTransfer.objects.filter(
         from_consultant=user,
         reason__in=[CustomerTransfer.Reason.RELEASE, CustomerTransfer.Reason.RECYCLE],
         date__gte=since,
-    ).values_list("customer_id", "date")
+    )
+
+
+def _reclaimable_on(left: datetime.datetime) -> datetime.date:
+    return timezone.localdate(left) + datetime.timedelta(days=settings.CUSTOMER_RECLAIM_COOLDOWN_DAYS)
+
+
+def customers_reclaimable_from(*, user, customer_ids: Iterable[int]) -> dict[int, datetime.date]:
+    """For each customer that ``user`` released, or that was recycled away from them, within the
+    cool-down (CUSTOMER_RECLAIM_COOLDOWN_DAYS): the local date from which they may claim it back."""
+    if settings.CUSTOMER_RECLAIM_COOLDOWN_DAYS <= 0:
+        return {}
+    left = _left_recently(user).filter(customer_id__in=list(customer_ids)).values_list("customer_id", "date")
     reclaimable: dict[int, datetime.date] = {}
     for customer_id, date in left:
-        day = timezone.localdate(date) + datetime.timedelta(days=days)
+        day = _reclaimable_on(date)
         reclaimable[customer_id] = max(day, reclaimable.get(customer_id, day))
     return reclaimable
 
 
-def customers_check_cooldown(*, user, customers: list[Customer]) -> None:
-    reclaimable = customers_reclaimable_from(user=user, customer_ids=[customer.pk for customer in customers])
+def _check_cooldown(*, customers: list[Customer], reclaimable: dict[int, datetime.date]) -> None:
     if not reclaimable:
         return
     blocked = [customer for customer in customers if customer.pk in reclaimable]
@@ -218,21 +230,50 @@ def customers_check_cooldown(*, user, customers: list[Customer]) -> None:
     )
 
 
+def _count_of(queryset):
+    """The number of rows of ``queryset`` as an expression: a subquery of the row it annotates."""
+    counted = queryset.order_by().values(key=Value(1)).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _claim_candidates(user, ids: list[int]) -> list[Customer]:
+    """The customers ``user`` asks to claim, locked, each annotated with the figures the rules check:
+    ``owned_now`` (the owner's customers), ``claimed_today`` (daily limit on) and ``left_at`` (the
+    last time it left ``user``, cool-down on). One query, whatever the number of customers."""
+    figures = {"owned_now": _count_of(Customer.objects.owned_by(user))}
+    if settings.CUSTOMER_DAILY_CLAIM_LIMIT > 0:
+        claims = CustomerTransfer.objects.filter(customers_claimed_today_q(user))
+        figures["claimed_today"] = _count_of(claims)
+    if settings.CUSTOMER_RECLAIM_COOLDOWN_DAYS > 0:
+        last = _left_recently(user).filter(customer=OuterRef("pk")).order_by("-date").values("date")[:1]
+        figures["left_at"] = Subquery(last)
+    # Many users claiming the same customers: the row locks make the second claimer wait and then
+    # read the committed owner, so each customer is claimed exactly once. The pk order of the locks
+    # keeps two overlapping claims from deadlocking. The owner's figures are counted in this statement,
+    # after the owner's lock was granted: every earlier change of the owner's customers is committed.
+    # Another campus's customers do not exist for the user: a forged id claims nothing.
+    candidates = Customer.objects.of_campus_of(user).filter(pk__in=ids).annotate(**figures)
+    return list(candidates.select_for_update(no_key=True).order_by("pk"))
+
+
 @transaction.atomic
 def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
     """Move the customers from the public pool to ``user``: all of them, or none, within the cap
-    (MAX_CUSTOMER_NUM), the daily claim limit and the reclaim cool-down."""
+    (MAX_CUSTOMER_NUM), the daily claim limit and the reclaim cool-down.
+
+    A constant number of queries, whatever the number of customers: the owner's locked row, the locked
+    customers with the owner's figures, the update and the history."""
     ids = sorted(set(customer_ids))
     # The cap and the daily limit are counts of the user's rows: every claim of the user waits on the
     # owner's row for the previous one to commit, so neither count can go stale before the claim commits.
-    _make_room(user, adding=len(ids), by=user)
-    # Many users claiming the same customers: the row locks make the second claimer wait and then
-    # read the committed owner, so each customer is claimed exactly once. The pk order of the locks
-    # keeps two overlapping claims from deadlocking.
-    # Another campus's customers do not exist for the user: a forged id claims nothing.
-    customers = list(
-        Customer.objects.of_campus_of(user).select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
-    )
+    if not _lock_owner(user, sales_staff=True):
+        raise customers_owner_error(user)
+    if not ids:
+        return []
+    customers = _claim_candidates(user, ids)
+    # Every selected customer gone (or of another campus): the cap is still reported first.
+    owned = customers[0].owned_now if customers else Customer.objects.owned_by(user).count()
+    _check_cap(user=user, current=owned, adding=len(ids), by=user)
     if len(customers) != len(ids):
         raise ValidationError(
             _("Some selected customers no longer exist. Nothing was claimed."), code="missing"
@@ -244,8 +285,13 @@ def customers_claim(*, user, customer_ids: Iterable[int]) -> list[Customer]:
             % {"names": _names(taken)},
             code="taken",
         )
-    customers_check_cooldown(user=user, customers=customers)
-    customers_check_daily_claims(user=user, adding=len(customers))
+    reclaimable = {
+        customer.pk: _reclaimable_on(customer.left_at)
+        for customer in customers
+        if getattr(customer, "left_at", None) is not None
+    }
+    _check_cooldown(customers=customers, reclaimable=reclaimable)
+    _check_daily_limit(claimed=getattr(customers[0], "claimed_today", 0), adding=len(customers))
     return _move(customers, to=user, by=user, reason=CustomerTransfer.Reason.CLAIM)
 
 
@@ -332,21 +378,14 @@ def customers_unlock(*, user, customer_ids: Iterable[int]) -> list[Customer]:
 def customers_quota(*, user) -> dict[str, int]:
     """The user's figures against the pool's limits, for "私户 37/150 · 今日已领 3/30 · 锁定 2/10", in
     one query; the counts are those the limits are checked against."""
-    from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
-    from django.db.models.functions import Coalesce
-
-    def count_of(queryset):
-        counted = queryset.order_by().values(key=Value(1)).annotate(n=Count("pk")).values("n")
-        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
     claims = CustomerTransfer.objects.filter(customers_claimed_today_q(OuterRef("pk")))
     owned = Customer.objects.filter(consultant=OuterRef("pk"))
     figures = (
         UserProfile.objects.filter(pk=user.pk)
         .annotate(
-            owned=count_of(owned),
-            locked=count_of(owned.filter(Q(locked=True))),
-            claimed_today=count_of(claims),
+            owned=_count_of(owned),
+            locked=_count_of(owned.filter(Q(locked=True))),
+            claimed_today=_count_of(claims),
         )
         .values("owned", "locked", "claimed_today")
         .get()

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from crm.admin.paging import NearestPagePaginator
+from crm.models import Customer
 from tests.factories import CampusFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -258,6 +259,42 @@ def test_an_action_post_neither_counts_nor_fetches_the_list(sales_client, sales_
     assert not [q for q in queries if "crm_customer" in q["sql"] and "LIMIT 20" in q["sql"]]
 
 
+def test_before_an_action_django_uses_its_changelist_for_the_queryset_only():
+    # Pins Django 5.2's ModelAdmin.changelist_view: up to the action's response, the ChangeList is only
+    # asked for its queryset, which is all TickedRowsChangeList gives without building the list.
+    import inspect
+    import re
+
+    from django.contrib.admin import ModelAdmin
+
+    source = inspect.getsource(ModelAdmin.changelist_view)
+    before_actions = source[: source.index("if action_failed:")]
+    assert set(re.findall(r"\bcl\.\w+", before_actions)) == {"cl.get_queryset"}
+
+
+def test_a_claim_of_ticked_rows_builds_no_list_and_select_across_does(sales_client, sales_user, monkeypatch):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from django.contrib.admin.views.main import ChangeList
+
+    built = []
+    build = ChangeList.__init__
+    monkeypatch.setattr(ChangeList, "__init__", lambda self, *args: built.append(1) or build(self, *args))
+    ticked, other = CustomerFactory(name="勾选的"), CustomerFactory(name="另一个")
+    url = reverse("admin:crm_publiccustomer_changelist") + "?q=另一个"
+
+    sales_client.post(url, {"action": "claim_customers", ACTION_CHECKBOX_NAME: [ticked.pk], "index": 0})
+
+    # The list's search is not applied to the ticked rows, nor built.
+    assert Customer.objects.owned_by(sales_user).get() == ticked
+    assert built == []
+    data = {"action": "claim_customers", ACTION_CHECKBOX_NAME: [other.pk], "index": 0, "select_across": "1"}
+    sales_client.post(reverse("admin:crm_publiccustomer_changelist") + "?q=没有这个", data)
+    assert Customer.objects.owned_by(sales_user).get() == ticked
+    sales_client.post(url, data)
+    assert set(Customer.objects.owned_by(sales_user)) == {ticked, other}
+    assert len(built) == 2
+
+
 def test_a_list_without_per_row_figures_pages_with_its_plain_query(boss_client, campuses):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -267,3 +304,22 @@ def test_a_list_without_per_row_figures_pages_with_its_plain_query(boss_client, 
 
     (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "crm_campus"."id"')]
     assert " IN (SELECT" not in page
+
+
+@pytest.mark.parametrize(
+    ("posted", "expected"),
+    [
+        ({"action": ["claim_customers"], "index": "0"}, "claim_customers"),
+        ({"action": ["claim_customers", "other"], "index": "1"}, "other"),
+        ({"action": ["claim_customers", "other"], "index": "-2"}, "claim_customers"),
+        ({"action": ["claim_customers", "other"], "index": "7"}, "other"),
+        ({"action": ["other", "claim_customers"], "index": "x"}, "other"),
+        ({"index": "0"}, None),
+    ],
+)
+def test_the_posted_action_is_the_one_django_runs(rf, posted, expected):
+    # Django 5.2's response_action: the `action` at the posted `index` (Python indexing), the last
+    # posted `action` when there is none there, the first when the index is not a number.
+    from crm.admin.paging import posted_action
+
+    assert posted_action(rf.post("/", posted)) == expected

@@ -161,6 +161,53 @@ def test_one_customer_in_the_cool_down_keeps_the_whole_batch_in_the_pool(sales_u
     assert Customer.objects.public().count() == 3
 
 
+def test_the_cool_down_runs_from_the_last_time_the_customer_left(sales_user, cooldown):
+    customer = CustomerFactory(name="两进两出")
+    for days in (5, 1):
+        transfer(
+            customer, reason=CustomerTransfer.Reason.RELEASE, date=days_ago(days), from_consultant=sales_user
+        )
+
+    with pytest.raises(ValidationError) as error:
+        customers_claim(user=sales_user, customer_ids=[customer.pk])
+
+    claimable = (timezone.localdate(days_ago(1)) + datetime.timedelta(days=cooldown)).isoformat()
+    assert claimable in error.value.messages[0]
+
+
+# --- The cost of a claim ---
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_a_claim_takes_the_same_queries_for_one_customer_or_ten(
+    sales_user, settings, cooldown, count, django_assert_num_queries
+):
+    settings.MAX_CUSTOMER_NUM = 150
+    settings.CUSTOMER_DAILY_CLAIM_LIMIT = 30
+    CustomerFactory.create_batch(3, consultant=sales_user)
+    pool = CustomerFactory.create_batch(count)
+
+    # The savepoint, the owner's locked row, the locked customers with the owner's figures, the
+    # update, the history, the savepoint's release.
+    with django_assert_num_queries(6):
+        claimed = customers_claim(user=sales_user, customer_ids=ids(pool))
+
+    assert len(claimed) == count
+    assert Customer.objects.owned_by(sales_user).count() == 3 + count
+
+
+def test_a_claim_of_customers_all_gone_still_reports_the_cap_first(sales_user, settings):
+    settings.MAX_CUSTOMER_NUM = 2
+    CustomerFactory.create_batch(2, consultant=sales_user)
+    gone = CustomerFactory()
+    gone.delete()
+
+    with pytest.raises(ValidationError) as error:
+        customers_claim(user=sales_user, customer_ids=[gone.pk])
+
+    assert error.value.code == "cap"
+
+
 # --- Recycling without a deal ---
 
 

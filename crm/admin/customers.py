@@ -35,6 +35,7 @@ from crm.models import (
     Course,
     Customer,
     CustomerStatusChange,
+    CustomerTally,
     CustomerTransfer,
     Enrollment,
     PaymentRecord,
@@ -59,6 +60,7 @@ from crm.services.customers import (
     customers_reassign,
     customers_recycle_days_left,
     customers_release,
+    customers_tally_count,
     customers_unlock,
 )
 from crm.services.followups import consult_records_save
@@ -78,6 +80,8 @@ CONSULTATION_FIELDS = [
     "network_consultant",
     "network_consult_note",
 ]
+# The list parameters a filtered customer list may count from the tally (CustomerTally's columns).
+TALLIED_FILTERS = {"status__exact", "source__exact", "consultant__id__exact"}
 LINE_BREAK = mark_safe("<br>")  # a constant: nothing of the user's goes through it
 STATUS_COLOURS = {
     Customer.Status.UNREGISTERED: "#8a8a8a",
@@ -490,6 +494,21 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
             .get_page_queryset(request, queryset)
             .annotate(follow_up_count=Coalesce(Subquery(follow_ups, output_field=IntegerField()), Value(0)))
         )
+
+    def get_exact_count(self, request, changelist):
+        # Filtered on the tally's columns only (no search, no other filter): the sum of the tally's
+        # groups in the same scope, with the same filters (customers_tally_count).
+        params = changelist.get_filters_params()
+        if changelist.query or not params.keys() <= TALLIED_FILTERS:
+            return None
+        if any(len(values) != 1 for values in params.values()):
+            return None
+        groups = self.scope_queryset(request, CustomerTally.objects.all())
+        try:
+            groups = groups.filter(**{key: values[0] for key, values in params.items()})
+        except (ValueError, ValidationError):
+            return None
+        return customers_tally_count(groups=groups)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         page = CustomerPage(self, request, unquote(object_id))

@@ -10,6 +10,8 @@ Every list also counts and fetches at the database's floor (issue 15):
   countdown) are computed for the rows of the page only: the page's primary keys are picked by the
   plain list query, and the figures annotated on those rows alone, never on the rows an OFFSET skips
   nor in the count.
+- A filtered list may count from a tally its admin knows of (``get_exact_count``: the customers'
+  groups of owner, campus, status and source, CustomerTally), still exactly.
 - An action's POST does not count nor fetch: Django builds the list before running the action, then
   redirects or shows the action's own page.
 """
@@ -150,6 +152,10 @@ class NearestPageChangeList(ChangeList):
         if may_estimate is None:
             may_estimate = not self.query and not self.has_active_filters and not self.date_hierarchy
         paginator.may_estimate = may_estimate and hasattr(paginator, "may_estimate")
+        if not paginator.may_estimate:
+            exact = self.model_admin.get_exact_count(request, self)
+            if exact is not None:
+                paginator.__dict__["count"] = exact  # the paginator's cached count
         return paginator
 
     def page_is_inside_estimate(self, paginator) -> bool:
@@ -186,6 +192,11 @@ class NearestPageAdminMixin:
         rows an OFFSET skips nor in the list's count. A filter that needs one of them annotates it
         itself."""
         return queryset
+
+    def get_exact_count(self, request, changelist) -> int | None:
+        """The exact row count of ``changelist`` (filtered or searched), when it can be read more
+        cheaply than by counting the rows (a tally kept by the database); None: the rows are counted."""
+        return None
 
 
 class PerPageChangeList(NearestPageChangeList):

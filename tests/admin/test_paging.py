@@ -153,7 +153,26 @@ def test_a_filtered_long_list_counts_exactly(sales_client, settings):
 
     assert not response.context["cl"].paginator.count_is_estimated
     assert response.context["cl"].result_count == 30
+    # Counted from the tally of the customers' groups (CustomerTally), not by scanning the customers.
+    assert count_queries(queries, "crm_customer") == []
+    assert len([q for q in queries if '"crm_customertally"' in q["sql"]]) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("params", [{"q": "website"}, {"source__exact": "website", "course": "Go"}])
+def test_a_list_searched_or_filtered_beyond_the_tally_counts_its_customers(sales_client, params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CustomerFactory.create_batch(3, source="website", qq_name="website", course=["Go"])
+    CustomerFactory.create_batch(2, source="website")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = sales_client.get(reverse("admin:crm_publiccustomer_changelist"), params)
+
+    assert response.context["cl"].result_count == 3
     assert len(count_queries(queries, "crm_customer")) == 1
+    assert not [q for q in queries if '"crm_customertally"' in q["sql"]]
 
 
 @pytest.mark.postgres

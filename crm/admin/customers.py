@@ -7,7 +7,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subq
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.html import format_html, format_html_join
@@ -26,7 +26,7 @@ from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
-from crm.admin.rows import as_row_action, row_button
+from crm.admin.rows import as_row_action, row_button, row_url
 from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.models import (
     Campus,
@@ -663,7 +663,7 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
 
     @admin.display(description=_("follow-up records"))
     def follow_ups_link(self, obj):
-        url = reverse("admin:crm_consultrecord_changelist")
+        url = row_url("admin:crm_consultrecord_changelist")
         label = gettext("Follow-ups (%(count)d)") % {"count": obj.follow_up_count}
         return format_html('<a href="{}?customer={}">{}</a>', url, obj.pk, label)
 
@@ -929,7 +929,7 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
 
     @admin.display(description=_("Claim"))
     def claim_button(self, obj):
-        return row_button(reverse("admin:crm_publiccustomer_claim", args=[obj.pk]), gettext("Claim"))
+        return row_button(row_url("admin:crm_publiccustomer_claim", obj.pk), gettext("Claim"))
 
     @admin.action(permissions=["claim"], description=_("Claim the selected customers"))
     def claim_customers(self, request, queryset):
@@ -982,7 +982,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
 
     @admin.display(description=_("Release"))
     def release_button(self, obj):
-        url = reverse("admin:crm_privatecustomer_release", args=[obj.pk])
+        url = row_url("admin:crm_privatecustomer_release", obj.pk)
         return row_button(url, gettext("Release"), danger=True)
 
     def get_inlines(self, request, obj):

@@ -5,7 +5,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from crm import formats
 from crm.admin.base import CrmModelAdmin, DateRangeFilter, LockedCheckFormMixin, RecycleBinAdminMixin, badge
 from crm.admin.exporting import StreamingExportMixin
-from crm.admin.rows import as_row_action, row_button
+from crm.admin.rows import as_row_action, row_button, row_url
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
 from crm.querysets import PaymentRecordQuerySet
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
@@ -393,12 +393,8 @@ class PaymentRecordAdmin(RecycleBinAdminMixin, OwnCustomerAdminMixin, StreamingE
     def decision_buttons(self, obj):
         if obj.status != PaymentRecord.Status.UNCONFIRMED:
             return ""
-        confirm = row_button(
-            reverse("admin:crm_paymentrecord_confirm", args=[obj.pk]), gettext("Confirm payment")
-        )
-        reject = row_button(
-            reverse("admin:crm_paymentrecord_reject", args=[obj.pk]), gettext("Reject"), danger=True
-        )
+        confirm = row_button(row_url("admin:crm_paymentrecord_confirm", obj.pk), gettext("Confirm payment"))
+        reject = row_button(row_url("admin:crm_paymentrecord_reject", obj.pk), gettext("Reject"), danger=True)
         return format_html('<span class="crm-nowrap">{} {}</span>', confirm, reject)
 
     @admin.display(description=_("rejected by"))

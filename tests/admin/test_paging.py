@@ -286,3 +286,23 @@ def test_a_list_without_per_row_figures_pages_with_its_plain_query(boss_client, 
 
     (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "crm_campus"."id"')]
     assert " IN (SELECT" not in page
+
+
+def test_the_row_links_are_the_ones_django_reverses_for_each_row(boss_client, campuses):
+    # Pins Django 5.2's ChangeList.url_for_result, which NearestPageChangeList reverses once per page.
+    from django.contrib import admin
+    from django.contrib.admin.views.main import ChangeList
+
+    from crm.admin.rows import row_url
+    from crm.models import Campus
+
+    response = boss_client.get(reverse(CAMPUSES))
+    cl = response.context["cl"]
+
+    assert [cl.url_for_result(row) for row in cl.result_list] == [
+        ChangeList.url_for_result(cl, row) for row in cl.result_list
+    ]
+    assert cl.url_for_result(campuses[0]) in response.content.decode()
+    assert row_url("admin:crm_campus_change", "a/b_c") == reverse("admin:crm_campus_change", args=["a_2Fb_5Fc"])
+    assert row_url("admin:crm_campus_changelist") == reverse("admin:crm_campus_changelist")
+    assert admin.site._registry[Campus] is cl.model_admin

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from crm import formats
-from crm.admin.base import CrmModelAdmin, DateRangeFilter, ReadOnlyAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, DateRangeFilter, ReadOnlyAdminMixin, RelatedSearchAdminMixin, badge
 from crm.admin.confirmation import action_confirmation, is_confirmed
 from crm.admin.exporting import StreamingExportMixin
 from crm.admin.filters import FollowUpFilter, follow_up_badge
@@ -1060,7 +1060,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
 
 
 @admin.register(CustomerTransfer)
-class CustomerTransferAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
+class CustomerTransferAdmin(RelatedSearchAdminMixin, ReadOnlyAdminMixin, CrmModelAdmin):
     list_display = ["customer", "from_consultant", "to_consultant", "by", "reason", "release_reason", "date"]
     list_filter = ["reason", "release_reason", ("date", DateRangeFilter)]
     search_fields = ["customer__name", "customer__qq"]

@@ -6,7 +6,13 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin.base import CrmModelAdmin, DateRangeFilter, LockedCheckFormMixin, RecycleBinAdminMixin
+from crm.admin.base import (
+    CrmModelAdmin,
+    DateRangeFilter,
+    LockedCheckFormMixin,
+    RecycleBinAdminMixin,
+    RelatedSearchAdminMixin,
+)
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.rows import row_url
 from crm.models import ConsultRecord, Customer
@@ -111,7 +117,7 @@ def follow_up_add_link(customer: Customer) -> str:
 
 
 @admin.register(ConsultRecord)
-class ConsultRecordAdmin(RecycleBinAdminMixin, PerPageAdminMixin, CrmModelAdmin):
+class ConsultRecordAdmin(RelatedSearchAdminMixin, RecycleBinAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     form = ConsultRecordForm
     list_display = ["customer", "status", "short_note", "consultant", "date", "next_date"]
     list_filter = [CustomerFilter, "status", ("date", DateRangeFilter)]

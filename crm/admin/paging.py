@@ -168,11 +168,18 @@ class NearestPageChangeList(ChangeList):
         """The rows shown, with the per-row figures of ``get_page_queryset``: for a page of a longer
         list, on the rows whose keys the (sliced) list query picks, not inside the OFFSET."""
         admin_class = type(self.model_admin)
-        if getattr(admin_class, "get_page_queryset", None) in (None, NearestPageAdminMixin.get_page_queryset):
-            return rows  # no per-row figures: the plain page
+        figures = getattr(admin_class, "get_page_queryset", None) not in (
+            None,
+            NearestPageAdminMixin.get_page_queryset,
+        )
         if not sliced:
-            return self.model_admin.get_page_queryset(request, rows)
-        return self.model_admin.get_page_queryset(request, self.queryset.filter(pk__in=rows.values("pk")))
+            return self.model_admin.get_page_queryset(request, rows) if figures else rows
+        if not figures and (not rows.query.select_related or self.page_num <= 1):
+            return rows  # the plain page
+        # The page's keys first, without the joined rows (select_related) nor the figures: a deep page
+        # walks its OFFSET over the list's own rows, and joins or computes for the page's rows alone.
+        page = self.queryset.filter(pk__in=rows.values("pk"))
+        return self.model_admin.get_page_queryset(request, page) if figures else page
 
     def estimated_count_label(self) -> str:
         return estimated_count_label(self.result_count)

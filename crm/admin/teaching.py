@@ -17,7 +17,7 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin.base import CrmModelAdmin
+from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
 from crm.admin.paging import NearestPageChangeList
 from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
 from crm.services.teaching import (
@@ -477,7 +477,7 @@ class CourseRecordAdmin(CrmModelAdmin):
 
 
 @admin.register(StudyRecord)
-class StudyRecordAdmin(CrmModelAdmin):
+class StudyRecordAdmin(RelatedSearchAdminMixin, CrmModelAdmin):
     Media = TeachingMedia
     list_display = ["student", "lesson", "attendance", "score", "homework_note"]
     list_editable = ["attendance", "score", "homework_note"]

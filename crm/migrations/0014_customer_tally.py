@@ -1,6 +1,6 @@
 """The customer tally (CustomerTally): its table, and on PostgreSQL the statement triggers that keep it
 exact and its first rows, counted from the customers already there. Other databases get the empty table
-and count the customers themselves."""
+and count the customers themselves. And the trigram index of the follow-ups' notes (PostgreSQL)."""
 
 import django.db.models.deletion
 from django.conf import settings
@@ -58,6 +58,25 @@ def create_triggers(apps, schema_editor):
     )
 
 
+# A follow-up's note is searched beside its customer's name and QQ (RelatedSearchAdminMixin): a trigram
+# index on what the admin's case-insensitive search compares, as for the customers (0003).
+NOTE_INDEX = "crm_consultrecord_note_upper_trgm"
+
+
+def create_note_index(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    schema_editor.execute(
+        f'CREATE INDEX IF NOT EXISTS "{NOTE_INDEX}" ON "crm_consultrecord" USING gin (UPPER("note"::text) gin_trgm_ops)'
+    )
+
+
+def drop_note_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f'DROP INDEX IF EXISTS "{NOTE_INDEX}"')
+
+
 def drop_triggers(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -111,4 +130,5 @@ class Migration(migrations.Migration):
             options={"default_permissions": ()},
         ),
         migrations.RunPython(create_triggers, drop_triggers, elidable=False),
+        migrations.RunPython(create_note_index, drop_note_index, elidable=False),
     ]

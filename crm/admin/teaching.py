@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
 from crm.admin.paging import NearestPageChangeList
+from crm.admin.rows import CellSelect, CellTextInput
 from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
 from crm.services.teaching import (
     MARK_FIELDS,
@@ -103,8 +104,13 @@ class StudyRecordListForm(forms.ModelForm):
     class Meta:
         model = StudyRecord
         fields = ["attendance", "score", "homework_note"]
-        # A narrow comment box, so that a row of the list fits the screen.
-        widgets = {"homework_note": forms.TextInput(attrs={"size": 24})}
+        # A narrow comment box, so that a row of the list fits the screen; cells rendered without a
+        # template each (crm.admin.rows).
+        widgets = {
+            "attendance": CellSelect,
+            "score": CellSelect,
+            "homework_note": CellTextInput(attrs={"size": 24}),
+        }
 
 
 class StudyRecordForm(forms.ModelForm):

@@ -36,7 +36,7 @@ from django.apps import apps  # noqa: E402
 from django.contrib import admin  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.db.models import Count  # noqa: E402
+from django.db.models import Count, Q  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import include, path  # noqa: E402
@@ -135,6 +135,16 @@ class StockCustomerTransferAdmin(StockAdmin):
     list_filter = ["reason", "release_reason", ("date", DateRangeFilter)]
     search_fields = ["customer__name", "customer__qq"]
     list_select_related = ["customer", "from_consultant", "to_consultant", "by"]
+
+    def get_queryset(self, request):
+        # The ownership history a salesperson sees, as one would write it: an OR across the join.
+        queryset = super().get_queryset(request)
+        if request.user.has_perm("crm.view_all_customers"):
+            return queryset
+        user = request.user
+        return queryset.filter(
+            Q(customer__consultant=user) | Q(from_consultant=user) | Q(to_consultant=user) | Q(by=user)
+        )
 
 
 urlpatterns = [path("stock/", stock_site.urls), path("", include("config.urls"))]

@@ -153,7 +153,8 @@ class NearestPageChangeList(ChangeList):
             may_estimate = not self.query and not self.has_active_filters and not self.date_hierarchy
         paginator.may_estimate = may_estimate and hasattr(paginator, "may_estimate")
         if not paginator.may_estimate:
-            exact = self.model_admin.get_exact_count(request, self)
+            exact_count = getattr(self.model_admin, "get_exact_count", None)
+            exact = exact_count(request, self) if exact_count else None
             if exact is not None:
                 paginator.__dict__["count"] = exact  # the paginator's cached count
         return paginator

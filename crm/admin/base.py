@@ -5,10 +5,12 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 from django.utils import translation
 from django.utils.html import format_html
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter import filters as rangefilter
@@ -140,6 +142,61 @@ def fields_are_multivalued(model, path: str) -> bool:
             return True
         opts = field.related_model._meta
     return False
+
+
+def search_terms(search_term: str) -> list[str]:
+    """The terms of a list's search as Django's ModelAdmin.get_search_results (5.2) splits them: by
+    spaces, a quoted phrase being one term."""
+    return [
+        unescape_string_literal(bit) if len(bit) > 1 and bit[0] in "\"'" and bit[-1] == bit[0] else bit
+        for bit in smart_split(search_term)
+    ]
+
+
+class RelatedSearchAdminMixin:
+    """The search of a list whose search fields are a related row's (``customer__name``): each term
+    finds the related rows with their own indexes (the customers' trigram indexes), then the list's
+    rows that name them, instead of joining every row of the list to its customer to compare the
+    names (a 20-second sequential join at 2,000,000 follow-ups). Terms and matching (every term, in
+    any field, case-insensitive) are Django's; the list's own fields (a follow-up's note) are searched
+    beside, and the two sets of keys united."""
+
+    def get_search_results(self, request, queryset, search_term):
+        if any(name[:1] in "^=@" for name in self.get_search_fields(request)):
+            return super().get_search_results(request, queryset, search_term)
+        # The scope's checks of the list parameters (ScopedAdminMixin) run as for any search.
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, "")
+        for term in search_terms(search_term):
+            queryset = queryset.filter(self.search_term_q(request, term))
+        return queryset, may_have_duplicates
+
+    def search_term_q(self, request, term: str) -> Q:
+        related, local = {}, Q()
+        for name in self.get_search_fields(request):
+            relation, _sep, field = name.partition(LOOKUP_SEP)
+            if field and self.model._meta.get_field(relation).is_relation:
+                related.setdefault(relation, Q())
+                related[relation] |= Q(**{f"{field}__icontains": term})
+            else:
+                local |= Q(**{f"{name}__icontains": term})
+        parts = [
+            Q(
+                **{
+                    f"{relation}__in": self.model._meta.get_field(
+                        relation
+                    ).related_model._default_manager.filter(q)
+                }
+            )
+            for relation, q in related.items()
+        ]
+        if local:
+            parts.append(local)
+        if len(parts) == 1:
+            return parts[0]
+        # Each part with its own index, their keys united: an OR of them would scan the whole list.
+        manager = self.model._default_manager
+        keys = [manager.filter(part).order_by().values("pk") for part in parts]
+        return Q(pk__in=keys[0].union(*keys[1:]))
 
 
 class ReadOnlyAdminMixin:

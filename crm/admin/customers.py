@@ -7,7 +7,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subq
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.html import format_html, format_html_join
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from crm import formats
-from crm.admin.base import CrmModelAdmin, DateRangeFilter, ReadOnlyAdminMixin, badge
+from crm.admin.base import CrmModelAdmin, DateRangeFilter, ReadOnlyAdminMixin, RelatedSearchAdminMixin, badge
 from crm.admin.confirmation import action_confirmation, is_confirmed
 from crm.admin.exporting import StreamingExportMixin
 from crm.admin.filters import FollowUpFilter, follow_up_badge
@@ -26,7 +26,7 @@ from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
-from crm.admin.rows import as_row_action, row_button
+from crm.admin.rows import as_row_action, row_button, row_url
 from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.models import (
     Campus,
@@ -35,6 +35,7 @@ from crm.models import (
     Course,
     Customer,
     CustomerStatusChange,
+    CustomerTally,
     CustomerTransfer,
     Enrollment,
     PaymentRecord,
@@ -59,6 +60,7 @@ from crm.services.customers import (
     customers_reassign,
     customers_recycle_days_left,
     customers_release,
+    customers_tally_count,
     customers_unlock,
 )
 from crm.services.followups import consult_records_save
@@ -78,6 +80,8 @@ CONSULTATION_FIELDS = [
     "network_consultant",
     "network_consult_note",
 ]
+# The list parameters a filtered customer list may count from the tally (CustomerTally's columns).
+TALLIED_FILTERS = {"status__exact", "source__exact", "consultant__id__exact"}
 LINE_BREAK = mark_safe("<br>")  # a constant: nothing of the user's goes through it
 STATUS_COLOURS = {
     Customer.Status.UNREGISTERED: "#8a8a8a",
@@ -491,6 +495,21 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
             .annotate(follow_up_count=Coalesce(Subquery(follow_ups, output_field=IntegerField()), Value(0)))
         )
 
+    def get_exact_count(self, request, changelist):
+        # Filtered on the tally's columns only (no search, no other filter): the sum of the tally's
+        # groups in the same scope, with the same filters (customers_tally_count).
+        params = changelist.get_filters_params()
+        if changelist.query or not params.keys() <= TALLIED_FILTERS:
+            return None
+        if any(len(values) != 1 for values in params.values()):
+            return None
+        groups = self.scope_queryset(request, CustomerTally.objects.all())
+        try:
+            groups = groups.filter(**{key: values[0] for key, values in params.items()})
+        except (ValueError, ValidationError):
+            return None
+        return customers_tally_count(groups=groups)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         page = CustomerPage(self, request, unquote(object_id))
         return super().change_view(
@@ -644,7 +663,7 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
 
     @admin.display(description=_("follow-up records"))
     def follow_ups_link(self, obj):
-        url = reverse("admin:crm_consultrecord_changelist")
+        url = row_url("admin:crm_consultrecord_changelist")
         label = gettext("Follow-ups (%(count)d)") % {"count": obj.follow_up_count}
         return format_html('<a href="{}?customer={}">{}</a>', url, obj.pk, label)
 
@@ -911,7 +930,7 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
 
     @admin.display(description=_("Claim"))
     def claim_button(self, obj):
-        return row_button(reverse("admin:crm_publiccustomer_claim", args=[obj.pk]), gettext("Claim"))
+        return row_button(row_url("admin:crm_publiccustomer_claim", obj.pk), gettext("Claim"))
 
     @admin.action(permissions=["claim"], description=_("Claim the selected customers"))
     def claim_customers(self, request, queryset):
@@ -964,7 +983,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
 
     @admin.display(description=_("Release"))
     def release_button(self, obj):
-        url = reverse("admin:crm_privatecustomer_release", args=[obj.pk])
+        url = row_url("admin:crm_privatecustomer_release", obj.pk)
         return row_button(url, gettext("Release"), danger=True)
 
     def get_inlines(self, request, obj):
@@ -1042,7 +1061,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
 
 
 @admin.register(CustomerTransfer)
-class CustomerTransferAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
+class CustomerTransferAdmin(RelatedSearchAdminMixin, ReadOnlyAdminMixin, CrmModelAdmin):
     list_display = ["customer", "from_consultant", "to_consultant", "by", "reason", "release_reason", "date"]
     list_filter = ["reason", "release_reason", ("date", DateRangeFilter)]
     search_fields = ["customer__name", "customer__qq"]

@@ -1,14 +1,20 @@
 from django import forms
 from django.contrib import admin
 from django.http import QueryDict
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin.base import CrmModelAdmin, DateRangeFilter, LockedCheckFormMixin, RecycleBinAdminMixin
+from crm.admin.base import (
+    CrmModelAdmin,
+    DateRangeFilter,
+    LockedCheckFormMixin,
+    RecycleBinAdminMixin,
+    RelatedSearchAdminMixin,
+)
 from crm.admin.paging import PerPageAdminMixin
+from crm.admin.rows import row_url
 from crm.models import ConsultRecord, Customer
 from crm.roles import VIEW_DELETED_CONSULTRECORD
 from crm.services.followups import consult_records_check, consult_records_save
@@ -106,12 +112,12 @@ class ConsultRecordInline(admin.TabularInline):
 
 def follow_up_add_link(customer: Customer) -> str:
     """ "写跟进" on a customer's row: the add-follow-up form with the customer chosen, cursor in the note."""
-    url = reverse("admin:crm_consultrecord_add")
+    url = row_url("admin:crm_consultrecord_add")
     return format_html('<a href="{}?customer={}">{}</a>', url, customer.pk, gettext("Add a follow-up"))
 
 
 @admin.register(ConsultRecord)
-class ConsultRecordAdmin(RecycleBinAdminMixin, PerPageAdminMixin, CrmModelAdmin):
+class ConsultRecordAdmin(RelatedSearchAdminMixin, RecycleBinAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     form = ConsultRecordForm
     list_display = ["customer", "status", "short_note", "consultant", "date", "next_date"]
     list_filter = [CustomerFilter, "status", ("date", DateRangeFilter)]

@@ -10,6 +10,8 @@ Every list also counts and fetches at the database's floor (issue 15):
   countdown) are computed for the rows of the page only: the page's primary keys are picked by the
   plain list query, and the figures annotated on those rows alone, never on the rows an OFFSET skips
   nor in the count.
+- A filtered list may count from a tally its admin knows of (``get_exact_count``: the customers'
+  groups of owner, campus, status and source, CustomerTally), still exactly.
 - An action's POST does not count nor fetch: Django builds the list before running the action, then
   redirects or shows the action's own page. An action that reads the ticked rows' ids itself
   (``actions_on_ticked_rows``: the claim) does not even build the list's filters and search.
@@ -189,6 +191,11 @@ class NearestPageChangeList(ChangeList):
         if may_estimate is None:
             may_estimate = not self.query and not self.has_active_filters and not self.date_hierarchy
         paginator.may_estimate = may_estimate and hasattr(paginator, "may_estimate")
+        if not paginator.may_estimate:
+            exact_count = getattr(self.model_admin, "get_exact_count", None)
+            exact = exact_count(request, self) if exact_count else None
+            if exact is not None:
+                paginator.__dict__["count"] = exact  # the paginator's cached count
         return paginator
 
     def page_is_inside_estimate(self, paginator) -> bool:
@@ -201,14 +208,29 @@ class NearestPageChangeList(ChangeList):
         """The rows shown, with the per-row figures of ``get_page_queryset``: for a page of a longer
         list, on the rows whose keys the (sliced) list query picks, not inside the OFFSET."""
         admin_class = type(self.model_admin)
-        if getattr(admin_class, "get_page_queryset", None) in (None, NearestPageAdminMixin.get_page_queryset):
-            return rows  # no per-row figures: the plain page
+        figures = getattr(admin_class, "get_page_queryset", None) not in (
+            None,
+            NearestPageAdminMixin.get_page_queryset,
+        )
         if not sliced:
-            return self.model_admin.get_page_queryset(request, rows)
-        return self.model_admin.get_page_queryset(request, self.queryset.filter(pk__in=rows.values("pk")))
+            return self.model_admin.get_page_queryset(request, rows) if figures else rows
+        if not figures and (not rows.query.select_related or self.page_num <= 1):
+            return rows  # the plain page
+        # The page's keys first, without the joined rows (select_related) nor the figures: a deep page
+        # walks its OFFSET over the list's own rows, and joins or computes for the page's rows alone.
+        page = self.queryset.filter(pk__in=rows.values("pk"))
+        return self.model_admin.get_page_queryset(request, page) if figures else page
 
     def estimated_count_label(self) -> str:
         return estimated_count_label(self.result_count)
+
+    def url_for_result(self, result):
+        # ChangeList.url_for_result of Django 5.2 (pinned by tests/admin/test_paging.py), reversed once
+        # per page rather than once per row and linked column.
+        from crm.admin.rows import row_url
+
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_change"
+        return row_url(name, getattr(result, self.pk_attname), current_app=self.model_admin.admin_site.name)
 
 
 class NearestPageAdminMixin:
@@ -237,6 +259,11 @@ class NearestPageAdminMixin:
         rows an OFFSET skips nor in the list's count. A filter that needs one of them annotates it
         itself."""
         return queryset
+
+    def get_exact_count(self, request, changelist) -> int | None:
+        """The exact row count of ``changelist`` (filtered or searched), when it can be read more
+        cheaply than by counting the rows (a tally kept by the database); None: the rows are counted."""
+        return None
 
 
 class PerPageChangeList(NearestPageChangeList):

@@ -5,12 +5,36 @@ form rendered after the list (admin/crm/row_actions_form.html) that carries only
 says with ``formaction`` where it posts. No script: the content security policy forbids inline ones.
 """
 
+import functools
+
+from django import forms
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.utils.html import format_html
+from django.contrib.admin.utils import quote
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.html import format_html, format_html_join
 
 # The one form the row buttons of a list submit (``<button form=... formaction=...>``): rendered after
 # the changelist's own form, since forms cannot nest (admin/crm/row_actions_form.html).
 ROW_ACTIONS_FORM = "crm-row-actions"
+
+
+# Stands for the row's key in a reversed URL: a key no list has, so it appears once, where the key goes.
+_KEY = "987654321987654321"
+
+
+@functools.lru_cache(maxsize=256)
+def _reversed(name: str, keyed: bool, current_app: str | None, urlconf, prefix: str) -> tuple[str, str]:
+    url = reverse(name, args=[_KEY] if keyed else None, current_app=current_app)
+    head, _key, tail = url.partition(_KEY)
+    return head, tail
+
+
+def row_url(name: str, pk=None, *, current_app: str | None = None) -> str:
+    """``reverse(name, args=[quote(pk)])`` (``reverse(name)`` without a key) for every row of a page, at
+    the cost of one reverse per URL name, URL configuration and script prefix: a reverse walks the URL
+    patterns, and a list page asked for four of them per row."""
+    head, tail = _reversed(name, pk is not None, current_app, get_urlconf(), get_script_prefix())
+    return f"{head}{quote(pk)}{tail}" if pk is not None else head
 
 
 def row_button(url: str, label: str, *, danger: bool = False) -> str:
@@ -32,3 +56,57 @@ def as_row_action(request, pk, action: str) -> None:
     post["action"] = action
     post["select_across"] = "0"
     request.POST = post
+
+
+# --- the editable cells of a list (list_editable): 50 rows of three widgets each ---
+# Django renders each widget, and each option of a select, through the template engine: two thirds of
+# the study records' page. These render the same markup (Django 5.2's django/forms/widgets/select.html,
+# select_option.html, input.html and attrs.html; pinned by tests/admin/test_teaching.py) from the
+# widget's own context, without a template.
+
+
+def _attrs(attrs: dict) -> str:
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html(" {}", name) if value is True else format_html(' {}="{}"', name, str(value)),)
+            for name, value in attrs.items()
+            if value is not False
+        ),
+    )
+
+
+def _options(options) -> str:
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((str(option["value"]), _attrs(option["attrs"]), option["label"]) for option in options),
+    )
+
+
+class CellSelect(forms.Select):
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        groups = format_html_join(
+            "",
+            "{}",
+            (
+                (
+                    format_html('<optgroup label="{}">{}</optgroup>', group, _options(options))
+                    if group
+                    else _options(options),
+                )
+                for group, options, _index in widget["optgroups"]
+            ),
+        )
+        return format_html('<select name="{}"{}>{}</select>', widget["name"], _attrs(widget["attrs"]), groups)
+
+
+class CellTextInput(forms.TextInput):
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = format_html(' value="{}"', str(widget["value"])) if widget["value"] is not None else ""
+        return format_html(
+            '<input type="{}" name="{}"{}{}>', widget["type"], widget["name"], shown, _attrs(widget["attrs"])
+        )

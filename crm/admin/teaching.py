@@ -17,8 +17,9 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin.base import CrmModelAdmin
+from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
 from crm.admin.paging import NearestPageChangeList
+from crm.admin.rows import CellSelect, CellTextInput
 from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
 from crm.services.teaching import (
     MARK_FIELDS,
@@ -103,8 +104,13 @@ class StudyRecordListForm(forms.ModelForm):
     class Meta:
         model = StudyRecord
         fields = ["attendance", "score", "homework_note"]
-        # A narrow comment box, so that a row of the list fits the screen.
-        widgets = {"homework_note": forms.TextInput(attrs={"size": 24})}
+        # A narrow comment box, so that a row of the list fits the screen; cells rendered without a
+        # template each (crm.admin.rows).
+        widgets = {
+            "attendance": CellSelect,
+            "score": CellSelect,
+            "homework_note": CellTextInput(attrs={"size": 24}),
+        }
 
 
 class StudyRecordForm(forms.ModelForm):
@@ -477,7 +483,7 @@ class CourseRecordAdmin(CrmModelAdmin):
 
 
 @admin.register(StudyRecord)
-class StudyRecordAdmin(CrmModelAdmin):
+class StudyRecordAdmin(RelatedSearchAdminMixin, CrmModelAdmin):
     Media = TeachingMedia
     list_display = ["student", "lesson", "attendance", "score", "homework_note"]
     list_editable = ["attendance", "score", "homework_note"]

@@ -212,6 +212,42 @@ class Customer(models.Model):
         return mask_wechat(self.wechat)
 
 
+class CustomerTally(models.Model):
+    """How many customers each (owner, campus, status, source) group holds, kept exact by PostgreSQL
+    triggers on crm_customer (migration 0014): a filtered list of a million customers counts its rows
+    by summing a few hundred of these instead of scanning 900,000 index entries.
+
+    The triggers only insert: each statement that adds, removes or moves customers between groups
+    adds one row per group it changed, with the difference in ``n`` (so that concurrent claims never
+    wait on one another's counter); ``crm.selectors.customer_counts`` sums them and folds them back
+    into one row per group once there are many. The owner and the campus are the customer's columns
+    under the same names, so that the customer querysets' scopes (``pool_of``, ``owned_by``,
+    ``visible_to``) select the same groups here. Empty (and unused) on other databases."""
+
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    campus = models.ForeignKey(
+        Campus, null=True, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    status = models.CharField(max_length=16)
+    source = models.CharField(max_length=64)
+    n = models.BigIntegerField()
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.consultant_id} {self.campus_id} {self.status} {self.source}: {self.n}"
+
+
 class PublicCustomer(Customer):
     """The public pool (公户): customers without a consultant."""
 

@@ -461,6 +461,31 @@ def test_the_ownership_history_list_shows_a_salesperson_only_their_customers_his
     assert len(rows(client_for(boss_user).get(url))) == 2
 
 
+def test_a_salespersons_ownership_history_is_each_part_by_its_own_index_never_an_or_across_the_join(
+    client_for, sales_user, other_sales_user, boss_user
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.models import CustomerTransfer
+    from crm.services.customers import customers_claim, customers_reassign
+
+    given, claimed, theirs = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    customers_claim(user=other_sales_user, customer_ids=[given.pk, theirs.pk])
+    customers_reassign(by=boss_user, customer_ids=[given.pk], to=sales_user)  # from them, to me, by the boss
+    customers_claim(user=sales_user, customer_ids=[claimed.pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        shown = set(CustomerTransfer.objects.visible_to(sales_user).values_list("customer", flat=True))
+
+    assert shown == {given.pk, claimed.pk}
+    assert set(CustomerTransfer.objects.visible_to(other_sales_user).values_list("customer", flat=True)) == {
+        given.pk,
+        theirs.pk,
+    }
+    assert " UNION " in queries[-1]["sql"] and "JOIN" not in queries[-1]["sql"]
+
+
 def test_the_boss_adding_a_customer_for_someone_at_the_cap_gets_a_form_error(
     boss_client, sales_user, settings
 ):

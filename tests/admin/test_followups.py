@@ -404,3 +404,44 @@ def test_deleted_follow_ups_are_shown_to_holders_of_view_deleted_consultrecord_o
         )
     )
     assert rows(client_for(clerk).get(reverse(CHANGELIST))) == []
+
+
+# --- the search: the customer's name and QQ through the customers' own indexes, the note beside ---
+
+
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        ("张三丰", {"by name", "by note"}),  # one term found in either field, each row once
+        ("12345678", {"by name"}),  # the customer's QQ
+        ("回访", {"by note"}),
+        ("张三丰 回访", {"by note"}),  # every term, in any field
+        ('"三丰 回"', set()),  # a quoted phrase is one term
+        ("无此人", set()),
+    ],
+)
+def test_the_follow_ups_are_searched_by_customer_name_qq_and_note(boss_client, sales_user, term, found):
+    named = CustomerFactory(name="张三丰", qq="12345678", consultant=sales_user)
+    other = CustomerFactory(name="李四", consultant=sales_user)
+    ConsultRecordFactory(customer=named, consultant=sales_user, note="by name")
+    ConsultRecordFactory(customer=other, consultant=sales_user, note="by note: 张三丰介绍的, 回访")
+
+    response = boss_client.get(reverse("admin:crm_consultrecord_changelist"), {"q": term})
+
+    notes = [record.note for record in response.context["cl"].result_list]
+    assert {note.split(":")[0] for note in notes} == found
+    assert len(notes) == len(found)
+    assert response.context["cl"].result_count == len(found)
+
+
+def test_the_search_asks_the_customers_first_and_never_joins_them_to_every_follow_up(boss_client, sales_user):
+    from django.test.utils import CaptureQueriesContext
+
+    ConsultRecordFactory(customer=CustomerFactory(name="张三丰"), consultant=sales_user)
+
+    with CaptureQueriesContext(connection) as queries:
+        boss_client.get(reverse("admin:crm_consultrecord_changelist"), {"q": "张三丰"})
+
+    (count,) = [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(*)")]
+    assert "JOIN" not in count
+    assert '"customer_id" IN (SELECT' in count

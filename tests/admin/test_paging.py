@@ -154,7 +154,26 @@ def test_a_filtered_long_list_counts_exactly(sales_client, settings):
 
     assert not response.context["cl"].paginator.count_is_estimated
     assert response.context["cl"].result_count == 30
+    # Counted from the tally of the customers' groups (CustomerTally), not by scanning the customers.
+    assert count_queries(queries, "crm_customer") == []
+    assert len([q for q in queries if '"crm_customertally"' in q["sql"]]) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("params", [{"q": "website"}, {"source__exact": "website", "course": "Go"}])
+def test_a_list_searched_or_filtered_beyond_the_tally_counts_its_customers(sales_client, params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CustomerFactory.create_batch(3, source="website", qq_name="website", course=["Go"])
+    CustomerFactory.create_batch(2, source="website")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = sales_client.get(reverse("admin:crm_publiccustomer_changelist"), params)
+
+    assert response.context["cl"].result_count == 3
     assert len(count_queries(queries, "crm_customer")) == 1
+    assert not [q for q in queries if '"crm_customertally"' in q["sql"]]
 
 
 @pytest.mark.postgres
@@ -323,3 +342,90 @@ def test_the_posted_action_is_the_one_django_runs(rf, posted, expected):
     from crm.admin.paging import posted_action
 
     assert posted_action(rf.post("/", posted)) == expected
+
+
+def test_the_row_links_are_the_ones_django_reverses_for_each_row(boss_client, campuses):
+    # Pins Django 5.2's ChangeList.url_for_result, which NearestPageChangeList reverses once per page.
+    from django.contrib import admin
+    from django.contrib.admin.views.main import ChangeList
+
+    from crm.admin.rows import row_url
+    from crm.models import Campus
+
+    response = boss_client.get(reverse(CAMPUSES))
+    cl = response.context["cl"]
+
+    assert [cl.url_for_result(row) for row in cl.result_list] == [
+        ChangeList.url_for_result(cl, row) for row in cl.result_list
+    ]
+    assert cl.url_for_result(campuses[0]) in response.content.decode()
+    quoted = reverse("admin:crm_campus_change", args=["a_2Fb_5Fc"])
+    assert row_url("admin:crm_campus_change", "a/b_c") == quoted
+    assert row_url("admin:crm_campus_changelist") == reverse("admin:crm_campus_changelist")
+    assert admin.site._registry[Campus] is cl.model_admin
+
+
+# --- Every long list runs a fixed number of queries, whatever its rows (issue 15) ---
+
+
+def grow_lists(n, sales_user):
+    """``n`` rows in each long list, every row with its own class (so its own filter choice), lesson,
+    study record, enrollment, payment and ownership change."""
+    from crm.services.customers import customers_claim
+    from tests.factories import (
+        ClassListFactory,
+        ConsultRecordFactory,
+        CourseRecordFactory,
+        EnrollmentFactory,
+        PaymentRecordFactory,
+        StudyRecordFactory,
+    )
+
+    for _ in range(n):
+        klass = ClassListFactory()
+        customer = CustomerFactory()
+        customers_claim(user=sales_user, customer_ids=[customer.pk])
+        CustomerFactory(campus=klass.campus)  # the pool
+        ConsultRecordFactory(customer=customer, consultant=sales_user)
+        StudyRecordFactory(course_record=CourseRecordFactory(re_class=klass), student=customer)
+        customer.class_list.add(klass)
+        EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=sales_user)
+        PaymentRecordFactory(customer=customer, enrolment_class=klass, consultant=sales_user)
+
+
+# The session, the user and their permissions (4), then each list's own: its count and its page, the
+# per-row figures and related rows of the page's rows (one query each), the filters' choices, and
+# what the page shows above the list (the quota of the customer lists, the totals of the payments).
+LIST_QUERIES = {
+    ("sales", "publiccustomer", ()): 8,
+    ("sales", "privatecustomer", ()): 8,
+    ("sales", "privatecustomer", (("source__exact", "qq"),)): 8,
+    ("boss", "customer", ()): 8,
+    ("boss", "customer", (("status__exact", "unregistered"),)): 8,
+    ("boss", "consultrecord", ()): 6,
+    ("sales", "consultrecord", ()): 6,
+    ("boss", "studyrecord", ()): 7,
+    ("boss", "courserecord", ()): 7,
+    ("boss", "classlist", ()): 8,
+    ("boss", "enrollment", ()): 8,
+    ("boss", "paymentrecord", ()): 8,
+    ("boss", "customertransfer", ()): 6,
+    ("sales", "customertransfer", ()): 6,
+}
+
+
+@pytest.mark.parametrize(("role", "model", "params"), list(LIST_QUERIES))
+def test_each_long_list_runs_a_fixed_number_of_queries_whatever_its_rows(
+    client_for, sales_user, boss_user, django_assert_num_queries, role, model, params
+):
+    client = client_for(sales_user if role == "sales" else boss_user)
+    url = reverse(f"admin:crm_{model}_changelist")
+    expected = LIST_QUERIES[(role, model, params)]
+    grow_lists(2, sales_user)
+    client.get(url, dict(params))
+
+    with django_assert_num_queries(expected):
+        assert client.get(url, dict(params)).status_code == 200
+    grow_lists(23, sales_user)  # more than a page of each, and 25 classes to choose from
+    with django_assert_num_queries(expected):
+        assert client.get(url, dict(params)).status_code == 200

@@ -750,3 +750,29 @@ def test_the_class_list_shows_upcoming_classes_first(client_for, boss_user):
     soon = ClassListFactory(start_date=today + datetime.timedelta(days=3))
 
     assert page_records(client_for(boss_user).get(CLASSES)) == [soon, later, past, older]
+
+
+@pytest.mark.parametrize(
+    ("widget", "cell", "value"),
+    [
+        ("Select", "CellSelect", "late"),
+        ("Select", "CellSelect", None),
+        ("TextInput", "CellTextInput", 'a "quoted" <note> & more'),
+        ("TextInput", "CellTextInput", None),
+    ],
+)
+def test_the_editable_cells_render_what_djangos_widgets_render(widget, cell, value):
+    # Pins the markup of Django 5.2's select, option, input and attrs templates.
+    from django import forms
+    from django.test.html import parse_html
+
+    from crm.admin import rows
+
+    choices = [("checked", "已签到"), ("late", "迟到 <5'"), ("Group", [("a", "A"), ("b", "B")])]
+    attrs = {"id": "id_form-0-x", "required": True, "disabled": False, "size": 24}
+    django_widget, cell_widget = getattr(forms, widget)(), getattr(rows, cell)()
+    for one in (django_widget, cell_widget):
+        one.choices = choices
+
+    expected = django_widget.render("form-0-x", value, attrs)
+    assert parse_html(cell_widget.render("form-0-x", value, attrs)) == parse_html(expected)

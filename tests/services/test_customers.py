@@ -500,3 +500,76 @@ def test_a_reassignment_racing_the_owners_claim_never_passes_the_cap(
 
     assert len(errors) == 1
     assert Customer.objects.filter(consultant=sales_user).count() == 2
+
+
+# --- the customer tally (CustomerTally, kept by PostgreSQL's triggers) ---
+
+
+def tallied(groups):
+    from crm.services.customers import customers_tally_count
+
+    return customers_tally_count(groups=groups)
+
+
+def tally_agrees_with_the_customers(*users):
+    """Every scope and filter a list counts from the tally gives the count of the customers."""
+    from crm.models import CustomerTally
+
+    for user in users:
+        for method, args in (("pool_of", (user,)), ("owned_by", (user,)), ("visible_to", (user,))):
+            customers = getattr(Customer.objects, method)(*args)
+            groups = getattr(CustomerTally.objects, method)(*args)
+            for status in [None, *Customer.Status.values]:
+                for source in [None, "qq", "website"]:
+                    lookups = {k: v for k, v in (("status", status), ("source", source)) if v}
+                    assert tallied(groups.filter(**lookups)) == customers.filter(**lookups).count()
+
+
+@pytest.mark.postgres
+def test_the_tally_counts_each_group_exactly_through_every_kind_of_write(
+    sales_user, other_sales_user, boss_user
+):
+    from crm.models import Campus
+
+    campus = Campus.objects.create(name="校区T")
+    sales_user.campus = campus
+    sales_user.save(update_fields=["campus"])
+    pool = CustomerFactory.create_batch(6, source="website") + CustomerFactory.create_batch(3, campus=campus)
+    CustomerFactory.create_batch(2, consultant=other_sales_user)
+    tally_agrees_with_the_customers(sales_user, other_sales_user, boss_user)
+
+    customers_claim(user=sales_user, customer_ids=ids(pool[:4]))
+    customers_release(user=sales_user, customer_ids=ids(pool[:1]), reason="no_interest")
+    Customer.objects.filter(pk__in=ids(pool[4:6])).update(status=Customer.Status.SIGNED, source="qq")
+    Customer.objects.filter(pk=pool[6].pk).update(name="只改名字")  # moves no customer between groups
+    Customer.objects.filter(pk=pool[7].pk).delete()
+    Customer.objects.bulk_create([Customer(qq="99887766", campus=campus, source="website")])
+    tally_agrees_with_the_customers(sales_user, other_sales_user, boss_user)
+
+
+@pytest.mark.postgres
+def test_the_tally_folds_its_differences_into_one_row_per_group_and_still_counts(sales_user, settings):
+    from crm.models import CustomerTally
+    from crm.services import customers as service
+
+    pool = CustomerFactory.create_batch(5)
+    for customer in pool:
+        customers_claim(user=sales_user, customer_ids=[customer.pk])
+    rows = CustomerTally.objects.count()
+    service.TALLY_FOLD_ROWS, fold_rows = 3, service.TALLY_FOLD_ROWS
+    try:
+        assert tallied(CustomerTally.objects.owned_by(sales_user)) == 5
+    finally:
+        service.TALLY_FOLD_ROWS = fold_rows
+
+    assert CustomerTally.objects.count() < rows
+    assert tallied(CustomerTally.objects.owned_by(sales_user)) == 5
+    assert tallied(CustomerTally.objects.public()) == 0
+
+
+def test_the_tally_is_not_read_on_sqlite(sales_user):
+    from crm.models import CustomerTally
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the tally is PostgreSQL's")
+    assert tallied(CustomerTally.objects.all()) is None

@@ -2,7 +2,8 @@
 django-import-export export of the same list in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_exports \
-        .venv/bin/python bench/export_memory.py [ROWS] [STOCK_ROWS] [--formats xlsx,csv] [--only payments|customers]
+        .venv/bin/python bench/export_memory.py [ROWS] [STOCK_ROWS] [--formats xlsx,csv] \
+        [--only payments|customers] [--no-baseline]
 
 Run it against a scratch PostgreSQL database: it migrates it and, if it holds fewer, adds ROWS customers
 (default 1,000,000; bench/customers_changelist.py's population) and ROWS payments (one INSERT … SELECT
@@ -48,7 +49,8 @@ PAYMENTS_SQL = f"""
     SELECT numbered.id, (%(classes)s::bigint[])[1 + i %% 10], %(sales)s,
         (ARRAY['deposit', 'tuition', 'tuition', 'refund', 'transfer'])[1 + i %% 5],
         CASE WHEN i %% 5 = 3 THEN -500 ELSE 500 + i %% 9000 END, '备注 ' || i,
-        midnight - make_interval(days => i / {PAYMENTS_PER_DAY}) + make_interval(mins => i %% {PAYMENTS_PER_DAY}),
+        midnight - make_interval(days => i / {PAYMENTS_PER_DAY})
+            + make_interval(mins => i %% {PAYMENTS_PER_DAY}),
         CASE WHEN i %% 3 = 0 THEN 'unconfirmed' ELSE 'confirmed' END,
         CASE WHEN i %% 3 <> 0 THEN midnight - make_interval(days => i / {PAYMENTS_PER_DAY} - 1) END,
         CASE WHEN i %% 3 <> 0 THEN %(finance)s::bigint END, '', false
@@ -147,19 +149,19 @@ def enqueue(model: str, file_format: str, query: str) -> None:
     from django.test.utils import setup_test_environment
     from django.urls import reverse
 
-    from crm.models import Job
     from crm.services import jobs
 
     setup_test_environment()
     # No broker: the job stays queued, to be run by a fresh process like a worker's.
-    jobs.jobs_enqueue = lambda *, job: None
+    started = []
+    jobs.jobs_enqueue = lambda *, job: started.append(job.pk)
     client = Client()
     client.force_login(user_of(model))
     url = reverse(f"admin:crm_{model}_export") + (f"?{query}" if query else "")
     with override_settings(JOB_ROWS_THRESHOLD=0):
         response = client.post(url, export_post(model, file_format))
     assert response.status_code == 302, response.status_code
-    print(Job.objects.filter(user=user_of(model)).latest("pk").pk)
+    print(started[0])
 
 
 def run(job_id: int) -> None:
@@ -281,6 +283,7 @@ def main() -> int:
     parser.add_argument("stock_rows", nargs="?", type=int, default=100_000)
     parser.add_argument("--formats", default="xlsx,csv")
     parser.add_argument("--only", choices=["payments", "customers"])
+    parser.add_argument("--no-baseline", action="store_true", help="only the exports of all rows")
     parser.add_argument("--_populate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_enqueue", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--_run", type=int, help=argparse.SUPPRESS)
@@ -304,7 +307,8 @@ def main() -> int:
     started = time.perf_counter()
     print(f"Populating up to {args.rows:,} customers and {args.rows:,} payments...", flush=True)
     subprocess.run([sys.executable, __file__, "--_populate", str(args.rows)], check=True)
-    print(f"data ready in {time.perf_counter() - started:.0f} s; load average {os.getloadavg()}\n", flush=True)
+    ready = time.perf_counter() - started
+    print(f"data ready in {ready:.0f} s; load average {os.getloadavg()}\n", flush=True)
     setup_django()
     from django.utils import timezone
 
@@ -328,6 +332,8 @@ def main() -> int:
                 continue
             for file_format in args.formats.split(","):
                 measure(model, file_format, "", f"{name} {file_format}, all rows, job")
+            if args.no_baseline:
+                continue
             query = ranges[model]
             measure(model, "xlsx", query, f"{name} xlsx, date range, job")
             path = str(Path(folder) / f"stock-{model}.xlsx")

@@ -31,7 +31,7 @@ from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.formats import local_datetime
 from crm.models import Campus, ClassType, Course, Customer, CustomerImport, UserProfile
 from crm.models.customer import mobile_validator, qq_validator
-from crm.resources.streaming import NamesById, is_formula_like
+from crm.resources.streaming import ChoiceLabels, NamesById, is_formula_like
 from crm.services.customers import customers_import_assign, customers_owner_error
 
 # The columns an import understands, in the order of the template file.
@@ -885,6 +885,7 @@ class CustomerExportResource(resources.Resource):
         # Staff and campuses are few: their names are read once per export, not joined per row.
         self.consultant_name = NamesById(UserProfile.objects.only("username", "name"), bulk=Q(is_staff=True))
         self.campus_name = NamesById(Campus.objects.all())
+        self.label = ChoiceLabels(Customer, course=Course.choices)
 
     @classmethod
     def get_display_name(cls):
@@ -913,16 +914,17 @@ class CustomerExportResource(resources.Resource):
         return self._contact(obj, "wechat")
 
     def dehydrate_sex(self, obj):
-        return obj.get_sex_display()
+        return self.label("sex", obj.sex)
 
     def dehydrate_source(self, obj):
-        return obj.get_source_display()
+        return self.label("source", obj.source)
 
     def dehydrate_status(self, obj):
-        return obj.get_status_display()
+        return self.label("status", obj.status)
 
     def dehydrate_course(self, obj):
-        return "、".join(str(Course(code).label) for code in obj.course if code in Course.values)
+        courses = self.label.of("course")
+        return "、".join(courses[code] for code in obj.course if code in courses)
 
     def dehydrate_consultant(self, obj):
         return self.consultant_name(obj.consultant_id)

@@ -10,7 +10,7 @@ from crm.contacts import mask_qq
 from crm.formats import local_date, local_datetime
 from crm.models import Campus, ClassList, Enrollment, PaymentRecord, UserProfile
 from crm.querysets import CustomerQuerySet
-from crm.resources.streaming import NamesById
+from crm.resources.streaming import ChoiceLabels, NamesById
 
 
 def label(model, field_name: str):
@@ -42,6 +42,7 @@ class CustomerRowResource(resources.Resource):
         # Whose export it is: finance sees the money, not the contacts of customers that are not theirs.
         self.user = user
         self._cache = {}
+        self.choice_label = ChoiceLabels(self._meta.model)
         classes = ClassList.objects.select_related("campus")
         self.class_name = NamesById(classes)
         self.class_campus_name = NamesById(classes, name=lambda klass: klass.campus.name)
@@ -69,13 +70,6 @@ class CustomerRowResource(resources.Resource):
         if (kind, key) not in self._cache:
             self._cache[kind, key] = load(key)
         return self._cache[kind, key]
-
-    def choice_label(self, field_name: str, code: str) -> str:
-        labels = self._cached("choices", field_name, self._choice_labels)
-        return labels.get(code, code)
-
-    def _choice_labels(self, field_name: str) -> dict[str, str]:
-        return {code: str(name) for code, name in self._meta.model._meta.get_field(field_name).choices}
 
     def yes_no(self, value: bool) -> str:
         return self._cached("yes/no", bool(value), lambda yes: gettext("Yes") if yes else gettext("No"))

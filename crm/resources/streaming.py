@@ -69,6 +69,29 @@ class NamesById:
         return self.names[pk]
 
 
+class ChoiceLabels:
+    """The labels of choices, translated once per export rather than once per cell: ``get_FOO_display``
+    hashes and translates every choice of its field at each call (most of a customer export's time).
+
+    ``labels(name, code)`` is the label of ``code`` among the choices of the model's field ``name``
+    (or of ``choices[name]``), the code itself when it is not one of them.
+    """
+
+    def __init__(self, model, **choices):
+        self.model = model
+        self.choices = choices
+        self.labels: dict[str, dict] = {}
+
+    def of(self, name: str) -> dict:
+        if name not in self.labels:
+            choices = self.choices.get(name) or self.model._meta.get_field(name).flatchoices
+            self.labels[name] = {code: force_str(label) for code, label in choices}
+        return self.labels[name]
+
+    def __call__(self, name: str, code):
+        return self.of(name).get(code, code)
+
+
 def _row_getters(resource, fields) -> list[Callable[[Any], Any]]:
     # Resource.export_field looks the dehydrate method up again for every cell; resolve it once.
     getters = []

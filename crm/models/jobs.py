@@ -8,10 +8,13 @@ from django.utils.translation import gettext_lazy as _
 from crm.querysets import JobQuerySet
 from crm.storage import private_storage
 
+# The folder of the result files in their storage (the cleanup looks there for files no job names).
+RESULT_FOLDER = "jobs"
+
 
 def job_result_upload_to(instance, filename: str) -> str:
     # A random name: the download view (which checks who asks) is the only way to the file.
-    return f"jobs/{uuid.uuid4().hex}/{filename}"
+    return f"{RESULT_FOLDER}/{uuid.uuid4().hex}/{filename}"
 
 
 class Job(models.Model):

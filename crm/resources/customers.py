@@ -31,7 +31,7 @@ from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.formats import local_datetime
 from crm.models import Campus, ClassType, Course, Customer, CustomerImport, UserProfile
 from crm.models.customer import mobile_validator, qq_validator
-from crm.resources.streaming import is_formula_like
+from crm.resources.streaming import ChoiceLabels, NamesById, is_formula_like
 from crm.services.customers import customers_import_assign, customers_owner_error
 
 # The columns an import understands, in the order of the template file.
@@ -882,8 +882,10 @@ class CustomerExportResource(resources.Resource):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        # Staff and campuses are few: each name is looked up once per export, not joined per row.
-        self._names: dict[tuple[str, int], str] = {}
+        # Staff and campuses are few: their names are read once per export, not joined per row.
+        self.consultant_name = NamesById(UserProfile.objects.only("username", "name"), bulk=Q(is_staff=True))
+        self.campus_name = NamesById(Campus.objects.all())
+        self.label = ChoiceLabels(Customer, course=Course.choices)
 
     @classmethod
     def get_display_name(cls):
@@ -892,14 +894,6 @@ class CustomerExportResource(resources.Resource):
     def filter_export(self, queryset, **kwargs):
         # The classes joined are not exported: no prefetch of them for every chunk of rows.
         return queryset.select_related(None).prefetch_related(None).only(*self.columns)
-
-    def _name(self, model, pk) -> str:
-        if pk is None:
-            return ""
-        key = (model._meta.label, pk)
-        if key not in self._names:
-            self._names[key] = str(model._default_manager.get(pk=pk))
-        return self._names[key]
 
     def _contact(self, obj, field: str) -> str:
         value = getattr(obj, field)
@@ -920,22 +914,23 @@ class CustomerExportResource(resources.Resource):
         return self._contact(obj, "wechat")
 
     def dehydrate_sex(self, obj):
-        return obj.get_sex_display()
+        return self.label("sex", obj.sex)
 
     def dehydrate_source(self, obj):
-        return obj.get_source_display()
+        return self.label("source", obj.source)
 
     def dehydrate_status(self, obj):
-        return obj.get_status_display()
+        return self.label("status", obj.status)
 
     def dehydrate_course(self, obj):
-        return "、".join(str(Course(code).label) for code in obj.course if code in Course.values)
+        courses = self.label.of("course")
+        return "、".join(courses[code] for code in obj.course if code in courses)
 
     def dehydrate_consultant(self, obj):
-        return self._name(UserProfile, obj.consultant_id)
+        return self.consultant_name(obj.consultant_id)
 
     def dehydrate_campus(self, obj):
-        return self._name(Campus, obj.campus_id)
+        return self.campus_name(obj.campus_id)
 
     def dehydrate_last_consult_date(self, obj):
         return obj.last_consult_date

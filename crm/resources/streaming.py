@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from django.db.models import Q
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
@@ -41,6 +42,54 @@ def csv_safe(value: Any) -> Any:
     if is_formula_like(value):
         return "'" + value
     return value
+
+
+class NamesById:
+    """The names of rows of a small table (classes, campuses, staff) by id, for the cells of an export.
+
+    The rows ``bulk`` selects (all of them unless said) are read in one query at the first name asked
+    for, so an export costs the same number of queries for one row as for a million, whatever number of
+    classes or staff its rows refer to; an id outside them (a row added meanwhile) is read alone.
+    """
+
+    def __init__(self, queryset, *, name: Callable[[Any], str] = str, bulk: Q | None = None):
+        self.queryset = queryset
+        self.name = name
+        self.bulk = bulk or Q()
+        self.names: dict[Any, str] | None = None
+
+    def __call__(self, pk) -> str:
+        if pk is None:
+            return ""
+        if self.names is None:
+            self.names = {row.pk: self.name(row) for row in self.queryset.filter(self.bulk)}
+        if pk not in self.names:
+            row = self.queryset.filter(pk=pk).first()
+            self.names[pk] = "" if row is None else self.name(row)
+        return self.names[pk]
+
+
+class ChoiceLabels:
+    """The labels of choices, translated once per export rather than once per cell: ``get_FOO_display``
+    hashes and translates every choice of its field at each call (most of a customer export's time).
+
+    ``labels(name, code)`` is the label of ``code`` among the choices of the model's field ``name``
+    (or of ``choices[name]``), the code itself when it is not one of them.
+    """
+
+    def __init__(self, model, **choices):
+        self.model = model
+        self.choices = choices
+        self.labels: dict[str, dict] = {}
+
+    def of(self, name: str) -> dict:
+        if name not in self.labels:
+            choices = self.choices.get(name) or self.model._meta.get_field(name).flatchoices
+            self.labels[name] = {code: force_str(label) for code, label in choices}
+        return self.labels[name]
+
+    def __call__(self, name: str, code):
+        return self.of(name).get(code, code)
 
 
 def _row_getters(resource, fields) -> list[Callable[[Any], Any]]:

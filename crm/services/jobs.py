@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from import_export.tmp_storages import MediaStorage
 
 from crm.models import Job
+from crm.models.jobs import RESULT_FOLDER
 from crm.resources.streaming import is_formula_like, iter_csv, iter_rows
 from crm.resources.xlsx import write_xlsx
 
@@ -289,8 +290,9 @@ def jobs_export_file(*, job: Job, resource, fields, queryset, file_format, filen
 
 
 def jobs_cleanup(*, now: datetime.datetime | None = None) -> tuple[int, int]:
-    """Delete the result files of jobs finished more than JOB_RESULT_DAYS ago, and the uploads of
-    import previews never confirmed for as long. Returns (result files, uploads) deleted."""
+    """Delete the result files of jobs finished more than JOB_RESULT_DAYS ago (and those as old that
+    no job names), and the uploads of import previews never confirmed for as long. Returns (result
+    files, uploads) deleted."""
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(days=settings.JOB_RESULT_DAYS)
     results = 0
@@ -300,7 +302,26 @@ def jobs_cleanup(*, now: datetime.datetime | None = None) -> tuple[int, int]:
         job.save(update_fields=["result_file"])
         results += 1
 
-    return results, _delete_old_uploads(cutoff)
+    return results + _delete_orphan_results(cutoff), _delete_old_uploads(cutoff)
+
+
+def _delete_orphan_results(cutoff: datetime.datetime) -> int:
+    # A worker stopped between writing a result file and finishing its job leaves a file that no job
+    # names: deleted once as old as the others. A newer one may be a job's that is finishing now.
+    storage = Job._meta.get_field("result_file").storage
+    named = set(Job.objects.exclude(result_file="").values_list("result_file", flat=True))
+    try:
+        folders, _names = storage.listdir(RESULT_FOLDER)
+    except FileNotFoundError:
+        return 0
+    deleted = 0
+    for folder in folders:
+        for name in storage.listdir(f"{RESULT_FOLDER}/{folder}")[1]:
+            path = f"{RESULT_FOLDER}/{folder}/{name}"
+            if path not in named and storage.get_modified_time(path) < cutoff:
+                storage.delete(path)
+                deleted += 1
+    return deleted
 
 
 def _delete_old_uploads(cutoff: datetime.datetime) -> int:

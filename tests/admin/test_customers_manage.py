@@ -8,10 +8,12 @@ import io
 import openpyxl
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.models import Customer, CustomerTransfer
-from tests.factories import CampusFactory, CustomerFactory
+from tests.factories import CampusFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -322,6 +324,38 @@ def test_the_export_masks_contacts_for_whoever_may_not_see_them(client_for, make
     assert rows[0][headers.index("手机")] == "137****5678"
     assert rows[0][headers.index("QQ")] == "62****89"
     assert CustomerAdmin  # the admin annotates contacts_visible the same way (get_queryset)
+
+
+def customers_of_their_own(count: int) -> None:
+    """``count`` customers, each with a salesperson and a campus of its own."""
+    for _ in range(count):
+        CustomerFactory(consultant=UserFactory(role="sales"), campus=CampusFactory())
+
+
+@pytest.mark.parametrize("file_format", ["0", "1"], ids=["xlsx", "csv"])
+def test_the_export_costs_the_same_queries_for_one_customer_as_for_many(
+    boss_client, file_format, django_assert_num_queries
+):
+    url, data = reverse("admin:crm_customer_export"), {**export_post(), "format": file_format}
+
+    def rows() -> int:
+        response = boss_client.post(url, data)
+        return (
+            len(b"".join(response.streaming_content).splitlines())
+            if file_format == "1"
+            else len(exported(response))
+        )
+
+    customers_of_their_own(1)
+    rows()  # the session and the first request's caches
+    with CaptureQueriesContext(connection) as one_row:
+        assert rows() == 2
+
+    customers_of_their_own(7)
+
+    # Whatever number of salespeople and campuses the rows refer to.
+    with django_assert_num_queries(len(one_row.captured_queries)):
+        assert rows() == 9
 
 
 def test_the_export_needs_the_export_permission(sales_client):

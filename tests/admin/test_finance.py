@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm import formats
@@ -16,7 +18,13 @@ from crm.admin.finance import PaymentRecordAdmin
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
 from crm.services import finance as finance_services
-from tests.factories import ClassListFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
+from tests.factories import (
+    ClassListFactory,
+    CustomerFactory,
+    EnrollmentFactory,
+    PaymentRecordFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -485,6 +493,49 @@ def test_no_exported_cell_becomes_a_formula_in_csv(finance_client, sales_user, k
     assert header[1] == "客户姓名"
     assert sorted(row[1] for row in rows) == sorted("'" + name for name in FORMULAS)
     assert sorted(row[7] for row in rows) == ["5000"] * len(FORMULAS)
+
+
+def exported_rows(response, file_format: str) -> list:
+    if file_format == "0":
+        return workbook_rows(response)
+    return list(csv.reader(io.StringIO(content(response).decode("utf-8").lstrip("\ufeff"))))
+
+
+def payments_and_enrollments(count: int) -> None:
+    """``count`` payments and enrollments, each of its own class, campus, salesperson and confirmer."""
+    for _ in range(count):
+        seller = UserFactory(role="sales")
+        customer = CustomerFactory(consultant=seller)
+        klass = ClassListFactory()
+        payment(
+            customer, klass, status="confirmed", confirm_user=UserFactory(role="finance"), confirm_date=at(2)
+        )
+        EnrollmentFactory(customer=customer, enrolment_class=klass, consultant=seller)
+
+
+@pytest.mark.parametrize("file_format", ["0", "1"], ids=["xlsx", "csv"])
+@pytest.mark.parametrize(
+    ("url_name", "resource"),
+    [
+        ("admin:crm_paymentrecord_export", PaymentRecordResource),
+        ("admin:crm_enrollment_export", EnrollmentResource),
+    ],
+    ids=["payments", "enrollments"],
+)
+def test_an_export_costs_the_same_queries_for_one_row_as_for_many(
+    finance_client, url_name, resource, file_format, django_assert_num_queries
+):
+    url, data = reverse(url_name), export_post(resource, file_format)
+    payments_and_enrollments(1)
+    finance_client.post(url, data)  # the session and the first request's caches
+    with CaptureQueriesContext(connection) as one_row:
+        assert len(exported_rows(finance_client.post(url, data), file_format)) == 2
+
+    payments_and_enrollments(7)
+
+    # Whatever number of classes, campuses and staff the rows refer to.
+    with django_assert_num_queries(len(one_row.captured_queries)):
+        assert len(exported_rows(finance_client.post(url, data), file_format)) == 9
 
 
 def test_the_export_action_exports_exactly_the_selected_rows(finance_client, own_customer, klass):

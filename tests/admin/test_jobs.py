@@ -1,12 +1,17 @@
+import csv
+import datetime
 import io
 
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.models import Customer, Job
+from crm.resources.customers import CustomerExportResource
 from crm.resources.finance import PaymentRecordResource
 from tests.factories import CustomerFactory, PaymentRecordFactory, UserFactory
 
@@ -21,6 +26,10 @@ PAYMENTS_EXPORT = reverse("admin:crm_paymentrecord_export")
 def export_post(resource, file_format="0"):
     fields = {f"{resource.__name__.lower()}_{name}": "on" for name in resource().get_export_order()}
     return {"format": file_format, "resource": "0", **fields}
+
+
+def customer_export_post():
+    return export_post(CustomerExportResource)
 
 
 def download(client, job):
@@ -105,6 +114,128 @@ def test_a_large_export_runs_as_a_job_with_the_lists_rows(
     else:
         lines = content.decode("utf-8-sig").splitlines()
         assert len(lines) == 3 and all("张三" in line for line in lines[1:])
+
+
+def exported_rows(content: bytes, file_format: str) -> list:
+    if file_format == "0":
+        return [list(row) for row in xlsx_rows(content)]
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def export_twice(client, url, data, settings, django_capture_on_commit_callbacks, file_format):
+    """The rows of the export in the request, and of the same export run as a job."""
+    settings.JOB_ROWS_THRESHOLD = 1000
+    answered = client.post(url, data)
+    assert answered.status_code == 200
+    in_request = exported_rows(b"".join(answered.streaming_content), file_format)
+    settings.JOB_ROWS_THRESHOLD = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, data).url == JOBS
+    job = Job.objects.latest("pk")
+    assert job.state == Job.State.DONE, job.error
+    return in_request, exported_rows(download(client, job)[1], file_format)
+
+
+@pytest.mark.parametrize("file_format", ["0", "1"], ids=["xlsx", "csv"])
+def test_an_export_job_writes_the_rows_of_the_list_as_the_request_does(
+    finance_client, sales_user, klass, settings, django_capture_on_commit_callbacks, file_format
+):
+    # One rule for both: the list's scope (not the recycle bin), search, date range, the masked QQ
+    # of finance and the net amount of a refund.
+    zhang = CustomerFactory(consultant=sales_user, name="张三", qq="12345689")
+    paid = datetime.datetime(2026, 11, 10, 10, tzinfo=datetime.UTC)
+    for pay_type, fee in (("tuition", 9000), ("refund", 1000)):
+        PaymentRecordFactory(
+            customer=zhang,
+            enrolment_class=klass,
+            consultant=sales_user,
+            pay_type=pay_type,
+            paid_fee=fee,
+            date=paid,
+        )
+    PaymentRecordFactory(
+        customer=zhang, enrolment_class=klass, consultant=sales_user, delete_status=True, date=paid
+    )
+    PaymentRecordFactory(
+        customer=zhang, enrolment_class=klass, consultant=sales_user, date=paid + datetime.timedelta(days=30)
+    )
+    PaymentRecordFactory(
+        customer=CustomerFactory(name="李四"), enrolment_class=klass, consultant=sales_user, date=paid
+    )
+    query = "?q=张三&date__range__gte=2026-11-01&date__range__lte=2026-11-20"
+    listed = finance_client.get(reverse("admin:crm_paymentrecord_changelist") + query).context["cl"]
+
+    in_request, in_job = export_twice(
+        finance_client,
+        PAYMENTS_EXPORT + query,
+        export_post(PaymentRecordResource, file_format),
+        settings,
+        django_capture_on_commit_callbacks,
+        file_format,
+    )
+
+    assert in_job == in_request
+    header, *rows = in_job
+    assert [row[0] for row in rows] == [f"JF{payment.pk:06d}" for payment in listed.result_list]
+    assert {row[2] for row in rows} == {"12****89"}
+    assert sorted(int(row[header.index("计入合计金额")]) for row in rows) == [-1000, 9000]
+
+
+@pytest.mark.parametrize("file_format", ["0", "1"], ids=["xlsx", "csv"])
+def test_a_customer_export_job_writes_the_rows_of_the_list_as_the_request_does(
+    boss_client, sales_user, other_sales_user, settings, django_capture_on_commit_callbacks, file_format
+):
+    for phone in ("13712345678", "13712345679"):
+        CustomerFactory(consultant=sales_user, name="甲的客户", phone=phone)
+    CustomerFactory(consultant=other_sales_user, name="乙的客户")
+    query = f"?consultant__id__exact={sales_user.pk}"
+    data = {**customer_export_post(), "format": file_format}
+
+    in_request, in_job = export_twice(
+        boss_client,
+        reverse("admin:crm_customer_export") + query,
+        data,
+        settings,
+        django_capture_on_commit_callbacks,
+        file_format,
+    )
+
+    assert in_job == in_request
+    assert [row[0] for row in in_job[1:]] == ["甲的客户", "甲的客户"]
+    # The boss sees contacts whole.
+    assert sorted(row[3] for row in in_job[1:]) == ["13712345678", "13712345679"]
+
+
+def test_an_export_job_costs_the_same_queries_for_one_row_as_for_many(
+    finance_client, sales_user, settings, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    settings.JOB_ROWS_THRESHOLD = 0
+
+    def export_job() -> Job:
+        with django_capture_on_commit_callbacks(execute=True):
+            finance_client.post(PAYMENTS_EXPORT, export_post(PaymentRecordResource))
+        return Job.objects.latest("pk")
+
+    def payments(count: int) -> None:
+        for _ in range(count):
+            seller = UserFactory(role="sales")
+            PaymentRecordFactory(
+                customer=CustomerFactory(consultant=seller),
+                consultant=seller,
+                status="confirmed",
+                confirm_user=UserFactory(role="finance"),
+            )
+
+    payments(1)
+    export_job()  # the session and the first request's caches
+    with CaptureQueriesContext(connection) as one_row:
+        assert export_job().rows_done == 1
+
+    payments(7)
+
+    # Whatever number of classes, campuses and staff the rows refer to.
+    with django_assert_num_queries(len(one_row.captured_queries)):
+        assert export_job().rows_done == 8
 
 
 def client_of(user) -> Client:

@@ -179,6 +179,31 @@ def test_cleanup_deletes_old_result_files_and_unconfirmed_uploads(
     assert sorted(os.listdir(folder)) == sorted([fresh, waiting])
 
 
+def test_cleanup_deletes_old_result_files_that_no_job_names(boss_user, settings):
+    # A worker stopped between writing an export's file and finishing its job leaves such a file.
+    settings.JOB_RESULT_DAYS = 7
+    now = timezone.now()
+    storage = Job._meta.get_field("result_file").storage
+    orphan = storage.save("jobs/a/缴费记录.xlsx", io.BytesIO(b"orphan"))
+    finishing = storage.save("jobs/b/缴费记录.xlsx", io.BytesIO(b"a job finishing now"))
+    named = Job.objects.create(
+        user=boss_user,
+        kind=Job.Kind.EXPORT,
+        subject="x",
+        state=Job.State.DONE,
+        finished=now - datetime.timedelta(days=1),
+    )
+    named.result_file.save("kept.xlsx", io.BytesIO(b"kept"))
+    week_ago = (now - datetime.timedelta(days=8)).timestamp()
+    for name in (orphan, named.result_file.name):
+        os.utime(storage.path(name), (week_ago, week_ago))
+
+    assert jobs_cleanup(now=now) == (1, 0)
+
+    assert not storage.exists(orphan)
+    assert storage.exists(finishing) and storage.exists(named.result_file.name)
+
+
 def test_an_export_job_of_a_user_gone_inactive_fails(django_capture_on_commit_callbacks):
     user = UserFactory(role="finance", is_active=False)
     job = Job.objects.create(

@@ -499,7 +499,7 @@ def test_a_dry_run_reports_the_cap_too(settings, sales_user, boss_user):
 
 def claim_while_importing(monkeypatch, customer_ids, user):
     """The salesperson claims customers after the import read the file, just before its rows are written."""
-    write = CustomerResource.bulk_create
+    write = CustomerResource.write
     claimed = []
 
     def claim_then_write(self, *args, **kwargs):
@@ -507,7 +507,7 @@ def claim_while_importing(monkeypatch, customer_ids, user):
             claimed.append(customers_claim(user=user, customer_ids=customer_ids))
         return write(self, *args, **kwargs)
 
-    monkeypatch.setattr(CustomerResource, "bulk_create", claim_then_write)
+    monkeypatch.setattr(CustomerResource, "write", claim_then_write)
 
 
 def test_a_claim_while_the_import_runs_counts_against_the_cap(monkeypatch, settings, sales_user, boss_user):
@@ -536,7 +536,7 @@ def test_an_import_racing_a_claim_never_takes_the_salesperson_past_the_cap(setti
     CustomerFactory(consultant=seller)
     free = CustomerFactory()
     # The import has read the file and its counts, and is about to write its rows.
-    reached, go_on = pause_before(CustomerResource, "bulk_create", "import")
+    reached, go_on = pause_before(CustomerResource, "write", "import")
     outcome = {}
 
     def import_file():

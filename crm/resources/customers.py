@@ -291,6 +291,7 @@ SKIPPED_KEPT = 500
 class ImportTotals:
     """What an import did, in totals: the rows of the file are not kept, only the first problems."""
 
+    rows: int = 0
     new: int = 0
     updated: int = 0
     skipped: int = 0
@@ -793,8 +794,9 @@ class CustomerResource(resources.ModelResource):
                 if self.progress and number % PROGRESS_EVERY == 0:
                     self.progress(number, total)
             self.write(pending, totals, dry_run=dry_run)
+        totals.rows = number
         if self.progress:
-            self.progress(number, total)
+            self.progress(number, number)
         self.finish(totals, dry_run=dry_run)
         totals.problems.sort(key=itemgetter(0))
         return totals

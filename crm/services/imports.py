@@ -111,6 +111,55 @@ class ImportOutcome:
         return self.skipped - len(self.skipped_rows)
 
 
+def outcome_as_json(outcome: ImportOutcome) -> dict:
+    """What the preview page shows of an outcome, for a background check to store in its job."""
+    return {
+        "file_name": outcome.file_name,
+        "file_format": outcome.source.file_format,
+        "encoding": outcome.source.encoding,
+        "counts": [outcome.total, outcome.new, outcome.updated, outcome.skipped, outcome.error_count],
+        "problems": [[problem.line, problem.reasons] for problem in outcome.problems],
+        "skipped_rows": [[row.line, row.reasons] for row in outcome.skipped_rows],
+        "ignored_columns": outcome.ignored_columns,
+        "noted_columns": outcome.noted_columns,
+    }
+
+
+def outcome_from_json(data: dict) -> ImportOutcome:
+    total, new, updated, skipped, error_count = data["counts"]
+    source = CustomerFile(
+        headers=[],
+        row_count=total,
+        file_format=data["file_format"],
+        encoding=data["encoding"],
+        open_rows=lambda: iter(()),
+    )
+    return ImportOutcome(
+        file_name=data["file_name"],
+        source=source,
+        dry_run=True,
+        total=total,
+        new=new,
+        updated=updated,
+        skipped=skipped,
+        error_count=error_count,
+        problems=[RowProblem(line=line, reasons=reasons) for line, reasons in data["problems"]],
+        skipped_rows=[RowProblem(line=line, reasons=reasons) for line, reasons in data["skipped_rows"]],
+        ignored_columns=data["ignored_columns"],
+        noted_columns=data["noted_columns"],
+    )
+
+
+def customer_files_count_rows(*, data: bytes, encoding: str = "auto") -> int:
+    """The rows of a file, counted without building them, to choose between a preview in the request
+    and a background check: exact for a CSV file (its streaming check), the row tags of an xlsx file
+    (its bounds checked, its cells not parsed). Raises ValidationError as ``customer_files_read``."""
+    file_size_check(len(data))
+    if data.startswith(b"PK\x03\x04"):
+        return max(xlsx_row_tags(data) - 1, 0)
+    return customer_files_read(data=data, encoding=encoding).row_count
+
+
 def not_a_table() -> ValidationError:
     return ValidationError(
         _("This file is not a table that can be imported: save it as CSV or Excel (.xlsx)."),
@@ -241,9 +290,10 @@ def table_rows(rows, width: int):
         yield tuple(row[:width]) + padding[len(row) :] if len(row) < width else tuple(row[:width])
 
 
-def checked_table(open_rows) -> tuple[list[str], int]:
+def checked_table(open_rows, *, count_rows: bool = True) -> tuple[list[str], int]:
     """The headers and the row count of a table whose first row is the header, read once as a stream
-    (nothing kept); one clear ValidationError when it is empty, headless, without rows or too long."""
+    (nothing kept); one clear ValidationError when it is empty, headless, without rows or too long.
+    Without ``count_rows`` only the header is read (the count is 0)."""
     rows = open_rows()
     header = next(rows, None)
     if header is None:
@@ -253,6 +303,8 @@ def checked_table(open_rows) -> tuple[list[str], int]:
         if is_blank(header) and next(rows, None) is None:
             raise ValidationError(_("The file is empty."), code="empty")
         raise ValidationError(_("The first row of the file must hold the column headers."), code="no_headers")
+    if not count_rows:
+        return headers, 0
     count = sum(1 for _row in table_rows(rows, len(headers)))
     if not count:
         raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
@@ -295,8 +347,11 @@ def customer_files_read(*, data: bytes, encoding: str = "auto") -> CustomerFile:
     if not data.strip():
         raise ValidationError(_("The file is empty."), code="empty")
     if data.startswith(b"PK\x03\x04"):
-        open_rows = xlsx_reader(data)
-        headers, count = checked_table(open_rows)
+        # Its bounds were checked in its bytes; its cells are parsed once, by the import (openpyxl
+        # reads a few thousand rows a second: a second pass would double a preview).
+        count = max(xlsx_row_tags(data) - 1, 1)
+        open_rows = functools.partial(xlsx_sheet_rows, data)
+        headers, _none = checked_table(open_rows, count_rows=False)
         return CustomerFile(
             headers=headers, row_count=count, file_format="xlsx", encoding=None, open_rows=open_rows
         )
@@ -322,16 +377,22 @@ BROKEN_XLSX += (AttributeError, IndexError, SyntaxError)  # SyntaxError: Element
 # Where Excel, WPS, LibreOffice and openpyxl put the sheets; the row count while reading covers the rest.
 WORKSHEET_PART = re.compile(r"(^|/)worksheets/[^/]+\.xml$")
 ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+ROW_NUMBER = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br=\"(\d{1,9})\"")
 
 
 def count_row_tags(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
-    """The ``<row>`` elements of a sheet, counted in its bytes: a million empty rows are refused in
-    a tenth of a second, where openpyxl's parser would take seconds and keep every element it read."""
+    """The ``<row>`` elements of a sheet, counted in its bytes, or its highest row number when that
+    is more (openpyxl makes the rows of a gap): a million empty rows are refused in a tenth of a
+    second, where openpyxl's parser would take seconds and keep every element it read. A number cut
+    by a chunk boundary may be missed: the import's own count of the rows it reads refuses the file
+    then."""
     count, tail = 0, b""
     with archive.open(member) as stream:
         while chunk := stream.read(DECODE_CHUNK):
             window = tail + chunk
             count += len(ROW_TAG.findall(window))
+            if numbers := ROW_NUMBER.findall(window):
+                count = max(count, int(numbers[-1]))
             # A tag cut by the chunk boundary is counted in the next window, and only there.
             cut = window.rfind(b"<", max(len(window) - 64, 0))
             tail = window[cut:] if cut >= 0 and not ROW_TAG.search(window, cut) else b""
@@ -351,9 +412,10 @@ def xlsx_rows(sheet):
         yield from sheet.iter_rows(min_row=2, max_col=width, values_only=True)
 
 
-def xlsx_reader(data: bytes):
-    """A function opening a fresh stream of the rows of the file's active sheet, once the file's
-    bounds were checked in its bytes (unpacked size, row tags)."""
+def xlsx_row_tags(data: bytes) -> int:
+    """The rows of the largest sheet, by its row tags and their row numbers, once the unpacked size
+    is known to be within bounds; a file past them is refused unparsed."""
+    most = 0
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             # zipfile never unpacks a member past its declared size, so the sum bounds what is read.
@@ -365,13 +427,13 @@ def xlsx_reader(data: bytes):
                     code="too_large",
                 )
             for member in archive.infolist():
-                if WORKSHEET_PART.search(member.filename) and count_row_tags(archive, member) > (
-                    settings.IMPORT_MAX_ROWS + 1
-                ):
-                    raise too_many_rows()
+                if WORKSHEET_PART.search(member.filename):
+                    most = max(most, count_row_tags(archive, member))
+                    if most > settings.IMPORT_MAX_ROWS + 1:
+                        raise too_many_rows()
     except BROKEN_XLSX as error:
         raise not_a_table() from error
-    return functools.partial(xlsx_sheet_rows, data)
+    return most
 
 
 def xlsx_sheet_rows(data: bytes):
@@ -414,6 +476,8 @@ def customers_import(
     resource = CustomerResource(user=user, file_name=file_name, progress=progress)
     with transaction.atomic():
         totals = resource.import_rows(source.rows(), columns, total=source.row_count, dry_run=dry_run)
+        if not totals.rows:
+            raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
         if dry_run or totals.error_count:
             # All or nothing: a file with bad rows writes no customer (a dry run wrote none anyway).
             transaction.set_rollback(True)
@@ -421,7 +485,7 @@ def customers_import(
         file_name=file_name,
         source=source,
         dry_run=dry_run,
-        total=source.row_count,
+        total=totals.rows,
         new=totals.new,
         updated=totals.updated,
         skipped=totals.skipped,

@@ -959,3 +959,10 @@ def test_duplicates_and_existing_customers_are_found_across_chunks(monkeypatch):
     ]
     known.refresh_from_db()
     assert (known.phone, known.customer_note) == ("13800000002", "补充")
+
+
+def test_the_resource_has_one_way_in_not_import_exports_own_loop():
+    from crm.resources.customers import Table
+
+    with pytest.raises(NotImplementedError):
+        CustomerResource().import_data(Table(headers=["name", "qq"], rows=[["甲", "10001"]]))

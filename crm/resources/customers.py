@@ -777,7 +777,6 @@ class CustomerResource(resources.ModelResource):
         """
         self.begin(columns.names, columns.headers)
         self.file_headers = columns.headers
-        self.create_instances, self.update_instances = [], []
         # Owner pk -> (owner, first line, its cells, the new customers given to them).
         self.owned: dict[int, tuple] = {}
         totals = ImportTotals()

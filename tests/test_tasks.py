@@ -103,10 +103,16 @@ def logged_in(role: str) -> tuple[Client, object]:
 
 def test_an_import_and_an_export_run_through_a_celery_worker(worker, import_file):
     boss, boss_user = logged_in("boss")
-    preview = boss.post(
+    started = boss.post(
         reverse("admin:crm_customer_import"),
         {"import_file": SimpleUploadedFile("名单.csv", import_file("customers_utf8.csv"))},
     )
+    # The check of the file is a job too (3 rows > JOB_ROWS_THRESHOLD); the import page shows its result.
+    check = Job.objects.get(kind=Job.Kind.PREVIEW)
+    assert started.url == f"{reverse('admin:crm_customer_import')}?job={check.pk}"
+    assert worker(check) == Job.State.DONE
+    preview = boss.get(started.url)
+    assert not Customer.objects.exists()
     form = preview.context["confirm_form"]
 
     response = boss.post(
@@ -114,7 +120,7 @@ def test_an_import_and_an_export_run_through_a_celery_worker(worker, import_file
     )
 
     assert response.url == reverse("admin:crm_job_changelist")
-    job = Job.objects.get()
+    job = Job.objects.get(kind=Job.Kind.IMPORT)
     assert worker(job) == Job.State.DONE
     job.refresh_from_db()
     assert (job.state, job.rows_done, job.rows_total, job.error) == (Job.State.DONE, 3, 3, "")

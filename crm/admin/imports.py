@@ -23,17 +23,19 @@ from import_export.forms import ImportForm
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin
 from crm.admin.confirmation import action_confirmation, is_confirmed
-from crm.admin.jobs import job_started_response
-from crm.models import CustomerImport
+from crm.admin.jobs import REFRESH_SECONDS, job_started_response
+from crm.models import CustomerImport, Job
 from crm.resources.customers import CustomerResource
 from crm.services.imports import (
     ENCODING_CHOICES,
+    customer_files_count_rows,
     customer_imports_rejected_file,
     customer_imports_revert,
     customers_import,
     file_size_check,
+    outcome_from_json,
 )
-from crm.services.jobs import jobs_should_run_in_background, jobs_start_import
+from crm.services.jobs import jobs_should_run_in_background, jobs_start_import, jobs_start_preview
 
 TEMPLATE_FILES = {
     "csv": ("customer_import_template.csv", "text/csv; charset=utf-8"),
@@ -123,39 +125,82 @@ class CustomerImportAdminMixin(ImportMixin):
     def import_action(self, request, **kwargs):
         if not self.has_import_permission(request):
             raise PermissionDenied
+        if request.method != "POST" and "job" in request.GET:
+            return self.preview_job_page(request, request.GET["job"])
         form = self.create_import_form(request)
         if request.method != "POST" or not form.is_valid():
             return self.render_import_page(request, form)
         upload = form.cleaned_data["import_file"]
         data = b"".join(upload.chunks())
+        encoding = form.cleaned_data.get("encoding") or "auto"
         try:
+            rows = customer_files_count_rows(data=data, encoding=encoding)
+            if jobs_should_run_in_background(rows=rows):
+                # A large file is checked by a background job; the page follows it, then shows its result.
+                storage = self.tmp_storage()
+                storage.save(data)
+                job = jobs_start_preview(
+                    user=request.user,
+                    stored_name=os.path.basename(storage.name),
+                    file_name=upload.name,
+                    encoding=encoding,
+                    rows=rows,
+                )
+                return redirect(f"{reverse(self.url_name('import'))}?{urlencode({'job': job.pk})}")
             outcome = customers_import(
-                data=data,
-                file_name=upload.name,
-                user=request.user,
-                encoding=form.cleaned_data.get("encoding") or "auto",
-                dry_run=True,
+                data=data, file_name=upload.name, user=request.user, encoding=encoding, dry_run=True
             )
         except ValidationError as error:
             form.add_error("import_file", error)
             return self.render_import_page(request, form)
         confirm_form = None
+        if self.confirmable(request, outcome):
+            storage = self.tmp_storage()
+            storage.save(data)
+            confirm_form = self.confirm_form(outcome, os.path.basename(storage.name))
+        return self.render_import_page(request, form, outcome=outcome, confirm_form=confirm_form)
+
+    def confirmable(self, request, outcome) -> bool:
         if outcome.ok and not (outcome.new or outcome.updated):
             self.message_user(
                 request, _("Nothing to import: every row is already known or skipped."), messages.WARNING
             )
-        elif outcome.ok:
-            storage = self.tmp_storage()
-            storage.save(data)
-            confirm_form = self.confirm_form_class(
-                initial={
-                    "import_file_name": os.path.basename(storage.name),
-                    "original_file_name": upload.name,
-                    "encoding": outcome.source.encoding or "auto",
-                    "rows": outcome.total,
-                }
-            )
-        return self.render_import_page(request, form, outcome=outcome, confirm_form=confirm_form)
+        return outcome.ok and bool(outcome.new or outcome.updated)
+
+    def confirm_form(self, outcome, stored_name: str):
+        return self.confirm_form_class(
+            initial={
+                "import_file_name": stored_name,
+                "original_file_name": outcome.file_name,
+                "encoding": outcome.source.encoding or "auto",
+                "rows": outcome.total,
+            }
+        )
+
+    def preview_job_page(self, request, job_id: str):
+        """The import page of a background check: its progress while it runs (the page reloads itself,
+        and the check goes on when the browser is closed), then its result with the confirm button."""
+        job = (
+            Job.objects.visible_to(request.user)
+            .filter(kind=Job.Kind.PREVIEW, pk=int(job_id) if job_id.isdecimal() else None)
+            .first()
+        )
+        if job is None:
+            raise Http404(_("Not found."))
+        form = self.create_import_form(request)
+        if job.state != Job.State.DONE:
+            if job.error:
+                self.message_user(request, job.error, messages.ERROR)
+            elif job.state == Job.State.CANCELLED:
+                self.message_user(
+                    request, _("The check of this file was cancelled: upload it again."), messages.WARNING
+                )
+            return self.render_import_page(request, form, job=job)
+        outcome = outcome_from_json(job.params["outcome"])
+        confirm_form = None
+        if self.confirmable(request, outcome):
+            confirm_form = self.confirm_form(outcome, job.params["stored_name"])
+        return self.render_import_page(request, form, outcome=outcome, confirm_form=confirm_form, job=job)
 
     @method_decorator(require_POST)
     def process_import(self, request, **kwargs):
@@ -210,7 +255,7 @@ class CustomerImportAdminMixin(ImportMixin):
         )
         return redirect(self.url_name("changelist"))
 
-    def render_import_page(self, request, form, outcome=None, confirm_form=None):
+    def render_import_page(self, request, form, outcome=None, confirm_form=None, job=None):
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import customers"),
@@ -220,8 +265,14 @@ class CustomerImportAdminMixin(ImportMixin):
             "outcome": outcome,
             "columns": CustomerResource.template_headers(),
             "history_url": reverse("admin:crm_customerimport_changelist"),
+            "job": job,
+            "jobs_url": reverse("admin:crm_job_changelist"),
+            "refresh_seconds": REFRESH_SECONDS if job is not None and not job.is_finished else None,
         }
-        if outcome is not None and not outcome.ok:
+        if job is not None and job.result_file:
+            # A background check wrote its rejected rows to the job's result file.
+            context["rejected_url"] = reverse("admin:crm_job_download", args=[job.pk])
+        elif outcome is not None and not outcome.ok:
             content, name, _content_type = customer_imports_rejected_file(outcome=outcome)
             storage = self.tmp_storage()
             storage.save(content)

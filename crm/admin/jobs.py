@@ -156,6 +156,10 @@ class JobAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
 
     @admin.display(description=gettext_lazy("result file"))
     def result_link(self, obj):
+        if obj.kind == Job.Kind.PREVIEW and obj.state == Job.State.DONE:
+            # A check's result is the import page's preview, with the confirm button (and rejected rows).
+            url = reverse("admin:crm_customer_import")
+            return format_html('<a href="{}?job={}">{}</a>', url, obj.pk, _("the check's result"))
         if not obj.result_file:
             return ""
         return format_html(

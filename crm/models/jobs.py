@@ -24,6 +24,8 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         IMPORT = "import", _("import")
         EXPORT = "export", _("export")
+        # The check of a large file before its import: its result is the import page's preview.
+        PREVIEW = "preview", _("import check")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("queued")

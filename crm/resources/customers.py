@@ -9,14 +9,15 @@ consultant are then given to them by ``customers_import_assign``, the claim's ow
 import csv
 import datetime
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Q
 from django.db.models.base import ModelState
 from django.db.models.functions import Lower
@@ -25,7 +26,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import resources
 from import_export.fields import Field as ExportField
-from import_export.results import RowResult
 
 from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.formats import local_datetime
@@ -240,9 +240,9 @@ def cached(parse):
     return parse_cached
 
 
-@dataclass
+@dataclass(slots=True)
 class ImportRow:
-    """What the resource learnt about one row of the file."""
+    """What the resource learnt about one row of the file (kept while its chunk is imported)."""
 
     line: int
     values: dict = field(default_factory=dict)
@@ -254,6 +254,78 @@ class ImportRow:
     note: str = ""
     instance: Customer | None = None
     owner: UserProfile | None = None
+
+
+@dataclass
+class Columns:
+    """The file's columns an import reads: field names, their places in a row, the file's headers."""
+
+    names: list[str]
+    indexes: list[int]
+    headers: dict[str, str]  # field name -> the header the file wrote
+    ignored: list[str]
+
+    def pick(self, row) -> tuple:
+        return tuple(row[index] for index in self.indexes)
+
+    @property
+    def noted(self) -> list[str]:
+        """The file's headers whose values go into the customer note."""
+        return [
+            label
+            for name, label in self.headers.items()
+            if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)
+        ]
+
+
+# Rows imported at a time: their existing customers are read in one query, their new ones written in
+# one COPY; nothing of a chunk but its totals is kept after it.
+CHUNK_ROWS = 5000
+PROGRESS_EVERY = 1000
+# Of a file with many bad or skipped rows, the first ones are kept (reasons and cells), the rest counted.
+PROBLEMS_KEPT = 1000
+SKIPPED_KEPT = 500
+
+
+@dataclass
+class ImportTotals:
+    """What an import did, in totals: the rows of the file are not kept, only the first problems."""
+
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    skipped: int = 0
+    error_count: int = 0
+    # (line, reasons, the row's cells as the file has them), the first PROBLEMS_KEPT by line.
+    problems: list = field(default_factory=list)
+    # (line, note) of the first SKIPPED_KEPT skipped rows.
+    skipped_rows: list = field(default_factory=list)
+    created_ids: list[int] = field(default_factory=list)
+    filled_fields: dict[str, dict] = field(default_factory=dict)
+    database_error: str = ""
+
+    def reject(self, line: int, reasons: list[str], row) -> None:
+        self.error_count += 1
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append((line, reasons, row))
+
+    def skip(self, line: int, note: str) -> None:
+        self.skipped += 1
+        if note and len(self.skipped_rows) < SKIPPED_KEPT:
+            self.skipped_rows.append((line, note))
+
+
+def compact_key(key: tuple[str, str]):
+    """A contact as the whole file's duplicate check keeps it: QQ numbers and phones as integers
+    (a million rows' contacts as tuples of strings took 400 MB)."""
+    name, value = key
+    if name == "wechat":
+        return value
+    try:
+        # The parsers let only QQ numbers and mobiles of digits, without a leading 0, through.
+        return int(value)
+    except ValueError:
+        return value
 
 
 class CustomerResource(resources.ModelResource):
@@ -281,7 +353,6 @@ class CustomerResource(resources.ModelResource):
         self.user = user
         self.file_name = file_name
         self.progress = progress
-        self.rows: dict[int, ImportRow] = {}
         self.customer_import = None
 
     # --- the file's columns ---
@@ -291,13 +362,12 @@ class CustomerResource(resources.ModelResource):
         return gettext_lazy("Customers")
 
     @staticmethod
-    def prepare_dataset(dataset: Table) -> tuple[Table, dict[str, str], list[str]]:
-        """Rename the file's columns to field names.
+    def prepare_columns(file_headers: list[str]) -> "Columns":
+        """Which of the file's columns are read, under which field name.
 
-        Returns the dataset of recognized columns, field name -> the file's header, and the
-        headers that are ignored. Columns we have no field for but that say something about the
-        customer (邮箱, 地区 …) are kept, as lines of the customer note. A file without a name
-        column or without any of the QQ, phone and WeChat columns raises ValidationError.
+        Columns we have no field for but that say something about the customer (邮箱, 地区 …) are
+        kept, as lines of the customer note. A file without a name column or without any of the QQ,
+        phone and WeChat columns raises ValidationError.
         """
         aliases = header_aliases()
         for alias in SECOND_PHONE_HEADERS:
@@ -305,7 +375,7 @@ class CustomerResource(resources.ModelResource):
         for alias in NOTE_HEADERS:
             aliases.setdefault(normalize_header(alias), NOTE_PREFIX + normalize_header(alias))
         columns, ignored = {}, []
-        for index, header in enumerate(dataset.headers or []):
+        for index, header in enumerate(file_headers or []):
             name = aliases.get(normalize_header(header))
             if name is None or name in columns:
                 if normalize_header(header):
@@ -330,21 +400,19 @@ class CustomerResource(resources.ModelResource):
                 % {"columns": labels},
                 code="missing_columns",
             )
-        indexes = list(columns.values())
-        headers = {name: str(dataset.headers[index]) for name, index in columns.items()}
-        prepared = Table(
-            headers=list(columns), rows=[[row[index] for index in indexes] for row in dataset], labels=headers
+        return Columns(
+            names=list(columns),
+            indexes=list(columns.values()),
+            headers={name: str(file_headers[index]) for name, index in columns.items()},
+            ignored=ignored,
         )
-        return prepared, headers, ignored
 
-    @staticmethod
-    def noted_columns(dataset: Table) -> list[str]:
-        """The file's headers whose values go into the customer note."""
-        return [
-            label
-            for name, label in dataset.labels.items()
-            if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)
-        ]
+    def prepare_dataset(self, dataset: Table) -> Table:
+        """The dataset of the recognized columns, under their field names (a small file at once)."""
+        columns = self.prepare_columns(dataset.headers)
+        return Table(
+            headers=columns.names, rows=[list(columns.pick(row)) for row in dataset], labels=columns.headers
+        )
 
     @staticmethod
     def template_headers() -> list[tuple[str, bool]]:
@@ -360,7 +428,11 @@ class CustomerResource(resources.ModelResource):
     # --- up front: one query for the existing customers, one for staff, one for their counts ---
 
     def before_import(self, dataset, **kwargs):
-        self.total = len(dataset)
+        self.begin(dataset.headers, dataset.labels)
+        self.load_existing(dataset.headers, dataset.rows)
+
+    def begin(self, headers: list[str], labels: dict[str, str]) -> None:
+        """Before the first row: the parsers, the staff and campuses (one query each)."""
         self.parsers = {
             "name": self.parse_text,
             "qq": self.parse_qq,
@@ -377,11 +449,9 @@ class CustomerResource(resources.ModelResource):
             "campus": self.parse_campus,
             "consultant": self.parse_text,
         }
-        self.columns = [name for name in IMPORT_FIELDS if name in dataset.headers]
-        self.labels = dataset.labels
-        self.note_columns = [
-            name for name in dataset.headers if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)
-        ]
+        self.columns = [name for name in IMPORT_FIELDS if name in headers]
+        self.labels = labels
+        self.note_columns = [name for name in headers if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)]
         self.contact_column = next((name for name in CONTACT_FIELDS if name in self.columns), None)
         self.course_lookup = choice_lookup(Course.choices)
         self.max_lengths = {
@@ -390,27 +460,36 @@ class CustomerResource(resources.ModelResource):
             if name in self.columns
         }
 
-        def column_values(name, text):
-            if name not in dataset.headers:
-                return set()
-            index = dataset.headers.index(name)
-            return {text(row[index]) for row in dataset} - {""}
-
-        qqs = column_values("qq", qq_text)
-        phones = column_values("phone", phone_text) | column_values(SECOND_PHONE, phone_text)
-        wechats = column_values("wechat", wechat_key)
-        # (contact field, key) -> the customer in the database / the first line of the file that has it.
-        self.existing_by: dict[tuple[str, str], Customer] = {}
-        for customer in self.existing_customers(qqs, phones, wechats):
-            for key in contact_keys({name: getattr(customer, name) for name in CONTACT_FIELDS}):
-                self.existing_by[key] = customer
-        self.seen: dict[tuple[str, str], int] = {}
-        self.seen_pk = {}
+        # Contact (compact_key) -> the first line of the file that has it, one dict per contact field;
+        # an existing customer's pk -> the first line that found it.
+        self.seen: dict[str, dict] = {name: {} for name in CONTACT_FIELDS}
+        self.seen_pk: dict[int, int] = {}
         if "consultant" in self.columns:
             self.load_consultants()
         if "campus" in self.columns:
             self.campuses = {campus.name.strip().lower(): campus for campus in Campus.objects.all()}
         self.new_customer = {key: value for key, value in Customer().__dict__.items() if key != "_state"}
+
+    def load_existing(self, headers: list[str], rows) -> None:
+        """The customers of the database that share a contact with ``rows`` (one chunk of the file)."""
+
+        def column_values(name, text):
+            if name not in headers:
+                return set()
+            index = headers.index(name)
+            return {text(row[index]) for row in rows} - {""}
+
+        qqs = column_values("qq", qq_text)
+        phones = column_values("phone", phone_text) | column_values(SECOND_PHONE, phone_text)
+        wechats = column_values("wechat", wechat_key)
+        # (contact field, key) -> the customer in the database.
+        self.existing_by: dict[tuple[str, str], Customer] = {}
+        for customer in self.existing_customers(qqs, phones, wechats):
+            for key in contact_keys({name: getattr(customer, name) for name in CONTACT_FIELDS}):
+                self.existing_by[key] = customer
+
+    def seen_line(self, key: tuple[str, str]) -> int | None:
+        return self.seen[key[0]].get(compact_key(key))
 
     @staticmethod
     def existing_customers(qqs: set[str], phones: set[str], wechats: set[str]):
@@ -544,11 +623,7 @@ class CustomerResource(resources.ModelResource):
 
     def before_import_row(self, row, **kwargs):
         state = ImportRow(line=kwargs["row_number"] + 1)
-        self.rows[kwargs["row_number"]] = state
         self.current = state
-        if not any(cell_text(value) for value in row.values()):
-            state.blank = True
-            return
         notes = []
         for name in self.columns:
             try:
@@ -580,6 +655,10 @@ class CustomerResource(resources.ModelResource):
                     % {"limit": limit, "count": len(state.values[name])}
                 ]
         if not contact_keys(state.values) and not any(name in state.errors for name in CONTACT_FIELDS):
+            # Only a row without a contact can be blank: the others need no look at every cell.
+            if not any(cell_text(value) for value in row.values()):
+                state.blank, state.values, state.errors = True, {}, {}
+                return
             state.errors[self.contact_column] = [_("Enter at least one of QQ, phone and WeChat id.")]
 
     def init_instance(self, row=None):
@@ -596,7 +675,8 @@ class CustomerResource(resources.ModelResource):
         keys = [] if state.blank else contact_keys(state.values)
         if not keys:
             return self.init_instance(row), True
-        state.duplicate_of = next((self.seen[key] for key in keys if key in self.seen), None)
+        compact = [(self.seen[name], compact_key((name, value))) for name, value in keys]
+        state.duplicate_of = next(filter(None, (seen.get(key) for seen, key in compact)), None)
         if state.duplicate_of:
             return self.init_instance(row), True
         # By QQ, then phone, then WeChat id: the first contact that finds a customer.
@@ -604,8 +684,8 @@ class CustomerResource(resources.ModelResource):
         if existing is not None:
             state.duplicate_of = self.seen_pk.get(existing.pk)
             self.seen_pk.setdefault(existing.pk, state.line)
-        for key in keys:
-            self.seen.setdefault(key, state.line)
+        for seen, key in compact:
+            seen.setdefault(key, state.line)
         if existing is not None:
             state.existing = True
             return existing, False
@@ -635,7 +715,7 @@ class CustomerResource(resources.ModelResource):
                 continue
             if name in CONTACT_FIELDS:
                 (key,) = contact_keys({name: value})
-                if self.existing_by.get(key, instance) != instance or self.seen.get(key) != state.line:
+                if self.existing_by.get(key, instance) != instance or self.seen_line(key) != state.line:
                     continue  # that contact already belongs to another customer
             setattr(instance, name, value)
             state.filled[name] = value.isoformat() if isinstance(value, datetime.date) else value
@@ -675,38 +755,115 @@ class CustomerResource(resources.ModelResource):
             return True
         return False
 
-    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
-        if self.current.errors:
-            raise ValidationError(self.current.errors)
-
     def get_bulk_update_fields(self):
         return FILLABLE_FIELDS
 
-    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
-        # The dry run writes nothing: every rule is checked in Python against what was read up
-        # front, so the preview needs no INSERT (the confirmation still runs in one transaction).
-        db = connections[self.get_db_connection_name()]
-        if db.vendor == "postgresql":
-            write = partial(self.insert_postgresql, db)
-        else:
-            write = partial(Customer.objects.using(db.alias).bulk_create, batch_size=batch_size)
-        self.write_batch(self.create_instances, write, dry_run, raise_errors, result)
+    def import_data(self, *args, **kwargs):
+        # One way in: import_rows, through crm.services.imports.customers_import (the admin, the
+        # command and the jobs). django-import-export's own loop would skip the rules of finish().
+        raise NotImplementedError("Import customer lists with crm.services.imports.customers_import.")
 
-    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
-        db = connections[self.get_db_connection_name()]
-        self.write_batch(self.update_instances, partial(self.update_rows, db), dry_run, raise_errors, result)
+    # --- the import: the file's rows a chunk at a time ---
 
-    def write_batch(self, pending: list, write, dry_run, raise_errors, result) -> None:
-        """write(pending) in a savepoint of its own: a batch the database refuses (a QQ that someone
+    def import_rows(self, rows, columns: Columns, *, total: int, dry_run: bool) -> ImportTotals:
+        """Import the file's ``rows`` (tuples as the file has them) in chunks of CHUNK_ROWS: for each
+        chunk, one query finds its existing customers, every row is parsed and checked by the hooks
+        below, and its new and updated customers are written. Run it in a transaction, rolled back
+        when the totals have errors or ``dry_run`` (which writes nothing, so the rollback is cheap).
+
+        Not django-import-export's ``import_data``: it builds a dict, a RowResult (with the
+        instance's ``str``) and keeps them for every row, 600 MB for 200,000 rows; here nothing of a
+        chunk but its totals and first problems outlives it. The rules are the same hooks.
+        """
+        self.begin(columns.names, columns.headers)
+        self.file_headers = columns.headers
+        # Owner pk -> (owner, first line, its cells, the new customers given to them).
+        self.owned: dict[int, tuple] = {}
+        totals = ImportTotals()
+        names, pick, number = columns.names, columns.pick, 0
+        rows = iter(rows)
+        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+            picked = [pick(row) for row in chunk]
+            self.load_existing(names, picked)
+            pending = []
+            for raw, values in zip(chunk, picked, strict=True):
+                number += 1
+                state = self.import_one(dict(zip(names, values, strict=True)), number)
+                if state.note:
+                    totals.skip(state.line, state.note)
+                elif state.errors:
+                    totals.reject(state.line, self.reasons(state.errors), raw)
+                else:
+                    pending.append((state, raw))
+                if self.progress and number % PROGRESS_EVERY == 0:
+                    self.progress(number, total)
+            self.write(pending, totals, dry_run=dry_run)
+        totals.rows = number
+        if self.progress:
+            self.progress(number, number)
+        self.finish(totals, dry_run=dry_run)
+        totals.problems.sort(key=itemgetter(0))
+        return totals
+
+    def import_one(self, row: dict, number: int) -> ImportRow:
+        """One row through the rules: parse its cells, find the customer it is, fill or make it."""
+        self.before_import_row(row, row_number=number)
+        state = self.current
+        instance, _new = self.get_or_init_instance(None, row)
+        self.import_instance(instance, row)
+        if not self.skip_row(instance, None, row) and not state.errors:
+            state.instance = instance
+        return state
+
+    def reasons(self, errors: dict) -> list[str]:
+        """A row's errors, in the order of the file's columns, each after its header."""
+        return [
+            f"{header}: {message}"
+            for name, header in self.file_headers.items()
+            for message in errors.get(name, [])
+        ]
+
+    def write(self, pending: list[tuple[ImportRow, tuple]], totals: ImportTotals, *, dry_run: bool) -> None:
+        """Count and write a chunk's new and updated customers; keep what the end of the import needs
+        (the new customers' ids, the fields filled, who gets which new customers)."""
+        created = [state.instance for state, _raw in pending if not state.existing]
+        updated = [state.instance for state, _raw in pending if state.existing]
+        totals.new += len(created)
+        totals.updated += len(updated)
+        # Once a row is wrong nothing will be kept: the rest of the file is only checked.
+        if not dry_run and not totals.error_count and not totals.database_error:
+            db = connections[self.get_db_connection_name()]
+            if db.vendor == "postgresql":
+                self.write_batch(created, partial(self.insert_postgresql, db), totals)
+            else:
+                bulk_create = Customer.objects.using(db.alias).bulk_create
+                self.write_batch(created, partial(bulk_create, batch_size=self._meta.batch_size), totals)
+            self.write_batch(updated, partial(self.update_rows, db), totals)
+            totals.created_ids.extend(customer.pk for customer in created)
+            totals.filled_fields.update(
+                (str(state.instance.pk), state.filled) for state, _raw in pending if state.existing
+            )
+        for state, raw in pending:
+            if state.owner is not None and not state.existing:
+                owner = self.owned.setdefault(state.owner.pk, (state.owner, state.line, raw, []))
+                owner[3].append(state.instance)
+
+    def write_batch(self, customers: list, write, totals: ImportTotals) -> None:
+        """write(customers) in a savepoint of its own: a batch the database refuses (a QQ that someone
         inserted meanwhile) becomes one error of the import, which is then rolled back whole."""
+        if not customers or totals.database_error:
+            return
+        db = connections[self.get_db_connection_name()]
         try:
-            if pending and not dry_run and not (result and result.base_errors):
-                with transaction.atomic(using=self.get_db_connection_name()):
-                    write(pending)
-        except Exception as error:
-            self.handle_import_error(result, error, raise_errors)
-        finally:
-            pending.clear()
+            with transaction.atomic(using=db.alias):
+                write(customers)
+        # The driver's own error too: COPY goes through psycopg2's cursor, which Django does not wrap.
+        except (DatabaseError, db.Database.Error) as error:
+            totals.database_error = str(error)
+            totals.error_count += 1
+            totals.problems.append(
+                (0, [_("The database refused the import: %(error)s") % {"error": error}], None)
+            )
 
     @staticmethod
     def insert_postgresql(db, customers) -> None:
@@ -781,56 +938,32 @@ class CustomerResource(resources.ModelResource):
                 sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"
                 cursor.executemany(sql, [row[1:] + row[:1] for row in params])
 
-    def save_instance(self, instance, is_create, row, **kwargs):
-        super().save_instance(instance, is_create, row, **kwargs)
-        # bulk_create sets the primary keys later; keep the instance to read them then.
-        self.current.instance = instance
-
-    def after_import_row(self, row, row_result, **kwargs):
-        if self.progress and kwargs["row_number"] % 1000 == 0:
-            self.progress(kwargs["row_number"], self.total)
-
-    # --- after the last row: the history entry, in the same transaction ---
-
-    def after_import(self, dataset, result, **kwargs):
-        if self.progress:
-            self.progress(len(dataset), len(dataset))
-        failed = result.has_errors() or result.has_validation_errors()
-        self.assign_owners(result, check_only=kwargs.get("dry_run") or failed)
-        if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors():
+    def finish(self, totals: ImportTotals, *, dry_run: bool) -> None:
+        """After the last row: the new customers to their consultants, then the history entry, in the
+        same transaction."""
+        failed = bool(totals.error_count)
+        self.assign_owners(totals, check_only=dry_run or failed)
+        if dry_run or totals.error_count:
             return
-        saved = [state for state in self.rows.values() if state.instance is not None]
-        created = [state.instance for state in saved if not state.existing]
-        updated = [state for state in saved if state.existing]
         self.customer_import = CustomerImport.objects.create(
             user=self.user,
             file_name=self.file_name[:255],
-            new_count=len(created),
-            updated_count=len(updated),
-            skipped_count=result.totals[RowResult.IMPORT_TYPE_SKIP],
-            created_ids=[customer.pk for customer in created],
-            filled_fields={str(state.instance.pk): state.filled for state in updated},
+            new_count=totals.new,
+            updated_count=totals.updated,
+            skipped_count=totals.skipped,
+            created_ids=totals.created_ids,
+            filled_fields=totals.filled_fields,
         )
 
-    def assign_owners(self, result, *, check_only: bool) -> None:
+    def assign_owners(self, totals: ImportTotals, *, check_only: bool) -> None:
         """Give the new customers to the consultants the file names, through the claim's locked cap
         check, in the import's transaction; a consultant it refuses is an error of their first row."""
-        by_owner: dict[int, list[ImportRow]] = {}
-        for state in self.rows.values():
-            if state.owner is not None and state.instance is not None and not state.existing:
-                by_owner.setdefault(state.owner.pk, []).append(state)
         # In the order of the owners' ids: two imports locking the same owners never deadlock.
-        for _owner_id, states in sorted(by_owner.items()):
+        for _owner_id, (owner, line, raw, customers) in sorted(self.owned.items(), key=itemgetter(0)):
             try:
-                customers_import_assign(
-                    owner=states[0].owner,
-                    customers=[state.instance for state in states],
-                    by=self.user,
-                    dry_run=check_only,
-                )
+                customers_import_assign(owner=owner, customers=customers, by=self.user, dry_run=check_only)
             except ValidationError as error:
-                first = min(states, key=attrgetter("line"))
-                result.append_invalid_row(first.line - 1, {}, ValidationError({"consultant": error.messages}))
+                totals.reject(line, self.reasons({"consultant": error.messages}), raw)
 
 
 # The columns of the customer export, in their order.

@@ -6,12 +6,14 @@ The admin's Import page and the ``import_customers`` command both go through ``c
 import codecs
 import csv
 import datetime
+import functools
 import io
 import itertools
 import re
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -43,21 +45,39 @@ ENCODING_LABELS = {
 
 @dataclass
 class CustomerFile:
-    """A file as the user gave it: its rows, and how it was written."""
+    """A file as the user gave it: its headers, how many rows it has, and how it was written.
 
-    dataset: Table
+    The rows are not kept: ``rows()`` reads them again from the file, a few at a time, so that an
+    import holds one chunk of them at once (a 200,000-row list built whole took 600 MB).
+    """
+
+    headers: list[str]
+    row_count: int
     file_format: str  # "csv" or "xlsx"
     encoding: str | None  # of a CSV file: "utf-8-sig", "utf-8", "gb18030" or "utf-16"
+    open_rows: Callable[[], Iterator]  # the raw rows, the header first
 
     @property
     def encoding_label(self) -> str:
         return ENCODING_LABELS.get(self.encoding or "", "")
+
+    def rows(self) -> Iterator[tuple]:
+        """The rows under the header, as wide as it (blank rows kept, trailing blank rows dropped)."""
+        rows = self.open_rows()
+        next(rows, None)
+        return table_rows(rows, len(self.headers))
+
+    @property
+    def dataset(self) -> Table:
+        """All the rows at once: for tests and small files only."""
+        return Table(headers=self.headers, rows=list(self.rows()))
 
 
 @dataclass
 class RowProblem:
     line: int  # row number in the spreadsheet, the header being row 1; 0 for the whole file
     reasons: list[str]
+    row: tuple | None = None  # its cells as the file has them, for the rejected-rows file
 
 
 @dataclass
@@ -69,6 +89,8 @@ class ImportOutcome:
     new: int = 0
     updated: int = 0
     skipped: int = 0
+    error_count: int = 0
+    # The first PROBLEMS_KEPT rows with errors (error_count counts them all), and skipped rows likewise.
     problems: list[RowProblem] = field(default_factory=list)
     skipped_rows: list[RowProblem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
@@ -77,12 +99,65 @@ class ImportOutcome:
     customer_import: CustomerImport | None = None
 
     @property
-    def error_count(self) -> int:
-        return len(self.problems)
+    def ok(self) -> bool:
+        return not self.error_count
 
     @property
-    def ok(self) -> bool:
-        return not self.problems
+    def problems_more(self) -> int:
+        return self.error_count - len(self.problems)
+
+    @property
+    def skipped_more(self) -> int:
+        return self.skipped - len(self.skipped_rows)
+
+
+def outcome_as_json(outcome: ImportOutcome) -> dict:
+    """What the preview page shows of an outcome, for a background check to store in its job."""
+    return {
+        "file_name": outcome.file_name,
+        "file_format": outcome.source.file_format,
+        "encoding": outcome.source.encoding,
+        "counts": [outcome.total, outcome.new, outcome.updated, outcome.skipped, outcome.error_count],
+        "problems": [[problem.line, problem.reasons] for problem in outcome.problems],
+        "skipped_rows": [[row.line, row.reasons] for row in outcome.skipped_rows],
+        "ignored_columns": outcome.ignored_columns,
+        "noted_columns": outcome.noted_columns,
+    }
+
+
+def outcome_from_json(data: dict) -> ImportOutcome:
+    total, new, updated, skipped, error_count = data["counts"]
+    source = CustomerFile(
+        headers=[],
+        row_count=total,
+        file_format=data["file_format"],
+        encoding=data["encoding"],
+        open_rows=lambda: iter(()),
+    )
+    return ImportOutcome(
+        file_name=data["file_name"],
+        source=source,
+        dry_run=True,
+        total=total,
+        new=new,
+        updated=updated,
+        skipped=skipped,
+        error_count=error_count,
+        problems=[RowProblem(line=line, reasons=reasons) for line, reasons in data["problems"]],
+        skipped_rows=[RowProblem(line=line, reasons=reasons) for line, reasons in data["skipped_rows"]],
+        ignored_columns=data["ignored_columns"],
+        noted_columns=data["noted_columns"],
+    )
+
+
+def customer_files_count_rows(*, data: bytes, encoding: str = "auto") -> int:
+    """The rows of a file, counted without building them, to choose between a preview in the request
+    and a background check: exact for a CSV file (its streaming check), the row tags of an xlsx file
+    (its bounds checked, its cells not parsed). Raises ValidationError as ``customer_files_read``."""
+    file_size_check(len(data))
+    if data.startswith(b"PK\x03\x04"):
+        return max(xlsx_row_tags(data) - 1, 0)
+    return customer_files_read(data=data, encoding=encoding).row_count
 
 
 def not_a_table() -> ValidationError:
@@ -187,65 +262,111 @@ def text_encoding(data: bytes, encoding: str) -> str:
 
 
 def is_blank(row) -> bool:
-    return not any(cell not in (None, "") for cell in row)
+    # any(row): a cell that is neither None nor "" (nor 0, which is a value too: the slow path).
+    return not any(row) and not any(cell not in (None, "") for cell in row)
 
 
-def table_dataset(rows) -> Table:
-    """A dataset from rows whose first row is the header; trailing blank rows dropped, short rows padded.
-
-    ``rows`` is read as a stream and counted: past IMPORT_MAX_ROWS the file is refused before the rest
-    is read, and blank rows take no memory until a filled row follows them.
-    """
-    rows = iter(rows)
-    header = next(rows, None)
-    if header is None:
-        raise ValidationError(_("The file is empty."), code="empty")
+def table_headers(header) -> list[str]:
     headers = ["" if cell is None else str(cell).strip() for cell in header]
     while headers and not headers[-1]:
         headers.pop()
-    width = len(headers)
-    kept, blanks, max_rows = [], 0, settings.IMPORT_MAX_ROWS
+    return headers
+
+
+def table_rows(rows, width: int):
+    """The rows under a header of ``width`` columns, as tuples of that width; trailing blank rows
+    dropped. Counted as they are read: past IMPORT_MAX_ROWS the file is refused before the rest is
+    read, and blank rows take no memory until a filled row follows them."""
+    blanks, max_rows, padding = 0, settings.IMPORT_MAX_ROWS, (None,) * width
     for count, row in enumerate(rows, start=1):
         if count > max_rows:
             raise too_many_rows()
         if is_blank(row):
             blanks += 1
             continue
-        if not width:
-            break
         if blanks:
-            kept.extend([(None,) * width] * blanks)
+            yield from itertools.repeat(padding, blanks)
             blanks = 0
-        kept.append(tuple(row[:width]) + (None,) * (width - len(row)))
-    if not width:
-        if not kept and not blanks and is_blank(header):
+        yield tuple(row[:width]) + padding[len(row) :] if len(row) < width else tuple(row[:width])
+
+
+def checked_table(open_rows, *, count_rows: bool = True) -> tuple[list[str], int]:
+    """The headers and the row count of a table whose first row is the header, read once as a stream
+    (nothing kept); one clear ValidationError when it is empty, headless, without rows or too long.
+    Without ``count_rows`` only the header is read (the count is 0)."""
+    rows = open_rows()
+    header = next(rows, None)
+    if header is None:
+        raise ValidationError(_("The file is empty."), code="empty")
+    headers = table_headers(header)
+    if not headers:
+        if is_blank(header) and next(rows, None) is None:
             raise ValidationError(_("The file is empty."), code="empty")
         raise ValidationError(_("The first row of the file must hold the column headers."), code="no_headers")
-    if not kept:
+    if not count_rows:
+        return headers, 0
+    count = sum(1 for _row in table_rows(rows, len(headers)))
+    if not count:
         raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
-    return Table(headers=headers, rows=kept)
+    return headers, count
+
+
+def too_many_columns() -> ValidationError:
+    return ValidationError(
+        _("A row of the file has more than %(count)d columns: save only the columns of the customer list.")
+        % {"count": MAX_COLUMNS},
+        code="too_many_columns",
+    )
+
+
+QUOTED = re.compile(r'"[^"]*"')
+
+
+def bounded_lines(lines, delimiter: str):
+    """The lines of a CSV file, refused as soon as one holds more than MAX_COLUMNS cells (a line of a
+    million commas would make a row of a million cells before any check could see it)."""
+    for line in lines:
+        # Commas inside quoted cells are not separators; count them out only when the count is high.
+        if line.count(delimiter) >= MAX_COLUMNS and QUOTED.sub("", line).count(delimiter) >= MAX_COLUMNS:
+            raise too_many_columns()
+        yield line
+
+
+def csv_rows(data: bytes, encoding: str, delimiter: str):
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    try:
+        yield from csv.reader(bounded_lines(text, delimiter), delimiter=delimiter)
+    except csv.Error as error:
+        raise not_a_table() from error
 
 
 def customer_files_read(*, data: bytes, encoding: str = "auto") -> CustomerFile:
-    """Read an uploaded file; one clear ValidationError when it cannot be imported at all."""
+    """Check an uploaded file (read once as a stream, counting its rows); one clear ValidationError
+    when it cannot be imported at all."""
     file_size_check(len(data))
     if not data.strip():
         raise ValidationError(_("The file is empty."), code="empty")
     if data.startswith(b"PK\x03\x04"):
-        return CustomerFile(dataset=xlsx_dataset(data), file_format="xlsx", encoding=None)
+        # Its bounds were checked in its bytes; its cells are parsed once, by the import (openpyxl
+        # reads a few thousand rows a second: a second pass would double a preview).
+        count = max(xlsx_row_tags(data) - 1, 1)
+        open_rows = functools.partial(xlsx_sheet_rows, data)
+        headers, _none = checked_table(open_rows, count_rows=False)
+        return CustomerFile(
+            headers=headers, row_count=count, file_format="xlsx", encoding=None, open_rows=open_rows
+        )
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ValidationError(
             _("Old Excel .xls files cannot be read: save the file as .xlsx or CSV."), code="xls"
         )
     used = text_encoding(data, encoding)
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=used, newline="")
-    first_line = text.readline()
+    first_line = io.TextIOWrapper(io.BytesIO(data), encoding=used, newline="").readline()
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    try:
-        dataset = table_dataset(csv.reader(itertools.chain([first_line], text), delimiter=delimiter))
-    except csv.Error as error:
-        raise not_a_table() from error
-    return CustomerFile(dataset=dataset, file_format="csv", encoding=used)
+    open_rows = functools.partial(csv_rows, data, used, delimiter)
+    headers, count = checked_table(open_rows)
+    return CustomerFile(
+        headers=headers, row_count=count, file_format="csv", encoding=used, open_rows=open_rows
+    )
 
 
 # What openpyxl raises on a damaged file: a broken zip or XML, a missing part, a value of the wrong type.
@@ -256,16 +377,22 @@ BROKEN_XLSX += (AttributeError, IndexError, SyntaxError)  # SyntaxError: Element
 # Where Excel, WPS, LibreOffice and openpyxl put the sheets; the row count while reading covers the rest.
 WORKSHEET_PART = re.compile(r"(^|/)worksheets/[^/]+\.xml$")
 ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+ROW_NUMBER = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br=\"(\d{1,9})\"")
 
 
 def count_row_tags(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
-    """The ``<row>`` elements of a sheet, counted in its bytes: a million empty rows are refused in
-    a tenth of a second, where openpyxl's parser would take seconds and keep every element it read."""
+    """The ``<row>`` elements of a sheet, counted in its bytes, or its highest row number when that
+    is more (openpyxl makes the rows of a gap): a million empty rows are refused in a tenth of a
+    second, where openpyxl's parser would take seconds and keep every element it read. A number cut
+    by a chunk boundary may be missed: the import's own count of the rows it reads refuses the file
+    then."""
     count, tail = 0, b""
     with archive.open(member) as stream:
         while chunk := stream.read(DECODE_CHUNK):
             window = tail + chunk
             count += len(ROW_TAG.findall(window))
+            if numbers := ROW_NUMBER.findall(window):
+                count = max(count, int(numbers[-1]))
             # A tag cut by the chunk boundary is counted in the next window, and only there.
             cut = window.rfind(b"<", max(len(window) - 64, 0))
             tail = window[cut:] if cut >= 0 and not ROW_TAG.search(window, cut) else b""
@@ -285,10 +412,10 @@ def xlsx_rows(sheet):
         yield from sheet.iter_rows(min_row=2, max_col=width, values_only=True)
 
 
-def xlsx_dataset(data: bytes) -> Table:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
+def xlsx_row_tags(data: bytes) -> int:
+    """The rows of the largest sheet, by its row tags and their row numbers, once the unpacked size
+    is known to be within bounds; a file past them is refused unparsed."""
+    most = 0
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             # zipfile never unpacks a member past its declared size, so the sum bounds what is read.
@@ -300,12 +427,19 @@ def xlsx_dataset(data: bytes) -> Table:
                     code="too_large",
                 )
             for member in archive.infolist():
-                if WORKSHEET_PART.search(member.filename) and count_row_tags(archive, member) > (
-                    settings.IMPORT_MAX_ROWS + 1
-                ):
-                    raise too_many_rows()
+                if WORKSHEET_PART.search(member.filename):
+                    most = max(most, count_row_tags(archive, member))
+                    if most > settings.IMPORT_MAX_ROWS + 1:
+                        raise too_many_rows()
     except BROKEN_XLSX as error:
         raise not_a_table() from error
+    return most
+
+
+def xlsx_sheet_rows(data: bytes):
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (*BROKEN_XLSX, InvalidFileException) as error:
@@ -314,7 +448,7 @@ def xlsx_dataset(data: bytes) -> Table:
         sheet = workbook.active
         if not hasattr(sheet, "iter_rows"):  # no sheet at all, or a chart sheet
             raise not_a_table()
-        return table_dataset(xlsx_rows(sheet))
+        yield from xlsx_rows(sheet)
     except BROKEN_XLSX as error:
         raise not_a_table() from error
     finally:
@@ -338,51 +472,31 @@ def customers_import(
     with its error count. A dry run writes nothing at all, not even history.
     """
     source = customer_files_read(data=data, encoding=encoding)
-    prepared, headers, ignored = CustomerResource.prepare_dataset(source.dataset)
+    columns = CustomerResource.prepare_columns(source.headers)
     resource = CustomerResource(user=user, file_name=file_name, progress=progress)
-    result = resource.import_data(
-        prepared,
-        dry_run=dry_run,
-        raise_errors=False,
-        use_transactions=True,
-        # Without it django-import-export keeps the valid rows of a file with invalid ones.
-        rollback_on_validation_errors=True,
-    )
+    with transaction.atomic():
+        totals = resource.import_rows(source.rows(), columns, total=source.row_count, dry_run=dry_run)
+        if not totals.rows:
+            raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
+        if dry_run or totals.error_count:
+            # All or nothing: a file with bad rows writes no customer (a dry run wrote none anyway).
+            transaction.set_rollback(True)
     outcome = ImportOutcome(
         file_name=file_name,
         source=source,
         dry_run=dry_run,
-        total=len(prepared),
-        new=result.totals["new"],
-        updated=result.totals["update"],
-        skipped=result.totals["skip"],
-        ignored_columns=ignored,
-        noted_columns=CustomerResource.noted_columns(prepared),
+        total=totals.rows,
+        new=totals.new,
+        updated=totals.updated,
+        skipped=totals.skipped,
+        error_count=totals.error_count,
+        problems=[RowProblem(line=line, reasons=reasons, row=row) for line, reasons, row in totals.problems],
+        skipped_rows=[RowProblem(line=line, reasons=[note]) for line, note in totals.skipped_rows],
+        ignored_columns=columns.ignored,
+        noted_columns=columns.noted,
         customer_import=resource.customer_import,
     )
-    for invalid in result.invalid_rows:
-        # In the order of the file's columns.
-        reasons = [
-            f"{header}: {message}"
-            for name, header in headers.items()
-            for message in invalid.error_dict.get(name, [])
-        ]
-        outcome.problems.append(RowProblem(line=invalid.number + 1, reasons=reasons))
-    for error_row in result.error_rows:
-        outcome.problems.append(
-            RowProblem(line=error_row.number + 1, reasons=[str(error.error) for error in error_row.errors])
-        )
-    for error in result.base_errors:
-        outcome.problems.append(
-            RowProblem(
-                line=0, reasons=[_("The database refused the import: %(error)s") % {"error": error.error}]
-            )
-        )
-    outcome.problems.sort(key=lambda problem: problem.line)
-    outcome.skipped_rows = [
-        RowProblem(line=state.line, reasons=[state.note]) for state in resource.rows.values() if state.note
-    ]
-    if outcome.problems and keep_rejected and not dry_run:
+    if outcome.error_count and keep_rejected and not dry_run:
         outcome.customer_import = CustomerImport.objects.create(
             user=user, file_name=file_name[:255], error_count=outcome.error_count
         )
@@ -405,12 +519,11 @@ def customer_imports_rejected_file(*, outcome: ImportOutcome) -> tuple[bytes, st
     written as text: quote-prefixed in xlsx, behind an apostrophe in csv, which the import drops again.
     Returns (content, file name, content type).
     """
-    original = outcome.source.dataset
-    headers = [*original.headers, _("Reason of rejection")]
+    headers = [*outcome.source.headers, _("Reason of rejection")]
     rows = [
-        [*map(rejected_cell, original[problem.line - 2]), "；".join(problem.reasons)]
+        [*map(rejected_cell, problem.row), "；".join(problem.reasons)]
         for problem in outcome.problems
-        if problem.line >= 2
+        if problem.row is not None
     ]
     stem = PurePath(outcome.file_name).stem or "customers"
     if outcome.source.file_format == "xlsx":

@@ -91,6 +91,22 @@ def jobs_start_import(*, user, stored_name: str, file_name: str, encoding: str, 
 
 
 @transaction.atomic
+def jobs_start_preview(*, user, stored_name: str, file_name: str, encoding: str, rows: int) -> Job:
+    """A job checking (a dry run of the import) the upload waiting under ``stored_name``; the upload
+    stays there for the confirmation, which the import page offers once the job is done."""
+    job = Job.objects.create(
+        user=user,
+        kind=Job.Kind.PREVIEW,
+        subject=file_name[:255],
+        params={"stored_name": stored_name, "file_name": file_name, "encoding": encoding},
+        rows_total=rows,
+        task_id=uuid.uuid4().hex,
+    )
+    jobs_enqueue(job=job)
+    return job
+
+
+@transaction.atomic
 def jobs_start_export(*, user, model_admin, request, rows: int) -> Job:
     """A job exporting what this export request of ``model_admin`` asks for: the worker replays the
     request (its changelist query and export form) as the same user, so it sees the same rows."""
@@ -172,6 +188,8 @@ def jobs_run(*, job_id: int) -> Job | None:
     try:
         if job.kind == Job.Kind.IMPORT:
             fields = _run_import(job)
+        elif job.kind == Job.Kind.PREVIEW:
+            fields = _run_preview(job)
         else:
             fields = _run_export(job)
     except JobCancelled:
@@ -187,9 +205,7 @@ def jobs_run(*, job_id: int) -> Job | None:
     return job
 
 
-def _run_import(job: Job) -> dict:
-    from crm.services.imports import customer_imports_rejected_file, customers_import
-
+def _stored_upload(job: Job):
     storage = import_tmp_storage(job.params["stored_name"])
     try:
         data = storage.read()
@@ -197,6 +213,13 @@ def _run_import(job: Job) -> dict:
         data = None
     if not data:
         raise ValidationError(_("The uploaded file is no longer available: upload it again."))
+    return storage, data
+
+
+def _run_import(job: Job) -> dict:
+    from crm.services.imports import customer_imports_rejected_file, customers_import
+
+    storage, data = _stored_upload(job)
     try:
         with transaction.atomic():
             outcome = customers_import(
@@ -220,6 +243,29 @@ def _run_import(job: Job) -> dict:
             error=_("%(count)d rows were rejected, nothing was written: see the result file.")
             % {"count": outcome.error_count},
         )
+    return fields
+
+
+def _run_preview(job: Job) -> dict:
+    """The dry run of the import, as the admin's preview makes it; its outcome goes into the job's
+    parameters (the import page shows it) and its rejected rows into the result file."""
+    from crm.services.imports import customer_imports_rejected_file, customers_import, outcome_as_json
+
+    _storage, data = _stored_upload(job)
+    outcome = customers_import(
+        data=data,
+        file_name=job.params["file_name"],
+        user=job.user,
+        encoding=job.params["encoding"],
+        dry_run=True,
+        progress=lambda done, total: jobs_progress(job=job, done=done, total=total),
+    )
+    job.params = {**job.params, "outcome": outcome_as_json(outcome)}
+    fields = {"rows_done": outcome.total, "rows_total": outcome.total, "params": job.params}
+    if not outcome.ok:
+        content, name, _content_type = customer_imports_rejected_file(outcome=outcome)
+        job.result_file.save(name, ContentFile(content), save=False)
+        fields.update(result_file=job.result_file, result_name=name)
     return fields
 
 
@@ -329,8 +375,12 @@ def _delete_old_uploads(cutoff: datetime.datetime) -> int:
     # import-export's CacheStorage expires its entries by itself.
     if import_string(settings.IMPORT_EXPORT_TMP_STORAGE_CLASS) is not MediaStorage:
         return 0
+    # An upload waits for an import or a check not yet finished; a finished check's upload waits for
+    # its confirmation as long as any upload (JOB_RESULT_DAYS), then goes with the others.
     waiting = set(
-        Job.objects.unfinished().filter(kind=Job.Kind.IMPORT).values_list("params__stored_name", flat=True)
+        Job.objects.unfinished()
+        .filter(kind__in=[Job.Kind.IMPORT, Job.Kind.PREVIEW])
+        .values_list("params__stored_name", flat=True)
     )
     storage = storages["import_export"] if "import_export" in settings.STORAGES else storages["default"]
     try:

@@ -6,10 +6,10 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from crm.models import Customer, CustomerImport
+from crm.models import Customer, CustomerImport, Job
 from tests.factories import CustomerFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_tmp_storage")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_tmp_storage", "private_media")]
 
 IMPORT_URL = reverse("admin:crm_customer_import")
 PROCESS_URL = reverse("admin:crm_customer_process_import")
@@ -224,3 +224,106 @@ def test_the_preview_of_a_yudao_export_lists_the_columns_kept_in_the_note_and_th
     assert outcome.ignored_columns == ["负责人"]
     assert "电话、邮箱、地区、详细地址、所属行业、客户等级" in page
     assert not Customer.objects.exists()
+
+
+# --- a large file: its check is a background job, the import page follows it ---
+def start_check(client, content: bytes, capture, *, execute: bool):
+    with capture(execute=execute):
+        response = upload(client, content)
+    job = Job.objects.get(kind=Job.Kind.PREVIEW)
+    assert response.status_code == 302 and response.url == f"{IMPORT_URL}?job={job.pk}"
+    return job
+
+
+def test_a_large_file_is_checked_by_a_job_whose_result_the_import_page_shows_then_confirms(
+    boss_client, boss_user, import_file, settings, django_capture_on_commit_callbacks
+):
+    settings.JOB_ROWS_THRESHOLD = 2
+    job = start_check(
+        boss_client, import_file("customers_gbk.csv"), django_capture_on_commit_callbacks, execute=True
+    )
+
+    job.refresh_from_db()
+    assert (job.user, job.state, job.rows_done, job.rows_total) == (boss_user, Job.State.DONE, 3, 3)
+    assert not Customer.objects.exists() and not CustomerImport.objects.exists()
+    preview = boss_client.get(f"{IMPORT_URL}?job={job.pk}")
+    outcome = preview.context["outcome"]
+    assert (outcome.new, outcome.updated, outcome.error_count) == (3, 0, 0)
+    assert "GBK / GB18030" in preview.content.decode()
+    assert preview.context["confirm_form"].initial["import_file_name"] == job.params["stored_name"]
+    jobs_page = boss_client.get(reverse("admin:crm_job_changelist")).content.decode()
+    assert f"{IMPORT_URL}?job={job.pk}" in jobs_page and "检查结果" in jobs_page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm(boss_client, preview)
+
+    assert Customer.objects.count() == 3
+    assert Job.objects.get(kind=Job.Kind.IMPORT).state == Job.State.DONE
+
+
+def test_a_running_check_shows_its_progress_refreshes_and_can_be_cancelled(
+    boss_client, import_file, settings, django_capture_on_commit_callbacks
+):
+    settings.JOB_ROWS_THRESHOLD = 2
+    job = start_check(
+        boss_client, import_file("customers_utf8.csv"), django_capture_on_commit_callbacks, execute=False
+    )
+
+    page = boss_client.get(f"{IMPORT_URL}?job={job.pk}")
+    content = page.content.decode()
+    assert page.status_code == 200 and page.context["confirm_form"] is None
+    assert "正在后台检查" in content and "已检查 0 / 3 行" in content
+    assert '<meta http-equiv="refresh"' in content
+    cancelled = boss_client.post(
+        reverse("admin:crm_job_changelist"), {"action": "cancel_jobs", "_selected_action": [job.pk]}
+    )
+
+    assert cancelled.status_code == 302
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED
+    page = boss_client.get(f"{IMPORT_URL}?job={job.pk}")
+    assert "该文件的检查已取消" in page.content.decode()
+    assert '<meta http-equiv="refresh"' not in page.content.decode()
+
+
+def test_a_bad_file_checked_by_a_job_offers_its_rejected_rows_and_no_confirm(
+    boss_client, import_file, settings, django_capture_on_commit_callbacks
+):
+    settings.JOB_ROWS_THRESHOLD = 2
+    job = start_check(
+        boss_client,
+        import_file("customers_one_bad_row.csv"),
+        django_capture_on_commit_callbacks,
+        execute=True,
+    )
+
+    preview = boss_client.get(f"{IMPORT_URL}?job={job.pk}")
+
+    assert preview.context["confirm_form"] is None
+    assert "第 14 行" in preview.content.decode()
+    download = boss_client.get(preview.context["rejected_url"])
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode("gb18030"))))
+    assert rows[0][-1] == "拒绝原因" and rows[1][1] == "12ab" and len(rows) == 2
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize("job_id", ["other", "abc", "999999"])
+def test_another_users_check_or_a_forged_id_is_a_404(
+    client_for, make_user, boss_user, settings, django_capture_on_commit_callbacks, job_id
+):
+    importer = make_user(None, username="importer", is_staff=True)
+    importer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_customer", "view_all_customers", "import_customer"])
+    )
+    job = Job.objects.create(user=boss_user, kind=Job.Kind.PREVIEW, subject="名单.csv", state=Job.State.DONE)
+
+    response = client_for(importer).get(f"{IMPORT_URL}?job={job.pk if job_id == 'other' else job_id}")
+
+    assert response.status_code == 404
+
+
+def test_a_small_file_is_still_checked_in_the_request(boss_client, import_file):
+    preview = upload(boss_client, import_file("customers_gbk.csv"))
+
+    assert preview.status_code == 200 and preview.context["confirm_form"] is not None
+    assert not Job.objects.exists()

@@ -499,7 +499,7 @@ def test_a_dry_run_reports_the_cap_too(settings, sales_user, boss_user):
 
 def claim_while_importing(monkeypatch, customer_ids, user):
     """The salesperson claims customers after the import read the file, just before its rows are written."""
-    write = CustomerResource.bulk_create
+    write = CustomerResource.write
     claimed = []
 
     def claim_then_write(self, *args, **kwargs):
@@ -507,7 +507,7 @@ def claim_while_importing(monkeypatch, customer_ids, user):
             claimed.append(customers_claim(user=user, customer_ids=customer_ids))
         return write(self, *args, **kwargs)
 
-    monkeypatch.setattr(CustomerResource, "bulk_create", claim_then_write)
+    monkeypatch.setattr(CustomerResource, "write", claim_then_write)
 
 
 def test_a_claim_while_the_import_runs_counts_against_the_cap(monkeypatch, settings, sales_user, boss_user):
@@ -536,7 +536,7 @@ def test_an_import_racing_a_claim_never_takes_the_salesperson_past_the_cap(setti
     CustomerFactory(consultant=seller)
     free = CustomerFactory()
     # The import has read the file and its counts, and is about to write its rows.
-    reached, go_on = pause_before(CustomerResource, "bulk_create", "import")
+    reached, go_on = pause_before(CustomerResource, "write", "import")
     outcome = {}
 
     def import_file():
@@ -888,3 +888,81 @@ def test_a_campus_column_sets_the_campus_by_name_and_an_unknown_one_is_a_row_err
     with translation.override("en"):
         outcome = run(csv_bytes([["姓名", "QQ", "校区"], ["丙", "10003", "南校区"]]))
     assert outcome.problems[0].reasons == ["校区: No campus is called “南校区”."]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"name,qq" + b"," * 3_000_000 + b"\n", id="header"),
+        pytest.param(b"name,qq\nLi,123456" + b"," * 3_000_000 + b"\n", id="row"),
+    ],
+)
+def test_a_csv_line_of_millions_of_commas_is_refused_before_its_row_is_built(data):
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValidationError) as error, translation.override("zh-hans"):
+            customer_files_read(data=data)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert error.value.code == "too_many_columns"
+    assert "200" in error.value.messages[0] and "列" in error.value.messages[0]
+    # The line itself (3 MB of text) is read; a row of three million cells (24 MB of pointers) is not.
+    assert peak < 20 * 1024 * 1024
+
+
+def test_commas_inside_quoted_cells_are_not_columns():
+    note = "," * 500
+    data = csv_bytes([["姓名", "QQ", "客户备注"], ["甲", "10001", note]])
+
+    outcome = run(data)
+
+    assert (outcome.new, outcome.error_count) == (1, 0)
+    assert Customer.objects.get().customer_note == note
+
+
+def test_a_file_with_more_bad_rows_than_are_kept_counts_them_all_and_lists_the_first(monkeypatch):
+    from crm.resources import customers
+
+    monkeypatch.setattr(customers, "PROBLEMS_KEPT", 3)
+    monkeypatch.setattr(customers, "CHUNK_ROWS", 4)  # several chunks
+    data = csv_bytes([["姓名", "QQ"], *[[f"客户{i}", "12ab"] for i in range(10)], ["好", "10001"]])
+
+    outcome = run(data)
+
+    assert (outcome.error_count, outcome.problems_more) == (10, 7)
+    assert [problem.line for problem in outcome.problems] == [2, 3, 4]
+    content, _name, _type = customer_imports_rejected_file(outcome=outcome)
+    assert len(list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))) == 4
+    assert not Customer.objects.exists()
+
+
+def test_duplicates_and_existing_customers_are_found_across_chunks(monkeypatch):
+    from crm.resources import customers
+
+    monkeypatch.setattr(customers, "CHUNK_ROWS", 2)
+    known = CustomerFactory(qq="20001", phone=None, customer_note="")
+    rows = [["姓名", "QQ", "手机", "客户备注"], ["甲", "10001", "13800000001", ""], ["乙", "10002", "", ""]]
+    rows += [
+        ["甲again", "", "13800000001", ""],
+        ["已知", "20001", "13800000002", "补充"],
+        ["已知2", "20001", "", ""],
+    ]
+
+    outcome = run(csv_bytes(rows))
+
+    assert (outcome.new, outcome.updated, outcome.skipped, outcome.error_count) == (2, 1, 2, 0)
+    assert [(row.line, row.reasons) for row in outcome.skipped_rows] == [
+        (4, ["与本文件第 2 行是同一客户。"]),
+        (6, ["与本文件第 5 行是同一客户。"]),
+    ]
+    known.refresh_from_db()
+    assert (known.phone, known.customer_note) == ("13800000002", "补充")
+
+
+def test_the_resource_has_one_way_in_not_import_exports_own_loop():
+    from crm.resources.customers import Table
+
+    with pytest.raises(NotImplementedError):
+        CustomerResource().import_data(Table(headers=["name", "qq"], rows=[["甲", "10001"]]))

@@ -10,13 +10,15 @@ from django.utils import timezone
 from crm.models import Customer, CustomerImport, Job
 from crm.services import jobs as job_services
 from crm.services.imports import customers_import
-from crm.services.jobs import import_tmp_storage as tmp_storage
 from crm.services.jobs import (
+    UPLOAD_FOLDER,
     jobs_cancel,
     jobs_cleanup,
     jobs_run,
     jobs_start_import,
+    jobs_start_preview,
 )
+from crm.services.jobs import import_tmp_storage as tmp_storage
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_tmp_storage", "private_media")]
@@ -214,3 +216,64 @@ def test_an_export_job_of_a_user_gone_inactive_fails(django_capture_on_commit_ca
 
     job.refresh_from_db()
     assert job.state == Job.State.FAILED and job.error
+
+
+def queued_check(user, data: bytes, django_capture_on_commit_callbacks) -> Job:
+    with django_capture_on_commit_callbacks(execute=False):
+        return jobs_start_preview(
+            user=user, stored_name=stored_upload(data), file_name="名单.csv", encoding="auto", rows=0
+        )
+
+
+def test_a_check_job_stores_the_preview_and_keeps_the_upload_for_the_confirmation(
+    boss_user, django_capture_on_commit_callbacks, import_tmp_storage
+):
+    job = queued_check(boss_user, customer_file(3), django_capture_on_commit_callbacks)
+
+    jobs_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.state, job.rows_done, job.rows_total, job.error) == (Job.State.DONE, 3, 3, "")
+    assert job.params["outcome"]["counts"] == [3, 3, 0, 0, 0]
+    assert not Customer.objects.exists()
+    assert (import_tmp_storage / UPLOAD_FOLDER / job.params["stored_name"]).exists()
+
+
+def test_a_check_job_whose_upload_is_gone_fails_clearly(boss_user, django_capture_on_commit_callbacks):
+    job = queued_check(boss_user, customer_file(3), django_capture_on_commit_callbacks)
+    tmp_storage(job.params["stored_name"]).remove()
+
+    jobs_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED and "上传的文件已失效" in job.error
+
+
+def test_a_cancelled_check_stops(boss_user, django_capture_on_commit_callbacks, monkeypatch):
+    job = queued_check(boss_user, customer_file(2500), django_capture_on_commit_callbacks)
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+
+    jobs_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED and "outcome" not in job.params
+
+
+def test_cleanup_deletes_the_uploads_of_checks_never_confirmed_and_keeps_a_running_checks(
+    boss_user, django_capture_on_commit_callbacks, settings, import_tmp_storage
+):
+    settings.JOB_RESULT_DAYS = 7
+    now = timezone.now()
+    done = queued_check(boss_user, customer_file(3), django_capture_on_commit_callbacks)
+    jobs_run(job_id=done.pk)
+    done.refresh_from_db()
+    Job.objects.filter(pk=done.pk).update(finished=now - datetime.timedelta(days=8))
+    running = queued_check(boss_user, customer_file(3), django_capture_on_commit_callbacks)
+    folder = import_tmp_storage / UPLOAD_FOLDER
+    week_ago = (now - datetime.timedelta(days=8)).timestamp()
+    for job in (done, running):
+        os.utime(folder / job.params["stored_name"], (week_ago, week_ago))
+
+    assert jobs_cleanup(now=now) == (0, 1)
+
+    assert os.listdir(folder) == [running.params["stored_name"]]

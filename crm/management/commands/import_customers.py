@@ -79,12 +79,12 @@ class Command(BaseCommand):
             self.stdout.write(f"ignored columns: {', '.join(outcome.ignored_columns)}")
         if outcome.noted_columns:
             self.stdout.write(f"kept in the customer note: {', '.join(outcome.noted_columns)}")
-        self.list_rows(self.stdout, "skipped", outcome.skipped_rows, limit=20)
+        self.list_rows(self.stdout, "skipped", outcome.skipped_rows, limit=20, total=outcome.skipped)
         if outcome.ok:
             verb = "would be imported (dry run)" if options["dry_run"] else "imported"
             self.stdout.write(self.style.SUCCESS(f"{outcome.new + outcome.updated} customers {verb}."))
             return
-        self.list_rows(self.stderr, "rejected", outcome.problems, limit=200)
+        self.list_rows(self.stderr, "rejected", outcome.problems, limit=200, total=outcome.error_count)
         if options["rejected"]:
             content, _name, _content_type = customer_imports_rejected_file(outcome=outcome)
             Path(options["rejected"]).write_bytes(content)
@@ -92,8 +92,9 @@ class Command(BaseCommand):
         raise CommandError(f"{outcome.error_count} rows have errors: nothing was imported.")
 
     @staticmethod
-    def list_rows(stream, verb: str, rows, limit: int) -> None:
+    def list_rows(stream, verb: str, rows, limit: int, total: int) -> None:
+        # ``rows`` are the first ones the import kept; ``total`` counts them all.
         for row in rows[:limit]:
             stream.write(f"row {row.line} {verb}: {'; '.join(row.reasons)}")
-        if len(rows) > limit:
-            stream.write(f"… and {len(rows) - limit} more rows {verb}.")
+        if total > min(len(rows), limit):
+            stream.write(f"… and {total - min(len(rows), limit)} more rows {verb}.")

@@ -76,11 +76,10 @@ def jobs_enqueue(*, job: Job) -> None:
 
 
 @transaction.atomic
-def jobs_start_import(*, user, stored_name: str, file_name: str, encoding: str, rows: int) -> Job:
-    """A job importing the upload waiting in the import storage under ``stored_name``."""
+def _jobs_start_upload(*, kind, user, stored_name: str, file_name: str, encoding: str, rows: int) -> Job:
     job = Job.objects.create(
         user=user,
-        kind=Job.Kind.IMPORT,
+        kind=kind,
         subject=file_name[:255],
         params={"stored_name": stored_name, "file_name": file_name, "encoding": encoding},
         rows_total=rows,
@@ -90,20 +89,29 @@ def jobs_start_import(*, user, stored_name: str, file_name: str, encoding: str, 
     return job
 
 
-@transaction.atomic
+def jobs_start_import(*, user, stored_name: str, file_name: str, encoding: str, rows: int) -> Job:
+    """A job importing the upload waiting in the import storage under ``stored_name``."""
+    return _jobs_start_upload(
+        kind=Job.Kind.IMPORT,
+        user=user,
+        stored_name=stored_name,
+        file_name=file_name,
+        encoding=encoding,
+        rows=rows,
+    )
+
+
 def jobs_start_preview(*, user, stored_name: str, file_name: str, encoding: str, rows: int) -> Job:
     """A job checking (a dry run of the import) the upload waiting under ``stored_name``; the upload
     stays there for the confirmation, which the import page offers once the job is done."""
-    job = Job.objects.create(
-        user=user,
+    return _jobs_start_upload(
         kind=Job.Kind.PREVIEW,
-        subject=file_name[:255],
-        params={"stored_name": stored_name, "file_name": file_name, "encoding": encoding},
-        rows_total=rows,
-        task_id=uuid.uuid4().hex,
+        user=user,
+        stored_name=stored_name,
+        file_name=file_name,
+        encoding=encoding,
+        rows=rows,
     )
-    jobs_enqueue(job=job)
-    return job
 
 
 @transaction.atomic

@@ -393,9 +393,9 @@ def grow_lists(n, sales_user):
         PaymentRecordFactory(customer=customer, enrolment_class=klass, consultant=sales_user)
 
 
-# The session, the user and their permissions (3: crm.backends), then each list's own: its count and its page, the
-# per-row figures and related rows of the page's rows (one query each), the filters' choices, and
-# what the page shows above the list (the quota of the customer lists, the totals of the payments).
+# The session, the user and their permissions (3: crm.backends), then each list's own: its count and
+# its page, the per-row figures and related rows of the page's rows (one query each), the filters'
+# choices, and what the page shows above the list (the quota of the customer lists, the payments' totals).
 LIST_QUERIES = {
     ("sales", "publiccustomer", ()): 7,
     ("sales", "privatecustomer", ()): 7,

@@ -4,11 +4,13 @@ Uses Debian's ``chromium`` (``CHROMIUM_PATH``, default /usr/bin/chromium) throug
 package; skipped with the reason when either is missing. ``.ci/run`` installs Chromium, so CI runs it.
 """
 
+import datetime
 import os
 import shutil
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from crm.models import Customer, UserProfile
 from tests.factories import ClassListFactory, CourseRecordFactory, CustomerFactory, StudyRecordFactory
@@ -80,7 +82,7 @@ def test_register_log_in_see_my_page_and_log_out(chromium, live_server):
     assert page.url == f"{live_server.url}/login/?next=/me/"
 
 
-@pytest.mark.parametrize(("width", "folded_menu"), [(1600, False), (1366, True)])
+@pytest.mark.parametrize(("width", "folded_menu"), [(1600, False), (1366, True), (1366, False)])
 def test_my_customers_show_every_column_without_scrolling_sideways(chromium, live_server, width, folded_menu):
     from django.contrib.auth.models import Group
 
@@ -96,7 +98,9 @@ def test_my_customers_show_every_column_without_scrolling_sideways(chromium, liv
             phone=f"138{number:08d}",
             course=["PythonFullStack", "LinuxL"],
             class_list=[klass],
-            last_consult_date="2026-11-01",
+            last_consult_date=timezone.localdate() - datetime.timedelta(days=14),
+            # The widest a row gets: an overdue call (逾期 N 天) beside the last one's date.
+            next_date=timezone.localdate() - datetime.timedelta(days=4),
         )
     page = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": 900}).new_page()
     page.set_default_timeout(15_000)

@@ -451,7 +451,8 @@ class PaymentRecordAdmin(
             )
             return None
         pending = queryset.unconfirmed().select_related("customer", "enrolment_class__campus").order_by("pk")
-        if not pending.exists():
+        count = pending.count()
+        if not count:
             self.message_user(
                 request, gettext("None of the selected payments is awaiting confirmation."), messages.INFO
             )
@@ -463,8 +464,7 @@ class PaymentRecordAdmin(
             pending,
             action="reject_payments",
             title=gettext("Reject payments"),
-            question=gettext("Unconfirmed payments that will be rejected: %(count)s.")
-            % {"count": pending.count()},
+            question=gettext("Unconfirmed payments that will be rejected: %(count)s.") % {"count": count},
             submit_label=gettext("Reject"),
             form=form,
             describe=describe_payment,

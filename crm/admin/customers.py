@@ -43,6 +43,7 @@ from crm.models import (
     PublicCustomer,
     UserProfile,
 )
+from crm.models.choices import choice_label, choice_labels
 from crm.resources.customers import CustomerExportResource
 from crm.roles import OWN_CUSTOMERS
 from crm.services.customers import (
@@ -424,7 +425,7 @@ class CustomerPage:
         )
         for row in rows:
             row.amount = formats.yuan(row.paid_fee)
-            row.status_badge = badge(row.get_status_display(), PAYMENT_STATUS_COLOURS[row.status])
+            row.status_badge = badge(choice_label(row, "status"), PAYMENT_STATUS_COLOURS[row.status])
         return rows
 
 
@@ -638,11 +639,12 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
-        return badge(obj.get_status_display(), STATUS_COLOURS.get(obj.status, "#8a8a8a"))
+        return badge(choice_label(obj, "status"), STATUS_COLOURS.get(obj.status, "#8a8a8a"))
 
     @admin.display(description=_("courses of interest"))
     def courses(self, obj):
-        labels = [(Course(code).label,) for code in obj.course if code in Course.values]
+        course_labels = choice_labels(Course)
+        labels = [(course_labels[code],) for code in obj.course if code in course_labels]
         return format_html_join(LINE_BREAK, '<span class="crm-nowrap">{}</span>', labels) or "-"
 
     @admin.display(description=_("classes joined"))

@@ -22,6 +22,7 @@ from crm.admin.confirmation import action_confirmation
 from crm.admin.exporting import StreamingExportMixin
 from crm.admin.rows import as_row_action, row_button, row_url
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord
+from crm.models.choices import choice_label
 from crm.querysets import PaymentRecordQuerySet
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
 from crm.roles import APPROVE_ENROLLMENT
@@ -397,7 +398,7 @@ class PaymentRecordAdmin(
 
     @admin.display(description=PaymentRecord._meta.get_field("status").verbose_name, ordering="status")
     def status_badge(self, obj):
-        return badge(obj.get_status_display(), PAYMENT_STATUS_COLOURS[obj.status])
+        return badge(choice_label(obj, "status"), PAYMENT_STATUS_COLOURS[obj.status])
 
     @admin.display(description=PaymentRecord._meta.get_field("date").verbose_name, ordering="date")
     def paid_on(self, obj):

@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.models.choices import ClassType, Course
+from crm.models.choices import ClassType, Course, choice_label
 from crm.querysets import ClassListQuerySet, CourseRecordQuerySet, StudyRecordQuerySet
 from crm.storage import homework_upload_to, private_storage
 
@@ -64,9 +65,11 @@ class ClassList(models.Model):
         ]
 
     def __str__(self) -> str:
-        return _("%(course)s %(semester)s (%(campus)s)") % {
-            "course": self.get_course_display(),
-            "semester": _("semester %(number)s") % {"number": self.semester},
+        # A class is named on every row of its students' lists and in their filters: gettext rather than
+        # a lazy string, and the course's label from choice_labels, keep that to one lookup each.
+        return gettext("%(course)s %(semester)s (%(campus)s)") % {
+            "course": choice_label(self, "course"),
+            "semester": gettext("semester %(number)s") % {"number": self.semester},
             "campus": self.campus,
         }
 

@@ -19,6 +19,7 @@ from django.utils.functional import Promise
 from django.utils.http import content_disposition_header
 
 from crm.formats import format_date, format_datetime
+from crm.models.choices import choice_labels
 from crm.resources.xlsx import write_xlsx
 
 # A spreadsheet reads a cell starting with one of these as a formula (CSV/formula injection, OWASP).
@@ -84,8 +85,11 @@ class ChoiceLabels:
 
     def of(self, name: str) -> dict:
         if name not in self.labels:
-            choices = self.choices.get(name) or self.model._meta.get_field(name).flatchoices
-            self.labels[name] = {code: force_str(label) for code, label in choices}
+            choices = self.choices.get(name)
+            if choices is None:
+                self.labels[name] = choice_labels(self.model._meta.get_field(name))
+            else:
+                self.labels[name] = {code: force_str(label) for code, label in choices}
         return self.labels[name]
 
     def __call__(self, name: str, code):

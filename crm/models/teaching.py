@@ -168,6 +168,11 @@ class StudyRecord(models.Model):
                 fields=["course_record", "student"], name="crm_studyrecord_unique_student"
             ),
         ]
+        indexes = [
+            # The list filtered by attendance counts its rows exactly (a school's million study
+            # records): an index-only scan.
+            models.Index(fields=["attendance"], name="crm_studyrecord_attendance"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.course_record} {self.student}"

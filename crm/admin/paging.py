@@ -30,6 +30,8 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext
 
 PER_PAGE_VAR = "per_page"
+# A search that finds at most this many rows is paged over their keys (NearestPageChangeList.search_keys).
+SEARCH_KEYS_LIMIT = 1000
 PER_PAGE_CHOICES = (20, 50, 100)
 # What ChangeList.get_results sets (Django 5.2): reading any of them runs the deferred count and page.
 RESULT_ATTRIBUTES = frozenset(
@@ -160,14 +162,28 @@ class NearestPageChangeList(ChangeList):
     def get_page_results(self, request):
         # ChangeList.get_results of Django 5.2 (pinned by tests/admin/test_paging.py), with an estimated
         # count, an exact count for the last pages, and the per-row figures on the page's rows only.
-        paginator = self.get_counting_paginator(request)
-        if paginator.count and paginator.count_is_estimated and not self.page_is_inside_estimate(paginator):
-            paginator = self.get_counting_paginator(request, may_estimate=False)
+        keys = self.search_keys()
+        if keys is not None:
+            # Paged over the keys: the count is theirs, and a page reads its rows by key.
+            paginator = self.model_admin.get_paginator(request, keys, self.list_per_page)
+        else:
+            paginator = self.get_counting_paginator(request)
+            estimated = paginator.count and paginator.count_is_estimated
+            if estimated and not self.page_is_inside_estimate(paginator):
+                paginator = self.get_counting_paginator(request, may_estimate=False)
         result_count = paginator.count
         full_result_count = self.root_queryset.count() if self.model_admin.show_full_result_count else None
         can_show_all = result_count <= self.list_max_show_all
         multi_page = result_count > self.list_per_page
-        if (self.show_all and can_show_all) or not multi_page:
+        if keys is not None:
+            found = self.queryset.filter(pk__in=keys)
+            if multi_page and not (self.show_all and can_show_all):
+                page = paginator.validate_number(self.page_num)  # the nearest page
+                found = found[(page - 1) * self.list_per_page : page * self.list_per_page]
+                result_list = self.page_queryset(request, found, sliced=True)
+            else:
+                result_list = self.page_queryset(request, found)
+        elif (self.show_all and can_show_all) or not multi_page:
             result_list = self.page_queryset(request, self.queryset._clone())
         else:
             try:
@@ -185,6 +201,18 @@ class NearestPageChangeList(ChangeList):
         self.paginator = paginator
         # The page shown is marked as the current one in the page links ({% pagination %}).
         self.page_num = paginator.validate_number(self.page_num)
+
+    def search_keys(self) -> list | None:
+        """The keys of the rows a search finds, in the list's order, when it finds at most
+        SEARCH_KEYS_LIMIT: the search's condition is then evaluated once, where counting the rows and
+        reading the page evaluate it twice (two trigram scans of every searched column). None without
+        a search, for a list of distinct rows (whose window of keys could repeat a row), or past the
+        limit: the rows are counted as usual (the keys read stop at the limit)."""
+        if not self.query or self.queryset.query.distinct:
+            return None
+        # In no order: ordered, the database could walk the list's order index testing every row.
+        keys = list(self.queryset.order_by().values_list("pk", flat=True)[: SEARCH_KEYS_LIMIT + 1])
+        return keys if len(keys) <= SEARCH_KEYS_LIMIT else None
 
     def get_counting_paginator(self, request, may_estimate=None):
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)

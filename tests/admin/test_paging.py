@@ -4,7 +4,8 @@ last page; the page sizes 20/50/100 stay."""
 import pytest
 from django.urls import reverse
 
-from crm.admin.paging import NearestPagePaginator
+from crm.admin import paging
+from crm.admin.paging import SEARCH_KEYS_LIMIT, NearestPagePaginator
 from crm.models import Customer
 from tests.factories import CampusFactory, CustomerFactory, UserFactory
 
@@ -94,6 +95,61 @@ def count_queries(queries, table):
     return [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(*)") and f'"{table}"' in q["sql"]]
 
 
+def key_queries(queries, table):
+    """The queries that read the keys of what a search found (NearestPageChangeList.search_keys)."""
+    limit = f"LIMIT {SEARCH_KEYS_LIMIT + 1}"
+    return [q["sql"] for q in queries if f'"{table}"' in q["sql"] and limit in q["sql"]]
+
+
+@pytest.mark.parametrize(
+    ("page", "shown_page", "rows"), [("1", 1, 20), ("2", 2, 20), ("3", 3, 5), ("9", 3, 5)]
+)
+def test_a_search_finding_few_rows_is_paged_over_their_keys_in_the_lists_order(
+    boss_client, campuses, page, shown_page, rows
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CampusFactory(name="另一处", address="上海")
+    with CaptureQueriesContext(connection) as queries:
+        response = boss_client.get(reverse(CAMPUSES), {"q": "昌平", "p": page})
+
+    cl = response.context["cl"]
+    assert cl.result_count == 45
+    assert shown(response) == (shown_page, rows)
+    # The rows of that page of the searched list, in its order, as Django would page it.
+    start = (shown_page - 1) * 20
+    assert list(cl.result_list) == list(cl.queryset)[start : start + 20]
+    # The search is read once, for its keys; their number is the count.
+    assert len(key_queries(queries, "crm_campus")) == 1
+    assert not count_queries(queries, "crm_campus")
+
+
+def test_a_search_finding_more_rows_than_the_keys_limit_counts_them(boss_client, campuses, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(paging, "SEARCH_KEYS_LIMIT", 30)
+    with CaptureQueriesContext(connection) as queries:
+        response = boss_client.get(reverse(CAMPUSES), {"q": "昌平", "p": "3"})
+
+    assert response.context["cl"].result_count == 45
+    assert shown(response) == (3, 5)
+    assert len(count_queries(queries, "crm_campus")) == 1
+
+
+def test_a_list_without_a_search_reads_no_keys(boss_client, campuses):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = boss_client.get(reverse(CAMPUSES), {"p": "2"})
+
+    assert shown(response) == (2, 20)
+    assert not key_queries(queries, "crm_campus")
+    assert len(count_queries(queries, "crm_campus")) == 1
+
+
 @pytest.fixture
 def analyzed_campuses(campuses, settings):
     from django.db import connection
@@ -133,7 +189,9 @@ def test_a_searched_long_list_counts_exactly(boss_client, analyzed_campuses):
 
     assert not response.context["cl"].paginator.count_is_estimated
     assert response.context["cl"].result_count == 1
-    assert len(count_queries(queries, "crm_campus")) == 1
+    # Counted from the keys the search found (search_keys): the search read once, no COUNT.
+    assert len(key_queries(queries, "crm_campus")) == 1
+    assert not count_queries(queries, "crm_campus")
 
 
 @pytest.mark.postgres
@@ -172,7 +230,10 @@ def test_a_list_searched_or_filtered_beyond_the_tally_counts_its_customers(sales
         response = sales_client.get(reverse("admin:crm_publiccustomer_changelist"), params)
 
     assert response.context["cl"].result_count == 3
-    assert len(count_queries(queries, "crm_customer")) == 1
+    # The customers themselves are counted: a search by the keys it finds (search_keys), a filter by
+    # a COUNT.
+    counted = (key_queries if "q" in params else count_queries)(queries, "crm_customer")
+    assert len(counted) == 1
     assert not [q for q in queries if '"crm_customertally"' in q["sql"]]
 
 

@@ -99,7 +99,8 @@ class VisibleClassFilter(admin.RelatedFieldListFilter):
         # A class is named with its campus: read with it, not one query per class offered.
         ordering = self.field_admin_ordering(field, request, model_admin) or ClassList._meta.ordering
         classes = ClassList.objects.visible_to(request.user).select_related("campus").order_by(*ordering)
-        return [(klass.pk, str(klass)) for klass in classes]
+        classes = list(classes)
+        return list(zip([klass.pk for klass in classes], ClassList.names_of(classes), strict=True))
 
 
 class PaymentTotalFilter(admin.SimpleListFilter):

@@ -62,7 +62,8 @@ class ManagedClassFilter(admin.RelatedFieldListFilter):
 
     def field_choices(self, field, request, model_admin):
         classes = ClassList.objects.managed_by(request.user).select_related("campus")
-        return [(klass.pk, str(klass)) for klass in classes]
+        classes = list(classes)
+        return list(zip([klass.pk for klass in classes], ClassList.names_of(classes), strict=True))
 
     def has_output(self):
         return bool(self.lookup_choices) or self.lookup_val is not None

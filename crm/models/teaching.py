@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from crm.models.choices import ClassType, Course, choice_label
+from crm.models.choices import ClassType, Course, choice_labels
 from crm.querysets import ClassListQuerySet, CourseRecordQuerySet, StudyRecordQuerySet
 from crm.storage import homework_upload_to, private_storage
 
@@ -65,13 +65,24 @@ class ClassList(models.Model):
         ]
 
     def __str__(self) -> str:
-        # A class is named on every row of its students' lists and in their filters: gettext rather than
-        # a lazy string, and the course's label from choice_labels, keep that to one lookup each.
-        return gettext("%(course)s %(semester)s (%(campus)s)") % {
-            "course": choice_label(self, "course"),
-            "semester": gettext("semester %(number)s") % {"number": self.semester},
-            "campus": self.campus,
-        }
+        return ClassList.names_of([self])[0]
+
+    @staticmethod
+    def names_of(classes) -> list[str]:
+        """``str()`` of each class, with the translations looked up once for all of them: the class
+        filters of the lists name every class of the school on each page. Read the campuses with them."""
+        name = gettext("%(course)s %(semester)s (%(campus)s)")
+        semester = gettext("semester %(number)s")
+        courses = choice_labels(ClassList._meta.get_field("course"))
+        return [
+            name
+            % {
+                "course": courses.get(klass.course, klass.course),
+                "semester": semester % {"number": klass.semester},
+                "campus": klass.campus,
+            }
+            for klass in classes
+        ]
 
 
 class CourseRecord(models.Model):

@@ -125,6 +125,23 @@ def test_class_str_names_course_semester_and_campus():
     assert str(klass) == "Python高级全栈开发 15期 (北京)"
 
 
+def test_the_names_of_many_classes_are_their_str_in_the_active_language_without_a_query(
+    django_assert_num_queries,
+):
+    from django.utils import translation
+
+    ClassListFactory.create_batch(3)
+    ClassListFactory(course=models.Course.GO, semester=2, campus=CampusFactory(name="上海"))
+    classes = list(models.ClassList.objects.select_related("campus").order_by("pk"))
+    for language in ("zh-hans", "en"):
+        with translation.override(language), django_assert_num_queries(0):
+            names = models.ClassList.names_of(classes)
+        with translation.override(language):
+            assert names == [str(klass) for klass in classes]
+    with translation.override("en"):
+        assert models.ClassList.names_of(classes[-1:]) == ["Go development semester 2 (上海)"]
+
+
 def test_str_of_every_model():
     customer = CustomerFactory(name="张三", qq="888888")
     record = CourseRecordFactory(day_num=2, re_class=ClassListFactory(semester=3))

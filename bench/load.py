@@ -32,27 +32,17 @@ def setup(total: int) -> None:
     django.setup()
     from django.db import connection
 
+    from bench.population import add_pool_customers
     from crm.models import Customer, UserProfile
     from crm.roles import SALES
 
     # The table holds TOTAL customers (those of another bench count: the 1M database of
     # bench/customers_changelist.py is loaded as it is), of which at least OWN are ours, in the pool:
-    # the search and the customer page look for them. One INSERT ... SELECT, as bench/claims.py.
+    # the search and the customer page look for them.
     own = Customer.objects.filter(qq__gte=str(BASE_QQ), qq__lt=str(BASE_QQ + 10**8)).count()
     adding = max(total - Customer.objects.count(), OWN - own, 0)
     if adding:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO crm_customer (qq, qq_name, name, sex, phone, source, course, class_type,
-                    customer_note, status, network_consult_note, date, locked)
-                SELECT (%(base)s + i)::text, '', '负载客户' || i, '', '166' || lpad(i::text, 8, '0'), 'qq',
-                    'PythonFullStack', 'fulltime', '', 'unregistered', '', now() - make_interval(secs => i),
-                    false
-                FROM generate_series(%(start)s, %(stop)s - 1) AS i
-                """,
-                {"base": BASE_QQ, "start": own, "stop": own + adding},
-            )
+        add_pool_customers(base_qq=BASE_QQ, start=own, stop=own + adding, name="负载客户", phone="166")
     from django.contrib.auth.models import Group
 
     group = Group.objects.get(name=SALES.group_name)

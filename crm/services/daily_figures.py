@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.db import connection, models, transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, ExpressionWrapper, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncDate, TruncDay
 from django.utils import timezone
 
 from crm.models import ConsultRecord, Customer, Enrollment, PaymentRecord
 from crm.models.dashboard import (
     DailyEnrollments,
+    DailyFollowedCustomers,
     DailyFollowUps,
     DailyLeads,
     DailyPayments,
@@ -87,25 +88,41 @@ def funnel_expressions(*, correlated: bool) -> dict:
     }
 
 
+def _no_condition(period) -> tuple[Q, Q]:
+    return Q(), Q()
+
+
 @dataclass(frozen=True)
 class Figure:
     model: type[models.Model]  # its Daily* table: ``day``, the columns, the measures
     base: Callable[[], models.QuerySet]
     date_field: str  # the datetime of a base row that gives its day
-    columns: tuple[str, ...]  # grouped by; named alike in the base rows and the table
+    columns: tuple[str, ...]  # grouped by; named alike in the base rows (or ``annotations``) and the table
     measures: Callable[[bool], dict]  # (correlated?) -> the aggregates, named as the table's columns
+    # Columns that a base row does not have but that its stored row is grouped by: name -> expression.
+    annotations: Callable[[], dict] = dict
+    # period -> (which base rows, which stored rows) a period's figure sums; every row by default.
+    of_period: Callable[[object], tuple[Q, Q]] = _no_condition
 
-    def live(self, when: Q, by: Iterable[str], *, correlated: bool = True) -> models.QuerySet:
-        """The aggregates of the base rows matching ``when``, per ``by`` (columns and/or ``day``)."""
+    def measure_names(self, only: Iterable[str] | None = None) -> list[str]:
+        return [name for name in self.measures(True) if only is None or name in only]
+
+    def live(
+        self, when: Q, by: Iterable[str], *, correlated: bool = True, only: Iterable[str] | None = None
+    ) -> models.QuerySet:
+        """The aggregates (those named ``only``, or all) of the base rows matching ``when``, per ``by``
+        (columns and/or ``day``)."""
         rows = self.base().filter(when).order_by()
+        extra = {name: expression for name, expression in self.annotations().items() if name in by}
         if "day" in by:
-            rows = rows.annotate(day=TruncDate(self.date_field, tzinfo=timezone.get_current_timezone()))
-        return rows.values(*by).annotate(**self.measures(correlated))
+            extra["day"] = TruncDate(self.date_field, tzinfo=timezone.get_current_timezone())
+        measures = self.measures(correlated)
+        measures = {name: measures[name] for name in self.measure_names(only)}
+        return rows.annotate(**extra).values(*by).annotate(**measures)
 
-    def stored(self, when: Q, by: Iterable[str]) -> models.QuerySet:
+    def stored(self, when: Q, by: Iterable[str], *, only: Iterable[str] | None = None) -> models.QuerySet:
         # Summed under other names (an annotation may not shadow a column); the UNION takes the live names.
-        names = self.measures(True)
-        sums = {f"{name}_": Sum(name) for name in names}
+        sums = {f"{name}_": Sum(name) for name in self.measure_names(only)}
         return self.model.objects.filter(when).order_by().values(*by).annotate(**sums)
 
 
@@ -122,6 +139,47 @@ FOLLOW_UPS = Figure(
     "date",
     ("consultant",),
     lambda correlated: {"follow_ups": Count("pk")},
+)
+
+
+def _same_pair_before(day_start) -> models.QuerySet:
+    """The live follow-ups by the same salesperson of the same customer as the outer follow-up,
+    before ``day_start`` (an expression of the outer row)."""
+    return ConsultRecord.objects.alive().filter(
+        customer=OuterRef("customer"), consultant=OuterRef("consultant"), date__lt=day_start
+    )
+
+
+def _start_of_its_day():
+    outer = ExpressionWrapper(OuterRef("date"), output_field=models.DateTimeField())
+    return TruncDay(outer, tzinfo=timezone.get_current_timezone())
+
+
+def _previous_follow_up_day() -> dict:
+    """Per follow-up: the local day of the last follow-up of the same pair before its own day."""
+    last = _same_pair_before(_start_of_its_day()).order_by("-date").values("date")[:1]
+    return {"previous_day": TruncDate(Subquery(last), tzinfo=timezone.get_current_timezone())}
+
+
+def _first_in_period(period) -> tuple[Q, Q]:
+    """A pair's follow-ups on the first day of the period it was followed on: live, those with no
+    follow-up of the pair in the period before their day; stored, the days whose previous one is
+    before the period."""
+    start, _end = day_bounds(period.start, period.end)
+    earlier = _same_pair_before(_start_of_its_day()).filter(date__gte=start)
+    return Q(~Exists(earlier)), Q(previous_day__lt=period.start) | Q(previous_day=None)
+
+
+# The customers each salesperson followed up over a period, each counted once (see the model).
+FOLLOWED_CUSTOMERS = Figure(
+    DailyFollowedCustomers,
+    ConsultRecord.objects.alive,
+    "date",
+    ("consultant", "previous_day"),
+    # All of a pair's follow-ups of a day have the same previous day: a distinct count of customers.
+    lambda correlated: {"customers": Count("customer", distinct=True)},
+    annotations=_previous_follow_up_day,
+    of_period=_first_in_period,
 )
 ENROLLMENTS = Figure(
     DailyEnrollments,
@@ -140,7 +198,7 @@ PAYMENTS = Figure(
     ("consultant", "enrolment_class"),
     lambda correlated: payment_sums(),
 )
-FIGURES = (LEADS, FOLLOW_UPS, ENROLLMENTS, PAYMENTS)
+FIGURES = (LEADS, FOLLOW_UPS, FOLLOWED_CUSTOMERS, ENROLLMENTS, PAYMENTS)
 
 
 # Days, runs of days and their bounds
@@ -189,6 +247,15 @@ def _each_day(first: datetime.date, last: datetime.date):
 # The reader
 
 
+def _current_days(first: datetime.date, last: datetime.date) -> set[datetime.date]:
+    """The days from ``first`` to ``last`` whose stored figures are current (aggregated, unchanged since)."""
+    return set(
+        DashboardDay.objects.filter(day__gte=first, day__lte=last)
+        .exclude(day__in=DashboardDirtyDay.objects.values("day"))
+        .values_list("day", flat=True)
+    )
+
+
 class PeriodFigures:
     """The figures of one period (anything with ``start`` and ``end`` dates): each grouping one query,
     read once and kept."""
@@ -198,26 +265,34 @@ class PeriodFigures:
         self.stored = stored  # False: everything live from the base tables (the baseline, the tests)
         self._rows: dict = {}
 
+    @classmethod
+    def of_periods(cls, *periods, stored: bool = True) -> list["PeriodFigures"]:
+        """The figures of several periods, their stored days read in one query."""
+        figures = [cls(period, stored=stored) for period in periods]
+        if stored and periods:
+            days = _current_days(min(p.start for p in periods), max(p.end for p in periods))
+            for each in figures:
+                each.stored_days = {day for day in days if each.period.start <= day <= each.period.end}
+        return figures
+
     @cached_property
     def stored_days(self) -> set[datetime.date]:
         """The days of the period whose stored figures are current (aggregated, unchanged since)."""
         if not self.stored:
             return set()
-        return set(
-            DashboardDay.objects.filter(day__gte=self.period.start, day__lte=self.period.end)
-            .exclude(day__in=DashboardDirtyDay.objects.values("day"))
-            .values_list("day", flat=True)
-        )
+        return _current_days(self.period.start, self.period.end)
 
-    def rows(self, figure: Figure, by: tuple[str, ...]) -> list[dict]:
-        """The figure's measures per ``by`` over the period (a list of dicts, one per group)."""
-        key = (figure, by)
+    def rows(self, figure: Figure, by: tuple[str, ...], only: tuple[str, ...] | None = None) -> list[dict]:
+        """The figure's measures (those named ``only``, or all) per ``by`` over the period (a list of
+        dicts, one per group)."""
+        key = (figure, by, only)
         if key not in self._rows:
             stored = runs(self.stored_days)
             live = runs(set(_each_day(self.period.start, self.period.end)) - self.stored_days)
-            names = list(figure.measures(True))
-            queryset = figure.live(rows_on(figure.date_field, live), by).union(
-                figure.stored(stored_on(stored), by), all=True
+            names = figure.measure_names(only)
+            live_rows, stored_rows = figure.of_period(self.period)
+            queryset = figure.live(rows_on(figure.date_field, live) & live_rows, by, only=only).union(
+                figure.stored(stored_on(stored) & stored_rows, by, only=only), all=True
             )
             groups: dict[tuple, dict] = {}
             for row in queryset:

@@ -282,13 +282,18 @@ class PeriodFigures:
             return set()
         return _current_days(self.period.start, self.period.end)
 
+    @cached_property
+    def _runs(self) -> tuple[list, list]:
+        """The runs of stored days and those of the other days of the period."""
+        every_day = set(_each_day(self.period.start, self.period.end))
+        return runs(self.stored_days), runs(every_day - self.stored_days)
+
     def rows(self, figure: Figure, by: tuple[str, ...], only: tuple[str, ...] | None = None) -> list[dict]:
         """The figure's measures (those named ``only``, or all) per ``by`` over the period (a list of
         dicts, one per group)."""
         key = (figure, by, only)
         if key not in self._rows:
-            stored = runs(self.stored_days)
-            live = runs(set(_each_day(self.period.start, self.period.end)) - self.stored_days)
+            stored, live = self._runs
             names = figure.measure_names(only)
             live_rows, stored_rows = figure.of_period(self.period)
             queryset = figure.live(rows_on(figure.date_field, live) & live_rows, by, only=only).union(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.db import connection, models, transaction
-from django.db.models import Count, Exists, ExpressionWrapper, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, ExpressionWrapper, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import TruncDate, TruncDay
 from django.utils import timezone
 
@@ -104,26 +104,49 @@ class Figure:
     # period -> (which base rows, which stored rows) a period's figure sums; every row by default.
     of_period: Callable[[object], tuple[Q, Q]] = _no_condition
 
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """The measures' names (building the measures themselves costs a few querysets each time)."""
+        return tuple(self.measures(True))
+
     def measure_names(self, only: Iterable[str] | None = None) -> list[str]:
-        return [name for name in self.measures(True) if only is None or name in only]
+        return [name for name in self.names if only is None or name in only]
 
     def live(
-        self, when: Q, by: Iterable[str], *, correlated: bool = True, only: Iterable[str] | None = None
+        self,
+        when: Q,
+        by: Iterable[str],
+        *,
+        correlated: bool = True,
+        only: Iterable[str] | None = None,
+        part: int | None = None,
     ) -> models.QuerySet:
         """The aggregates (those named ``only``, or all) of the base rows matching ``when``, per ``by``
-        (columns and/or ``day``)."""
+        (columns and/or ``day``); ``part``: a constant column of that name, to tell the parts of a
+        UNION apart."""
         rows = self.base().filter(when).order_by()
         extra = {name: expression for name, expression in self.annotations().items() if name in by}
         if "day" in by:
             extra["day"] = TruncDate(self.date_field, tzinfo=timezone.get_current_timezone())
         measures = self.measures(correlated)
         measures = {name: measures[name] for name in self.measure_names(only)}
-        return rows.annotate(**extra).values(*by).annotate(**measures)
+        return _part_of(rows.annotate(**extra), part).values(*_parted(by, part)).annotate(**measures)
 
-    def stored(self, when: Q, by: Iterable[str], *, only: Iterable[str] | None = None) -> models.QuerySet:
+    def stored(
+        self, when: Q, by: Iterable[str], *, only: Iterable[str] | None = None, part: int | None = None
+    ) -> models.QuerySet:
         # Summed under other names (an annotation may not shadow a column); the UNION takes the live names.
         sums = {f"{name}_": Sum(name) for name in self.measure_names(only)}
-        return self.model.objects.filter(when).order_by().values(*by).annotate(**sums)
+        rows = self.model.objects.filter(when).order_by()
+        return _part_of(rows, part).values(*_parted(by, part)).annotate(**sums)
+
+
+def _part_of(rows: models.QuerySet, part: int | None) -> models.QuerySet:
+    return rows if part is None else rows.annotate(part=Value(part, output_field=models.IntegerField()))
+
+
+def _parted(by: Iterable[str], part: int | None) -> tuple[str, ...]:
+    return tuple(by) if part is None else ("part", *by)
 
 
 LEADS = Figure(
@@ -293,29 +316,43 @@ class PeriodFigures:
         dicts, one per group)."""
         key = (figure, by, only)
         if key not in self._rows:
-            stored, live = self._runs
-            names = figure.measure_names(only)
-            live_rows, stored_rows = figure.of_period(self.period)
-            queryset = figure.live(rows_on(figure.date_field, live) & live_rows, by, only=only).union(
-                figure.stored(stored_on(stored) & stored_rows, by, only=only), all=True
-            )
-            groups: dict[tuple, dict] = {}
-            for row in queryset:
-                group = groups.setdefault(tuple(row[name] for name in by), {name: row[name] for name in by})
-                for name in names:
-                    # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
-                    group[name] = group.get(name, 0) + int(row[name] or 0)
-            self._rows[key] = list(groups.values())
+            read_together([self], figure, by, only)
         return self._rows[key]
 
     def total(self, figure: Figure, by: tuple[str, ...], when: Callable[[dict], bool] | None = None) -> dict:
         """The measures summed over the groups of ``rows(figure, by)`` for which ``when(group)``."""
-        totals = dict.fromkeys(figure.measures(True), 0)
+        totals = dict.fromkeys(figure.names, 0)
         for row in self.rows(figure, by):
             if when is None or when(row):
                 for name in totals:
                     totals[name] += row[name]
         return totals
+
+
+def read_together(
+    figures: list[PeriodFigures], figure: Figure, by: tuple[str, ...], only: tuple[str, ...] | None = None
+) -> None:
+    """``rows(figure, by, only)`` of each of ``figures`` (of several periods) in one query: for each
+    period its live days' aggregate and its stored days' sums, UNION ALL, each part tagged with its
+    period."""
+    names = figure.measure_names(only)
+    parts = []
+    for index, each in enumerate(figures):
+        stored, live = each._runs
+        live_rows, stored_rows = figure.of_period(each.period)
+        when_live, when_stored = rows_on(figure.date_field, live) & live_rows, stored_on(stored) & stored_rows
+        parts.append(figure.live(when_live, by, only=only, part=index))
+        parts.append(figure.stored(when_stored, by, only=only, part=index))
+    groups: list[dict[tuple, dict]] = [{} for _ in figures]
+    for row in parts[0].union(*parts[1:], all=True):
+        group = groups[row["part"]].setdefault(
+            tuple(row[name] for name in by), {name: row[name] for name in by}
+        )
+        for name in names:
+            # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
+            group[name] = group.get(name, 0) + int(row[name] or 0)
+    for each, found in zip(figures, groups, strict=True):
+        each._rows[(figure, by, only)] = list(found.values())
 
 
 # The writer

@@ -27,6 +27,7 @@ from crm.services.daily_figures import (
     PAYMENT_SUM_NAMES,
     PAYMENTS,
     PeriodFigures,
+    read_together,
 )
 from crm.services.students import average_score_aggregate, present_count
 
@@ -387,6 +388,15 @@ HEADLINE = (
 )
 
 
+# The groupings headline() reads (those of the period before, read with the period's own).
+HEADLINE_READS = (
+    (LEADS, LEADS.columns),
+    (FOLLOW_UPS, ("consultant",)),
+    (ENROLLMENTS, ("consultant",)),
+    (PAYMENTS, PAYMENTS.columns),
+)
+
+
 def headline(
     period: Period, totals: dict[str, int] | None = None, figures: PeriodFigures | None = None
 ) -> dict[str, int]:
@@ -513,6 +523,8 @@ def dashboard(period: Period, *, stored: bool = True) -> Dashboard:
     figures and the customer tally)."""
     before = period.previous()
     figures, figures_before = PeriodFigures.of_periods(period, before, stored=stored)
+    for figure, by in HEADLINE_READS:
+        read_together([figures, figures_before], figure, by)
     leads = leads_by_source(period, figures)
     sales = sales_performance(period, figures)
     totals = revenue_totals(period, figures)

@@ -1,16 +1,21 @@
 """The dashboard's daily figures: what each one sums, the writer that stores closed days and the reader.
 
-A figure (``LEADS``, ``FOLLOW_UPS``, ``ENROLLMENTS``, ``PAYMENTS``) is an aggregate of base rows grouped by
-their local day and a few columns. ``daily_figures_aggregate()`` (``manage.py aggregate_dashboard``, the
-``crm.aggregate_dashboard`` beat task) stores it per day for the closed days (before today) in the Daily*
-tables of ``crm.models.dashboard``. ``PeriodFigures`` answers for a period with one query per grouping:
-the stored rows of the aggregated days UNION ALL the same aggregate computed live from the base tables
-for every other day of the period (today, the future, days not aggregated yet, days changed since).
-Both halves are the same expressions, so the sum is exactly what the live computation alone gives.
+A figure (``LEADS``, ``FOLLOW_UPS``, ``FOLLOWED_CUSTOMERS``, ``ENROLLMENTS``, ``PAYMENTS``) is an aggregate
+of base rows grouped by their local day and a few columns. ``daily_figures_aggregate()`` (``manage.py
+aggregate_dashboard``, the ``crm.aggregate_dashboard`` beat task) stores it per day for the closed days
+(before today) in the Daily* tables of ``crm.models.dashboard``. ``PeriodFigures`` answers for a period
+with one query per grouping (``PeriodFigures.read_together``: for several periods at once): the stored
+rows of the aggregated days UNION ALL the same aggregate computed live from the base tables for every
+other day of the period (today, the future, days not aggregated yet, days changed since). Both halves
+are the same expressions, so the sum is exactly what the live computation alone gives. The customers
+followed per salesperson, a distinct count, add up over days because they are stored by the day of the
+pair's previous follow-up (``DailyFollowedCustomers``): a figure may restrict both halves to a period
+(``Figure.of_period``).
 
 What makes a stored day stale is any insert, update of a column the figures read, or delete of a base
-row dated on it (or, for the leads, of a follow-up, enrollment or payment of a customer created on it):
-database triggers (migration 0011) add a ``DashboardDirtyDay`` row in the same transaction as the change,
+row dated on it (or, for the leads, of a follow-up, enrollment or payment of a customer created on it;
+for the customers followed, of the same salesperson's previous follow-up of the customer): database
+triggers (``crm/triggers.py``) add a ``DashboardDirtyDay`` row in the same transaction as the change,
 whatever wrote it (services, the admin, ``QuerySet.update()``, an import, a merge, a shell), and the reader
 takes that day live until the next aggregation stores it again.
 """
@@ -316,8 +321,40 @@ class PeriodFigures:
         dicts, one per group)."""
         key = (figure, by, only)
         if key not in self._rows:
-            read_together([self], figure, by, only)
+            PeriodFigures.read_together([self], figure, by, only)
         return self._rows[key]
+
+    @staticmethod
+    def read_together(
+        figures: list["PeriodFigures"],
+        figure: Figure,
+        by: tuple[str, ...],
+        only: tuple[str, ...] | None = None,
+    ) -> None:
+        """``rows(figure, by, only)`` of each of ``figures`` (of several periods) in one query: for each
+        period its live days' aggregate and its stored days' sums, UNION ALL, each part tagged with its
+        period."""
+        names = figure.measure_names(only)
+        parts = []
+        for index, each in enumerate(figures):
+            stored, live = each._runs
+            live_rows, stored_rows = figure.of_period(each.period)
+            when_live, when_stored = (
+                rows_on(figure.date_field, live) & live_rows,
+                stored_on(stored) & stored_rows,
+            )
+            parts.append(figure.live(when_live, by, only=only, part=index))
+            parts.append(figure.stored(when_stored, by, only=only, part=index))
+        groups: list[dict[tuple, dict]] = [{} for _ in figures]
+        for row in parts[0].union(*parts[1:], all=True):
+            group = groups[row["part"]].setdefault(
+                tuple(row[name] for name in by), {name: row[name] for name in by}
+            )
+            for name in names:
+                # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
+                group[name] = group.get(name, 0) + int(row[name] or 0)
+        for each, found in zip(figures, groups, strict=True):
+            each._rows[(figure, by, only)] = list(found.values())
 
     def total(self, figure: Figure, by: tuple[str, ...], when: Callable[[dict], bool] | None = None) -> dict:
         """The measures summed over the groups of ``rows(figure, by)`` for which ``when(group)``."""
@@ -327,32 +364,6 @@ class PeriodFigures:
                 for name in totals:
                     totals[name] += row[name]
         return totals
-
-
-def read_together(
-    figures: list[PeriodFigures], figure: Figure, by: tuple[str, ...], only: tuple[str, ...] | None = None
-) -> None:
-    """``rows(figure, by, only)`` of each of ``figures`` (of several periods) in one query: for each
-    period its live days' aggregate and its stored days' sums, UNION ALL, each part tagged with its
-    period."""
-    names = figure.measure_names(only)
-    parts = []
-    for index, each in enumerate(figures):
-        stored, live = each._runs
-        live_rows, stored_rows = figure.of_period(each.period)
-        when_live, when_stored = rows_on(figure.date_field, live) & live_rows, stored_on(stored) & stored_rows
-        parts.append(figure.live(when_live, by, only=only, part=index))
-        parts.append(figure.stored(when_stored, by, only=only, part=index))
-    groups: list[dict[tuple, dict]] = [{} for _ in figures]
-    for row in parts[0].union(*parts[1:], all=True):
-        group = groups[row["part"]].setdefault(
-            tuple(row[name] for name in by), {name: row[name] for name in by}
-        )
-        for name in names:
-            # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
-            group[name] = group.get(name, 0) + int(row[name] or 0)
-    for each, found in zip(figures, groups, strict=True):
-        each._rows[(figure, by, only)] = list(found.values())
 
 
 # The writer

@@ -27,7 +27,6 @@ from crm.services.daily_figures import (
     PAYMENT_SUM_NAMES,
     PAYMENTS,
     PeriodFigures,
-    read_together,
 )
 from crm.services.students import average_score_aggregate, present_count
 
@@ -524,7 +523,7 @@ def dashboard(period: Period, *, stored: bool = True) -> Dashboard:
     before = period.previous()
     figures, figures_before = PeriodFigures.of_periods(period, before, stored=stored)
     for figure, by in HEADLINE_READS:
-        read_together([figures, figures_before], figure, by)
+        PeriodFigures.read_together([figures, figures_before], figure, by)
     leads = leads_by_source(period, figures)
     sales = sales_performance(period, figures)
     totals = revenue_totals(period, figures)

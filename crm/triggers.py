@@ -14,11 +14,18 @@ table's triggers when a migration rebuilds the table.
 # Each table: the columns whose change matters, and the instants whose day goes stale (``{row}`` is
 # OLD or NEW). A follow-up, enrollment or payment also changes the funnel of its customer's creation day.
 CUSTOMER_DAY = "(SELECT date FROM crm_customer WHERE id = {row}.customer_id)"
+# The customers followed per salesperson are stored by the day of the pair's previous follow-up
+# (DailyFollowedCustomers): a follow-up that comes or goes changes the previous day of the pair's next
+# follow-up, whose day goes stale too (the next one after the row's instant in the table as written).
+NEXT_FOLLOW_UP = (
+    "(SELECT MIN(later.date) FROM crm_consultrecord AS later WHERE later.customer_id = {row}.customer_id"
+    " AND later.consultant_id = {row}.consultant_id AND later.date > {row}.date AND NOT later.delete_status)"
+)
 TABLES = {
     "crm_customer": (("date", "source", "status"), ("{row}.date",)),
     "crm_consultrecord": (
         ("date", "consultant_id", "delete_status", "customer_id"),
-        ("{row}.date", CUSTOMER_DAY),
+        ("{row}.date", CUSTOMER_DAY, NEXT_FOLLOW_UP),
     ),
     "crm_enrollment": (
         ("enrolled_date", "consultant_id", "contract_approved", "delete_status", "customer_id"),

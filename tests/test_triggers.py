@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.models import Customer, DashboardDirtyDay
 from crm.triggers import drop_statements, install_triggers
-from tests.factories import CustomerFactory
+from tests.factories import ConsultRecordFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +41,25 @@ def test_an_update_that_changes_nothing_the_figures_read_marks_nothing(store_day
     assert not DashboardDirtyDay.objects.exists()
     customer.delete()
     assert DashboardDirtyDay.objects.count() == 1
+
+
+def test_a_follow_up_marks_the_day_of_the_next_follow_up_of_the_same_salesperson_and_customer(
+    sales_user, other_sales_user, store_days
+):
+    def at(days_back: int) -> datetime.datetime:
+        return timezone.now() - datetime.timedelta(days=days_back)
+
+    customer, other_customer = CustomerFactory(), CustomerFactory()
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=at(2))
+    ConsultRecordFactory(customer=customer, consultant=other_sales_user, date=at(3))  # another's
+    ConsultRecordFactory(customer=other_customer, consultant=sales_user, date=at(8))  # another pair
+    store_days()
+
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=at(6))
+
+    # Its own day, and the day of that salesperson's next follow-up of that customer (its previous
+    # follow-up day changed); no other pair's.
+    assert set(DashboardDirtyDay.objects.values_list("day", flat=True)) == {
+        timezone.localdate(at(6)),
+        timezone.localdate(at(2)),
+    }

@@ -11,6 +11,7 @@ from crm.models.customer import (
 )
 from crm.models.dashboard import (
     DailyEnrollments,
+    DailyFollowedCustomers,
     DailyFollowUps,
     DailyLeads,
     DailyPayments,
@@ -37,6 +38,7 @@ __all__ = [
     "CustomerTally",
     "CustomerTransfer",
     "DailyEnrollments",
+    "DailyFollowedCustomers",
     "DailyFollowUps",
     "DailyLeads",
     "DailyPayments",

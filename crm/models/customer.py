@@ -161,8 +161,8 @@ class Customer(models.Model):
                 name="crm_customer_pool_status",
                 condition=models.Q(consultant__isnull=True),
             ),
-            # The dashboard's salespeople (owned now; created in the period, converted): an index-only scan
-            # of the owned customers alone.
+            # The dashboard's salespeople (their customers created in the period, converted): each owner's
+            # range of dates, index-only.
             models.Index(
                 fields=["consultant", "date"],
                 include=["status"],
@@ -421,8 +421,8 @@ class ConsultRecord(models.Model):
         indexes = [
             models.Index(fields=["customer", "date"], name="crm_consult_customer_date"),
             models.Index(fields=["consultant", "date"], name="crm_consult_owner_date"),
-            # The dashboard's customers followed per salesperson (distinct, so never stored per day): an
-            # index-only scan of the period's follow-ups.
+            # The dashboard's live days (follow-ups and customers followed per salesperson): an
+            # index-only scan of those days' follow-ups.
             models.Index(
                 fields=["date"],
                 include=["consultant", "customer"],

@@ -71,6 +71,28 @@ class DailyFollowUps(models.Model):
         return str(self.day)
 
 
+class DailyFollowedCustomers(models.Model):
+    """The customers a salesperson followed up on the day (follow-ups not deleted), by the day of that
+    salesperson's last follow-up of the customer before it (None: the first one ever).
+
+    Unlike a distinct count per day, these add up exactly over any period: a customer followed on
+    several days of a period is counted once, on the first of them, which is the one whose previous
+    follow-up day lies before the period. The triggers therefore also mark the day of a pair's next
+    follow-up when one of its follow-ups changes."""
+
+    day = models.DateField()
+    consultant = models.BigIntegerField()
+    previous_day = models.DateField(null=True)
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["day"], name="crm_dailyfollowed_day")]
+
+    def __str__(self) -> str:
+        return str(self.day)
+
+
 class DailyEnrollments(models.Model):
     """Enrollments (not deleted) dated on the day, per salesperson, and how many of them are approved."""
 

@@ -413,6 +413,13 @@ def customers_tally_count(*, groups) -> int | None:
     """How many customers the ``CustomerTally`` rows ``groups`` (scoped and filtered like the customers,
     with the customer querysets' own methods) hold: an exact count in one small query, on PostgreSQL,
     whose triggers keep the tally; None on another database, which counts the customers instead."""
+    counts = customers_tally_counts(groups=groups)
+    return None if counts is None else counts.get((), 0)
+
+
+def customers_tally_counts(*, groups, by: tuple[str, ...] = ()) -> dict[tuple, int] | None:
+    """``customers_tally_count`` per value of the tally's columns ``by`` (e.g. ``("consultant",)``):
+    {values: count}, the groups without customers left out; None on another database than PostgreSQL."""
     from django.db import connections
     from django.db.models import Count, Q, Sum
 
@@ -421,14 +428,16 @@ def customers_tally_count(*, groups) -> int | None:
     connection = connections[groups.db]
     if connection.vendor != "postgresql":
         return None
-    figures = CustomerTally.objects.using(groups.db).aggregate(
-        total=Sum("n", filter=Q(pk__in=groups.values("pk")), default=0), rows=Count("pk")
-    )
-    if figures["rows"] > TALLY_FOLD_ROWS:
+    # Every tally row in one pass, grouped by ``by``: the sum of those in ``groups``, and how many rows
+    # the table has (each group's, added up) for the fold.
+    tally = CustomerTally.objects.using(groups.db).order_by()
+    sums = {"total": Sum("n", filter=Q(pk__in=groups.values("pk")), default=0), "rows": Count("pk")}
+    rows = list(tally.values(*by).annotate(**sums)) if by else [tally.aggregate(**sums)]
+    if sum(row["rows"] for row in rows) > TALLY_FOLD_ROWS:
         # Rows inserted meanwhile by other transactions are not deleted: they stay, and still count.
         with connection.cursor() as cursor:
             cursor.execute(TALLY_FOLD_SQL)
-    return figures["total"]
+    return {tuple(row[name] for name in by): row["total"] for row in rows if row["total"]}
 
 
 @transaction.atomic

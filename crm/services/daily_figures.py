@@ -1,16 +1,21 @@
 """The dashboard's daily figures: what each one sums, the writer that stores closed days and the reader.
 
-A figure (``LEADS``, ``FOLLOW_UPS``, ``ENROLLMENTS``, ``PAYMENTS``) is an aggregate of base rows grouped by
-their local day and a few columns. ``daily_figures_aggregate()`` (``manage.py aggregate_dashboard``, the
-``crm.aggregate_dashboard`` beat task) stores it per day for the closed days (before today) in the Daily*
-tables of ``crm.models.dashboard``. ``PeriodFigures`` answers for a period with one query per grouping:
-the stored rows of the aggregated days UNION ALL the same aggregate computed live from the base tables
-for every other day of the period (today, the future, days not aggregated yet, days changed since).
-Both halves are the same expressions, so the sum is exactly what the live computation alone gives.
+A figure (``LEADS``, ``FOLLOW_UPS``, ``FOLLOWED_CUSTOMERS``, ``ENROLLMENTS``, ``PAYMENTS``) is an aggregate
+of base rows grouped by their local day and a few columns. ``daily_figures_aggregate()`` (``manage.py
+aggregate_dashboard``, the ``crm.aggregate_dashboard`` beat task) stores it per day for the closed days
+(before today) in the Daily* tables of ``crm.models.dashboard``. ``PeriodFigures`` answers for a period
+with one query per grouping (``PeriodFigures.read_together``: for several periods at once): the stored
+rows of the aggregated days UNION ALL the same aggregate computed live from the base tables for every
+other day of the period (today, the future, days not aggregated yet, days changed since). Both halves
+are the same expressions, so the sum is exactly what the live computation alone gives. The customers
+followed per salesperson, a distinct count, add up over days because they are stored by the day of the
+pair's previous follow-up (``DailyFollowedCustomers``): a figure may restrict both halves to a period
+(``Figure.of_period``).
 
 What makes a stored day stale is any insert, update of a column the figures read, or delete of a base
-row dated on it (or, for the leads, of a follow-up, enrollment or payment of a customer created on it):
-database triggers (migration 0011) add a ``DashboardDirtyDay`` row in the same transaction as the change,
+row dated on it (or, for the leads, of a follow-up, enrollment or payment of a customer created on it;
+for the customers followed, of the same salesperson's previous follow-up of the customer): database
+triggers (``crm/triggers.py``) add a ``DashboardDirtyDay`` row in the same transaction as the change,
 whatever wrote it (services, the admin, ``QuerySet.update()``, an import, a merge, a shell), and the reader
 takes that day live until the next aggregation stores it again.
 """
@@ -21,13 +26,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.db import connection, models, transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, ExpressionWrapper, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import TruncDate, TruncDay
 from django.utils import timezone
 
 from crm.models import ConsultRecord, Customer, Enrollment, PaymentRecord
 from crm.models.dashboard import (
     DailyEnrollments,
+    DailyFollowedCustomers,
     DailyFollowUps,
     DailyLeads,
     DailyPayments,
@@ -87,26 +93,65 @@ def funnel_expressions(*, correlated: bool) -> dict:
     }
 
 
+def _no_condition(period) -> tuple[Q, Q]:
+    return Q(), Q()
+
+
 @dataclass(frozen=True)
 class Figure:
     model: type[models.Model]  # its Daily* table: ``day``, the columns, the measures
     base: Callable[[], models.QuerySet]
     date_field: str  # the datetime of a base row that gives its day
-    columns: tuple[str, ...]  # grouped by; named alike in the base rows and the table
+    columns: tuple[str, ...]  # grouped by; named alike in the base rows (or ``annotations``) and the table
     measures: Callable[[bool], dict]  # (correlated?) -> the aggregates, named as the table's columns
+    # Columns that a base row does not have but that its stored row is grouped by: name -> expression.
+    annotations: Callable[[], dict] = dict
+    # period -> (which base rows, which stored rows) a period's figure sums; every row by default.
+    of_period: Callable[[object], tuple[Q, Q]] = _no_condition
 
-    def live(self, when: Q, by: Iterable[str], *, correlated: bool = True) -> models.QuerySet:
-        """The aggregates of the base rows matching ``when``, per ``by`` (columns and/or ``day``)."""
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """The measures' names (building the measures themselves costs a few querysets each time)."""
+        return tuple(self.measures(True))
+
+    def measure_names(self, only: Iterable[str] | None = None) -> list[str]:
+        return [name for name in self.names if only is None or name in only]
+
+    def live(
+        self,
+        when: Q,
+        by: Iterable[str],
+        *,
+        correlated: bool = True,
+        only: Iterable[str] | None = None,
+        part: int | None = None,
+    ) -> models.QuerySet:
+        """The aggregates (those named ``only``, or all) of the base rows matching ``when``, per ``by``
+        (columns and/or ``day``); ``part``: a constant column of that name, to tell the parts of a
+        UNION apart."""
         rows = self.base().filter(when).order_by()
+        extra = {name: expression for name, expression in self.annotations().items() if name in by}
         if "day" in by:
-            rows = rows.annotate(day=TruncDate(self.date_field, tzinfo=timezone.get_current_timezone()))
-        return rows.values(*by).annotate(**self.measures(correlated))
+            extra["day"] = TruncDate(self.date_field, tzinfo=timezone.get_current_timezone())
+        measures = self.measures(correlated)
+        measures = {name: measures[name] for name in self.measure_names(only)}
+        return _part_of(rows.annotate(**extra), part).values(*_parted(by, part)).annotate(**measures)
 
-    def stored(self, when: Q, by: Iterable[str]) -> models.QuerySet:
+    def stored(
+        self, when: Q, by: Iterable[str], *, only: Iterable[str] | None = None, part: int | None = None
+    ) -> models.QuerySet:
         # Summed under other names (an annotation may not shadow a column); the UNION takes the live names.
-        names = self.measures(True)
-        sums = {f"{name}_": Sum(name) for name in names}
-        return self.model.objects.filter(when).order_by().values(*by).annotate(**sums)
+        sums = {f"{name}_": Sum(name) for name in self.measure_names(only)}
+        rows = self.model.objects.filter(when).order_by()
+        return _part_of(rows, part).values(*_parted(by, part)).annotate(**sums)
+
+
+def _part_of(rows: models.QuerySet, part: int | None) -> models.QuerySet:
+    return rows if part is None else rows.annotate(part=Value(part, output_field=models.IntegerField()))
+
+
+def _parted(by: Iterable[str], part: int | None) -> tuple[str, ...]:
+    return tuple(by) if part is None else ("part", *by)
 
 
 LEADS = Figure(
@@ -122,6 +167,47 @@ FOLLOW_UPS = Figure(
     "date",
     ("consultant",),
     lambda correlated: {"follow_ups": Count("pk")},
+)
+
+
+def _same_pair_before(day_start) -> models.QuerySet:
+    """The live follow-ups by the same salesperson of the same customer as the outer follow-up,
+    before ``day_start`` (an expression of the outer row)."""
+    return ConsultRecord.objects.alive().filter(
+        customer=OuterRef("customer"), consultant=OuterRef("consultant"), date__lt=day_start
+    )
+
+
+def _start_of_its_day():
+    outer = ExpressionWrapper(OuterRef("date"), output_field=models.DateTimeField())
+    return TruncDay(outer, tzinfo=timezone.get_current_timezone())
+
+
+def _previous_follow_up_day() -> dict:
+    """Per follow-up: the local day of the last follow-up of the same pair before its own day."""
+    last = _same_pair_before(_start_of_its_day()).order_by("-date").values("date")[:1]
+    return {"previous_day": TruncDate(Subquery(last), tzinfo=timezone.get_current_timezone())}
+
+
+def _first_in_period(period) -> tuple[Q, Q]:
+    """A pair's follow-ups on the first day of the period it was followed on: live, those with no
+    follow-up of the pair in the period before their day; stored, the days whose previous one is
+    before the period."""
+    start, _end = day_bounds(period.start, period.end)
+    earlier = _same_pair_before(_start_of_its_day()).filter(date__gte=start)
+    return Q(~Exists(earlier)), Q(previous_day__lt=period.start) | Q(previous_day=None)
+
+
+# The customers each salesperson followed up over a period, each counted once (see the model).
+FOLLOWED_CUSTOMERS = Figure(
+    DailyFollowedCustomers,
+    ConsultRecord.objects.alive,
+    "date",
+    ("consultant", "previous_day"),
+    # All of a pair's follow-ups of a day have the same previous day: a distinct count of customers.
+    lambda correlated: {"customers": Count("customer", distinct=True)},
+    annotations=_previous_follow_up_day,
+    of_period=_first_in_period,
 )
 ENROLLMENTS = Figure(
     DailyEnrollments,
@@ -140,7 +226,7 @@ PAYMENTS = Figure(
     ("consultant", "enrolment_class"),
     lambda correlated: payment_sums(),
 )
-FIGURES = (LEADS, FOLLOW_UPS, ENROLLMENTS, PAYMENTS)
+FIGURES = (LEADS, FOLLOW_UPS, FOLLOWED_CUSTOMERS, ENROLLMENTS, PAYMENTS)
 
 
 # Days, runs of days and their bounds
@@ -189,6 +275,15 @@ def _each_day(first: datetime.date, last: datetime.date):
 # The reader
 
 
+def _current_days(first: datetime.date, last: datetime.date) -> set[datetime.date]:
+    """The days from ``first`` to ``last`` whose stored figures are current (aggregated, unchanged since)."""
+    return set(
+        DashboardDay.objects.filter(day__gte=first, day__lte=last)
+        .exclude(day__in=DashboardDirtyDay.objects.values("day"))
+        .values_list("day", flat=True)
+    )
+
+
 class PeriodFigures:
     """The figures of one period (anything with ``start`` and ``end`` dates): each grouping one query,
     read once and kept."""
@@ -198,39 +293,72 @@ class PeriodFigures:
         self.stored = stored  # False: everything live from the base tables (the baseline, the tests)
         self._rows: dict = {}
 
+    @classmethod
+    def of_periods(cls, *periods, stored: bool = True) -> list["PeriodFigures"]:
+        """The figures of several periods, their stored days read in one query."""
+        figures = [cls(period, stored=stored) for period in periods]
+        if stored and periods:
+            days = _current_days(min(p.start for p in periods), max(p.end for p in periods))
+            for each in figures:
+                each.stored_days = {day for day in days if each.period.start <= day <= each.period.end}
+        return figures
+
     @cached_property
     def stored_days(self) -> set[datetime.date]:
         """The days of the period whose stored figures are current (aggregated, unchanged since)."""
         if not self.stored:
             return set()
-        return set(
-            DashboardDay.objects.filter(day__gte=self.period.start, day__lte=self.period.end)
-            .exclude(day__in=DashboardDirtyDay.objects.values("day"))
-            .values_list("day", flat=True)
-        )
+        return _current_days(self.period.start, self.period.end)
 
-    def rows(self, figure: Figure, by: tuple[str, ...]) -> list[dict]:
-        """The figure's measures per ``by`` over the period (a list of dicts, one per group)."""
-        key = (figure, by)
+    @cached_property
+    def _runs(self) -> tuple[list, list]:
+        """The runs of stored days and those of the other days of the period."""
+        every_day = set(_each_day(self.period.start, self.period.end))
+        return runs(self.stored_days), runs(every_day - self.stored_days)
+
+    def rows(self, figure: Figure, by: tuple[str, ...], only: tuple[str, ...] | None = None) -> list[dict]:
+        """The figure's measures (those named ``only``, or all) per ``by`` over the period (a list of
+        dicts, one per group)."""
+        key = (figure, by, only)
         if key not in self._rows:
-            stored = runs(self.stored_days)
-            live = runs(set(_each_day(self.period.start, self.period.end)) - self.stored_days)
-            names = list(figure.measures(True))
-            queryset = figure.live(rows_on(figure.date_field, live), by).union(
-                figure.stored(stored_on(stored), by), all=True
-            )
-            groups: dict[tuple, dict] = {}
-            for row in queryset:
-                group = groups.setdefault(tuple(row[name] for name in by), {name: row[name] for name in by})
-                for name in names:
-                    # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
-                    group[name] = group.get(name, 0) + int(row[name] or 0)
-            self._rows[key] = list(groups.values())
+            PeriodFigures.read_together([self], figure, by, only)
         return self._rows[key]
+
+    @staticmethod
+    def read_together(
+        figures: list["PeriodFigures"],
+        figure: Figure,
+        by: tuple[str, ...],
+        only: tuple[str, ...] | None = None,
+    ) -> None:
+        """``rows(figure, by, only)`` of each of ``figures`` (of several periods) in one query: for each
+        period its live days' aggregate and its stored days' sums, UNION ALL, each part tagged with its
+        period."""
+        names = figure.measure_names(only)
+        parts = []
+        for index, each in enumerate(figures):
+            stored, live = each._runs
+            live_rows, stored_rows = figure.of_period(each.period)
+            when_live, when_stored = (
+                rows_on(figure.date_field, live) & live_rows,
+                stored_on(stored) & stored_rows,
+            )
+            parts.append(figure.live(when_live, by, only=only, part=index))
+            parts.append(figure.stored(when_stored, by, only=only, part=index))
+        groups: list[dict[tuple, dict]] = [{} for _ in figures]
+        for row in parts[0].union(*parts[1:], all=True):
+            group = groups[row["part"]].setdefault(
+                tuple(row[name] for name in by), {name: row[name] for name in by}
+            )
+            for name in names:
+                # int(): PostgreSQL sums a bigint column as numeric (a Decimal).
+                group[name] = group.get(name, 0) + int(row[name] or 0)
+        for each, found in zip(figures, groups, strict=True):
+            each._rows[(figure, by, only)] = list(found.values())
 
     def total(self, figure: Figure, by: tuple[str, ...], when: Callable[[dict], bool] | None = None) -> dict:
         """The measures summed over the groups of ``rows(figure, by)`` for which ``when(group)``."""
-        totals = dict.fromkeys(figure.measures(True), 0)
+        totals = dict.fromkeys(figure.names, 0)
         for row in self.rows(figure, by):
             if when is None or when(row):
                 for name in totals:

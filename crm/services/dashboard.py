@@ -16,11 +16,13 @@ from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Out
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import ClassList, ConsultRecord, Customer, PaymentRecord, StudyRecord, UserProfile
+from crm.models import ClassList, Customer, CustomerTally, PaymentRecord, StudyRecord, UserProfile
 from crm.roles import VIEW_DASHBOARD
+from crm.services.customers import customers_tally_count, customers_tally_counts
 from crm.services.daily_figures import (
     ENROLLMENTS,
     FOLLOW_UPS,
+    FOLLOWED_CUSTOMERS,
     LEADS,
     PAYMENT_SUM_NAMES,
     PAYMENTS,
@@ -191,6 +193,22 @@ def payments_in(period: Period):
     return PaymentRecord.objects.alive().filter(period.within("date")).order_by()
 
 
+def owned_customers(*, tallied: bool = True) -> dict[int, int]:
+    """{owner's id: how many customers they own now}, every owner: from the tally on PostgreSQL
+    (a few hundred rows instead of an index entry per owned customer), counted elsewhere or when not
+    ``tallied`` (the all-live baseline)."""
+    owners = CustomerTally.objects.exclude(consultant=None)
+    counts = customers_tally_counts(groups=owners, by=("consultant",)) if tallied else None
+    if counts is not None:
+        return {owner: count for (owner,), count in counts.items()}
+    return dict(
+        Customer.objects.exclude(consultant=None)
+        .order_by()
+        .values_list("consultant")
+        .annotate(owned=Count("consultant"))
+    )
+
+
 def sales_performance(period: Period, figures: PeriodFigures | None = None) -> list[SalesRow]:
     """One row per salesperson (and per other user with figures): pool, follow-ups, sales, conversion."""
     figures = figures or PeriodFigures(period)
@@ -202,28 +220,27 @@ def sales_performance(period: Period, figures: PeriodFigures | None = None) -> l
             for name in names:
                 user[name] = user.get(name, 0) + row[name]
 
-    # Now, and of the owned customers alone (an index-only scan of them): owned, and created in the period.
-    within = period.within("date")
+    owned = owned_customers(tallied=figures.stored)
+    merge(({"consultant": owner, "owned": count} for owner, count in owned.items()), ("owned",))
+    # Created in the period and owned now: only the owners have any, each a range of the index on
+    # (owner, date) (index-only), instead of every owned customer's entry.
     merge(
-        Customer.objects.exclude(consultant=None)
+        Customer.objects.filter(period.within("date"), consultant__in=list(owned))
         .order_by()
         .values("consultant")
         .annotate(
             # Of the consultant, not the id: the index holds no id.
-            owned=Count("consultant"),
-            leads=Count("consultant", filter=within),
-            converted=Count("consultant", filter=within & Q(status__in=CONVERTED_STATUSES)),
+            leads=Count("consultant"),
+            converted=Count("consultant", filter=Q(status__in=CONVERTED_STATUSES)),
         ),
-        ("owned", "leads", "converted"),
+        ("leads", "converted"),
     )
     merge(figures.rows(FOLLOW_UPS, ("consultant",)), ("follow_ups",))
-    # Distinct over the period, so not a sum of days: live, an index-only scan of the period's follow-ups.
     merge(
-        ConsultRecord.objects.alive()
-        .filter(period.within("date"))
-        .order_by()
-        .values("consultant")
-        .annotate(followed_customers=Count("customer", distinct=True)),
+        (
+            {"consultant": row["consultant"], "followed_customers": row["customers"]}
+            for row in figures.rows(FOLLOWED_CUSTOMERS, ("consultant",))
+        ),
         ("followed_customers",),
     )
     merge(figures.rows(ENROLLMENTS, ("consultant",)), ("enrollments", "approved"))
@@ -370,6 +387,15 @@ HEADLINE = (
 )
 
 
+# The groupings headline() reads (those of the period before, read with the period's own).
+HEADLINE_READS = (
+    (LEADS, LEADS.columns),
+    (FOLLOW_UPS, ("consultant",)),
+    (ENROLLMENTS, ("consultant",)),
+    (PAYMENTS, PAYMENTS.columns),
+)
+
+
 def headline(
     period: Period, totals: dict[str, int] | None = None, figures: PeriodFigures | None = None
 ) -> dict[str, int]:
@@ -457,7 +483,8 @@ def weekly_trend(period: Period, figures: PeriodFigures | None = None) -> list[W
         (ENROLLMENTS, "enrollments", "enrollments"),
         (PAYMENTS, "confirmed_net", "confirmed_net"),
     ):
-        for row in figures.rows(figure, ("day",)):
+        # That measure alone: the leads' funnel (three probes per live lead) is read once, by source.
+        for row in figures.rows(figure, ("day",), only=(source,)):
             week = weeks[row["day"] - datetime.timedelta(days=row["day"].weekday())]
             setattr(week, name, getattr(week, name) + row[source])
     return list(weeks.values())
@@ -482,24 +509,30 @@ class Dashboard:
     trend: list[WeekRow] = field(default_factory=list)
 
 
-def public_pool_size() -> int:
-    return Customer.objects.public().count()
+def public_pool_size(*, tallied: bool = True) -> int:
+    """The public pool's exact size: from the tally on PostgreSQL, counted elsewhere or when not
+    ``tallied``."""
+    count = customers_tally_count(groups=CustomerTally.objects.public()) if tallied else None
+    return Customer.objects.public().count() if count is None else count
 
 
 def dashboard(period: Period, *, stored: bool = True) -> Dashboard:
     """Every figure of the dashboard for the period, and the headline figures of the period before
-    (``stored=False``: every day computed live, ignoring the stored daily figures)."""
+    (``stored=False``: every figure computed live from the base tables, ignoring the stored daily
+    figures and the customer tally)."""
     before = period.previous()
-    figures = PeriodFigures(period, stored=stored)
+    figures, figures_before = PeriodFigures.of_periods(period, before, stored=stored)
+    for figure, by in HEADLINE_READS:
+        PeriodFigures.read_together([figures, figures_before], figure, by)
     leads = leads_by_source(period, figures)
     sales = sales_performance(period, figures)
     totals = revenue_totals(period, figures)
     current = headline(period, totals, figures)
-    previous = headline(before, figures=PeriodFigures(before, stored=stored))
+    previous = headline(before, figures=figures_before)
     board = Dashboard(
         period=period,
         leads=leads,
-        public_pool=public_pool_size(),
+        public_pool=public_pool_size(tallied=stored),
         sales=sales,
         totals=totals,
         classes_revenue=revenue_by_class(period, figures),

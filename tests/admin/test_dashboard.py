@@ -92,9 +92,9 @@ def test_the_page_takes_the_same_few_queries_whatever_the_data_size(
     boss_client, grow_school, django_assert_num_queries, size
 ):
     grow_school(size)
-    # The dashboard's 20 (tests/services/test_dashboard.py); the session, the user and their permissions
+    # The dashboard's 16 (tests/services/test_dashboard.py); the session, the user and their permissions
     # (one query: crm.backends).
-    with django_assert_num_queries(23):
+    with django_assert_num_queries(19):
         response = boss_client.get(URL)
     assert response.context["board"].summary["new_leads"] == size
 

@@ -567,9 +567,30 @@ def test_the_tally_folds_its_differences_into_one_row_per_group_and_still_counts
     assert tallied(CustomerTally.objects.public()) == 0
 
 
+@pytest.mark.postgres
+def test_the_tally_counts_per_owner_each_owners_customers(sales_user, other_sales_user):
+    from crm.models import CustomerTally
+    from crm.services.customers import customers_tally_counts
+
+    pool = CustomerFactory.create_batch(4)
+    CustomerFactory.create_batch(2, consultant=other_sales_user)
+    customers_claim(user=sales_user, customer_ids=ids(pool[:3]))
+    customers_release(user=sales_user, customer_ids=ids(pool[:1]), reason="no_interest")
+
+    owners = CustomerTally.objects.exclude(consultant=None)
+    assert customers_tally_counts(groups=owners, by=("consultant",)) == {
+        (sales_user.pk,): 2,
+        (other_sales_user.pk,): 2,
+    }
+    assert customers_tally_counts(groups=CustomerTally.objects.all(), by=("consultant",))[(None,)] == 2
+
+
 def test_the_tally_is_not_read_on_sqlite(sales_user):
     from crm.models import CustomerTally
 
     if connection.vendor != "sqlite":
         pytest.skip("the tally is PostgreSQL's")
     assert tallied(CustomerTally.objects.all()) is None
+    from crm.services.customers import customers_tally_counts
+
+    assert customers_tally_counts(groups=CustomerTally.objects.all(), by=("consultant",)) is None

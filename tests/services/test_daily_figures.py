@@ -1,6 +1,7 @@
 """The dashboard's stored daily figures: equal to the live computation, before and after any change."""
 
 import datetime
+import importlib
 
 import pytest
 from django.db import transaction
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from crm.models import (
     ConsultRecord,
     Customer,
+    DailyFollowedCustomers,
     DailyLeads,
     DailyPayments,
     DashboardDay,
@@ -49,6 +51,8 @@ def periods() -> list[services.Period]:
         services.period_preset("this_year"),
         services.Period(today - datetime.timedelta(days=20), today - datetime.timedelta(days=1)),
         services.Period(today - datetime.timedelta(days=6), today + datetime.timedelta(days=3)),
+        # Starting and ending between follow-ups of the same customers (the previous day's bound).
+        services.Period(today - datetime.timedelta(days=12), today - datetime.timedelta(days=4)),
     ]
 
 
@@ -68,7 +72,7 @@ customers = st.lists(
     min_size=1,
     max_size=8,
 )
-follow_ups = st.lists(st.tuples(st.integers(0, 7), moment, st.integers(1, 2), st.booleans()), max_size=8)
+follow_ups = st.lists(st.tuples(st.integers(0, 7), moment, st.integers(1, 2), st.booleans()), max_size=12)
 enrollments = st.lists(
     st.tuples(st.integers(0, 7), st.integers(0, 1), moment, st.integers(1, 2), st.booleans(), st.booleans()),
     max_size=6,
@@ -101,6 +105,8 @@ changes = st.lists(
         st.tuples(st.just("bin_payments"), st.integers(0, 7), st.just(0)),
         st.tuples(st.just("approve"), st.integers(0, 7), st.just(0)),
         st.tuples(st.just("back_date"), st.integers(0, 7), st.integers(0, 20)),
+        st.tuples(st.just("move_follow_ups"), st.integers(0, 7), st.integers(0, 20)),
+        st.tuples(st.just("follow_ups_to"), st.integers(0, 7), st.integers(1, 2)),
     ),
     max_size=6,
 )
@@ -136,6 +142,10 @@ def apply(change, people, sellers) -> None:
         Enrollment.objects.filter(customer__in=customer).update(contract_approved=True)
     elif kind == "back_date":
         customer.update(date=local(value, 30))
+    elif kind == "move_follow_ups":
+        ConsultRecord.objects.filter(customer__in=customer).update(date=local(value, 900))
+    elif kind == "follow_ups_to":
+        ConsultRecord.objects.filter(customer__in=customer).update(consultant=sellers[value])
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -262,3 +272,106 @@ def test_runs_of_days():
     ]
     assert runs(reversed(days)) == [(days[0], days[2]), (days[3], days[3])]
     assert runs([]) == []
+
+
+# The customers followed per salesperson (DailyFollowedCustomers)
+
+
+def followed(period: services.Period, seller) -> int:
+    rows = {row.user_id: row for row in services.sales_performance(period)}
+    return rows[seller.pk].followed_customers
+
+
+def days_back(first: int, last: int) -> services.Period:
+    today = timezone.localdate()
+    return services.Period(today - datetime.timedelta(days=first), today - datetime.timedelta(days=last))
+
+
+def test_a_customer_followed_on_several_stored_days_counts_once_in_any_period(
+    sales_user, other_sales_user, store_days
+):
+    often, once = CustomerFactory(consultant=sales_user), CustomerFactory(consultant=sales_user)
+    for back in (12, 8, 8, 5, 2):
+        ConsultRecordFactory(customer=often, consultant=sales_user, date=local(back, 600))
+    ConsultRecordFactory(customer=once, consultant=sales_user, date=local(5, 700))
+    ConsultRecordFactory(customer=often, consultant=other_sales_user, date=local(5, 800))
+    ConsultRecordFactory(customer=once, consultant=sales_user, date=local(3, 700), delete_status=True)
+    store_days()
+    assert not DashboardDirtyDay.objects.exists()
+
+    expected = {(14, 1): 2, (12, 12): 1, (11, 6): 1, (9, 3): 2, (4, 1): 1, (7, 6): 0}
+    for (first, last), count in expected.items():
+        assert followed(days_back(first, last), sales_user) == count, (first, last)
+    assert followed(days_back(9, 3), other_sales_user) == 1
+    stored = DailyFollowedCustomers.objects.filter(consultant=sales_user.pk)
+    # Day 5: one customer first followed then, one whose last follow-up before was on day 8.
+    assert set(stored.filter(day=local(5, 0).date()).values_list("previous_day", "customers")) == {
+        (local(8, 0).date(), 1),
+        (None, 1),
+    }
+
+
+def test_a_follow_up_added_before_a_stored_one_of_the_same_pair_takes_that_later_day_live(
+    sales_user, other_sales_user, store_days
+):
+    customer = CustomerFactory(consultant=sales_user)
+    other = CustomerFactory(consultant=sales_user)
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=local(10, 600))
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=local(3, 600))
+    ConsultRecordFactory(customer=other, consultant=sales_user, date=local(2, 600))
+    store_days()
+    period = days_back(5, 1)
+    assert followed(period, sales_user) == 2
+
+    # Day 4 now comes between days 10 and 3: day 3's previous follow-up day is in the period.
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=local(4, 600))
+
+    marked = set(DashboardDirtyDay.objects.values_list("day", flat=True))
+    assert marked == {local(4, 0).date(), local(3, 0).date()}  # not the other customer's day 2
+    assert followed(period, sales_user) == 2
+    store_days()
+    assert followed(period, sales_user) == 2
+
+
+def test_a_follow_up_binned_between_two_stored_ones_of_the_same_pair_takes_the_next_day_live(
+    sales_user, store_days
+):
+    customer = CustomerFactory(consultant=sales_user)
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=local(10, 600))
+    middle = ConsultRecordFactory(customer=customer, consultant=sales_user, date=local(4, 600))
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=local(3, 600))
+    store_days()
+    period = days_back(5, 1)
+    assert followed(period, sales_user) == 1
+
+    ConsultRecord.objects.filter(pk=middle.pk).update(delete_status=True)
+
+    assert set(DashboardDirtyDay.objects.values_list("day", flat=True)) == {
+        local(4, 0).date(),
+        local(3, 0).date(),
+    }
+    assert followed(period, sales_user) == 1  # on day 3 now, its previous follow-up on day 10
+    store_days()
+    assert followed(period, sales_user) == 1
+
+
+def test_the_migration_to_the_followed_customers_takes_every_stored_day_live_until_stored_again(
+    sales_user, store_days
+):
+    from django.apps import apps
+
+    migration = importlib.import_module("crm.migrations.0016_followed_customers")
+    customer = CustomerFactory(consultant=sales_user, date=local(6, 60))
+    ConsultRecordFactory(customer=customer, consultant=sales_user, date=local(4, 600))
+    store_days()
+    DailyFollowedCustomers.objects.all().delete()  # as before the migration: the days without it
+
+    migration.mark_stored_days_stale(apps, None)
+
+    assert set(DashboardDirtyDay.objects.values_list("day", flat=True)) == set(
+        DashboardDay.objects.values_list("day", flat=True)
+    )
+    assert followed(days_back(5, 1), sales_user) == 1
+    store_days()
+    assert DailyFollowedCustomers.objects.get().customers == 1
+    assert followed(days_back(5, 1), sales_user) == 1

@@ -277,9 +277,10 @@ def test_the_dashboard_takes_the_same_queries_whatever_the_data_size_the_period_
         store_days()
         assert DailyLeads.objects.exists()
     period = services.period_preset(preset)
-    # The stored days 1 and the period before's 1; leads 2, follow-ups 2, enrollments 2, payments 2 and
-    # their totals of the period before 4; salespeople 3; classes' revenue 1, classes 2, pool 1.
-    with django_assert_num_queries(20):
+    # The stored days of both periods 1; leads 2 (by source, by day), follow-ups 1, customers followed 1,
+    # enrollments 2, payments 2 (each with the period before's in the same query); salespeople 3 (owned,
+    # leads per owner, the users); classes' revenue 1, classes 2, pool 1.
+    with django_assert_num_queries(16):
         board = services.dashboard(period)
     assert board == services.dashboard(period, stored=False)
 
@@ -364,3 +365,37 @@ def test_the_weekly_trend_lists_every_week_in_local_time(school):
     # Confirmed and alive only, refunds and drop-outs subtracted: the totals' expression per week.
     assert [week.confirmed_net for week in weeks] == [0, 10000, 0, -3000, 0, 800]
     assert sum(week.confirmed_net for week in weeks) == services.revenue_totals(NOVEMBER)["confirmed_net"]
+
+
+@pytest.mark.postgres
+def test_the_pool_and_the_owned_customers_come_from_the_tally_and_the_all_live_board_counts_them(
+    sales_user, other_sales_user
+):
+    from crm.models import CustomerTally
+
+    CustomerFactory.create_batch(3)
+    CustomerFactory.create_batch(2, consultant=sales_user)
+    live = services.dashboard(NOVEMBER, stored=False)
+    assert services.dashboard(NOVEMBER) == live
+    owned = {row.user_id: row.owned for row in live.sales}
+    assert (live.public_pool, owned[sales_user.pk], owned[other_sales_user.pk]) == (3, 2, 0)
+
+    # A difference only the tally holds (as if a customer had been claimed): read by the board.
+    group = CustomerTally.objects.filter(consultant=sales_user).first()
+    CustomerTally.objects.create(consultant=other_sales_user, status=group.status, source=group.source, n=1)
+    CustomerTally.objects.create(status=group.status, source=group.source, n=-1)
+
+    board = services.dashboard(NOVEMBER)
+    assert board.public_pool == 2
+    assert {row.user_id: row.owned for row in board.sales}[other_sales_user.pk] == 1
+    assert services.dashboard(NOVEMBER, stored=False) == live
+
+
+def test_the_leads_of_a_salesperson_are_their_customers_created_in_the_period(school, sales_user):
+    # Owned now and created in the period; the pool's are nobody's leads.
+    CustomerFactory(date=at(15), consultant=sales_user, status=Customer.Status.PAID_IN_FULL)
+    CustomerFactory(date=at(15))
+
+    seller = {row.user_id: row for row in services.sales_performance(NOVEMBER)}[sales_user.pk]
+
+    assert (seller.owned, seller.leads, seller.converted) == (3, 3, 2)

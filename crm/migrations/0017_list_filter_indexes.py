@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0015_job_preview"),
+        ("crm", "0016_followed_customers"),
     ]
 
     operations = [

@@ -40,6 +40,48 @@ def test_production_starts_with_a_secret_key_and_reads_the_environment():
     assert result.stdout.split() == ["django.db.backends.postgresql", "80"]
 
 
+JIT_PROBE = (
+    "import json, django; django.setup(); from django.conf import settings; "
+    "print(json.dumps([settings.DATABASES.get(alias, {}).get('OPTIONS', {}).get('options')"
+    " for alias in ('default', 'jobs')]))"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "options"),
+    [
+        ({}, "-c jit=off"),
+        (
+            {"DATABASE_URL": "postgres://db.example/crm?options=-c%20work_mem%3D64MB"},
+            "-c work_mem=64MB -c jit=off",
+        ),
+        ({"POSTGRES_JIT": "on"}, None),
+    ],
+)
+def test_the_applications_postgresql_connections_turn_jit_off_unless_told(env, options):
+    import json
+
+    result = run_fresh(
+        ["-c", JIT_PROBE],
+        settings_module="config.settings.production",
+        drop={"DATABASE_URL", "POSTGRES_JIT"}.__contains__,
+        SECRET_KEY="x",
+        **{"DATABASE_URL": "postgres://db.example:5432/crm", **env},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [options, options]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_test_databases_connection_runs_without_jit():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+
+
 def test_local_development_defaults_to_sqlite_and_the_default_cap():
     result = run_settings("config.settings.local")
     assert result.returncode == 0, result.stderr

@@ -327,6 +327,14 @@ DASHBOARD_AGGREGATE_SECONDS = int(os.environ.get("DASHBOARD_AGGREGATE_SECONDS", 
 CELERY_BEAT_SCHEDULE = {
     "aggregate-dashboard": {"task": "crm.aggregate_dashboard", "schedule": DASHBOARD_AGGREGATE_SECONDS},
 }
+# PostgreSQL compiles a query to machine code (JIT) when its plan looks expensive: two of the three
+# seconds of the dashboard's year with 30 days changed since they were stored, and a quarter to two
+# thirds of the all-live figures, never won back on the queries of a web request (bench/README.md).
+# Off for the application's connections; POSTGRES_JIT=on keeps the server's own setting.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("POSTGRES_JIT", False):
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+
 # An import writes in one transaction; its progress goes through a second connection to the same
 # database, so that the job page sees it before the commit (PostgreSQL only: SQLite has one writer).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

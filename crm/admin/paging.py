@@ -203,11 +203,11 @@ class NearestPageChangeList(ChangeList):
         self.page_num = paginator.validate_number(self.page_num)
 
     def search_keys(self) -> list | None:
-        """The keys of the rows a search finds, in the list's order, when it finds at most
-        SEARCH_KEYS_LIMIT: the search's condition is then evaluated once, where counting the rows and
-        reading the page evaluate it twice (two trigram scans of every searched column). None without
-        a search, for a list of distinct rows (whose window of keys could repeat a row), or past the
-        limit: the rows are counted as usual (the keys read stop at the limit)."""
+        """The keys of the rows a search finds (in no order), when it finds at most SEARCH_KEYS_LIMIT:
+        the search's condition is then evaluated once, where counting the rows and reading the page
+        evaluate it twice (two trigram scans of every searched column). None without a search, for a
+        search Django makes DISTINCT (through a relation that can repeat a row: left to Django's own
+        count), or past the limit: the rows are counted as usual (the keys read stop at the limit)."""
         if not self.query or self.queryset.query.distinct:
             return None
         # In no order: ordered, the database could walk the list's order index testing every row.

@@ -102,10 +102,30 @@ class CellSelect(forms.Select):
         return mark_safe(f'<select name="{_text(widget["name"])}"{attrs}>{groups}</select>')
 
 
+def _input(widget: forms.widgets.Input, name, value, attrs) -> str:
+    widget = widget.get_context(name, value, attrs)["widget"]
+    shown = f' value="{_text(widget["value"])}"' if widget["value"] is not None else ""
+    attrs = _attrs(widget["attrs"])
+    kind, name = _text(widget["type"]), _text(widget["name"])
+    return mark_safe(f'<input type="{kind}" name="{name}"{shown}{attrs}>')
+
+
 class CellTextInput(forms.TextInput):
     def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        shown = f' value="{_text(widget["value"])}"' if widget["value"] is not None else ""
-        attrs = _attrs(widget["attrs"])
-        kind, name = _text(widget["type"]), _text(widget["name"])
-        return mark_safe(f'<input type="{kind}" name="{name}"{shown}{attrs}>')
+        return _input(self, name, value, attrs)
+
+
+class CellHiddenInput(forms.HiddenInput):
+    def render(self, name, value, attrs=None, renderer=None):
+        return _input(self, name, value, attrs)
+
+
+class CellFormSet(forms.BaseModelFormSet):
+    """The formset of a list's editable cells (``get_changelist_formset``): each row's key, a hidden
+    input, is written without a template too."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        key = form.fields[self.model._meta.pk.name]
+        if isinstance(key.widget, forms.HiddenInput):
+            key.widget = CellHiddenInput(attrs=key.widget.attrs)

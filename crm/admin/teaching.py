@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
 from crm.admin.paging import NearestPageChangeList
-from crm.admin.rows import CellSelect, CellTextInput
+from crm.admin.rows import CellFormSet, CellSelect, CellTextInput
 from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
 from crm.services.teaching import (
     MARK_FIELDS,
@@ -518,6 +518,9 @@ class StudyRecordAdmin(RelatedSearchAdminMixin, CrmModelAdmin):
 
     def get_changelist_form(self, request, **kwargs):
         return super().get_changelist_form(request, form=StudyRecordListForm, **kwargs)
+
+    def get_changelist_formset(self, request, **kwargs):
+        return super().get_changelist_formset(request, formset=CellFormSet, **kwargs)
 
     def save_model(self, request, obj, form, change):
         # The add form, the change form and each changed row of the list's editable columns.

@@ -359,6 +359,22 @@ def test_the_list_edits_many_rows_in_one_submit(client_for, ta_user, teaching_cl
     }
 
 
+def test_each_rows_key_is_a_hidden_input_written_without_a_template(client_for, ta_user, teaching_class):
+    from crm.admin.rows import CellHiddenInput
+
+    lesson_with_records(teaching_class, 2)
+    response = client_for(ta_user).get(STUDY_RECORDS)
+
+    forms = response.context["cl"].formset.forms
+    assert [type(form.fields["id"].widget) for form in forms] == [CellHiddenInput, CellHiddenInput]
+    page = response.content.decode()
+    for index, form in enumerate(forms):
+        assert (
+            f'<input type="hidden" name="form-{index}-id" value="{form.instance.pk}" id="id_form-{index}-id">'
+            in page
+        )
+
+
 def test_an_invalid_row_shows_its_error_keeps_the_input_and_saves_nothing(
     client_for, ta_user, teaching_class
 ):
@@ -759,6 +775,7 @@ def test_the_class_list_shows_upcoming_classes_first(client_for, boss_user):
         ("Select", "CellSelect", None),
         ("TextInput", "CellTextInput", 'a "quoted" <note> & more'),
         ("TextInput", "CellTextInput", None),
+        ("HiddenInput", "CellHiddenInput", 12345),
     ],
 )
 def test_the_editable_cells_render_what_djangos_widgets_render(widget, cell, value):

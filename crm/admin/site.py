@@ -3,9 +3,10 @@ import datetime
 from django.contrib import admin
 from django.http import Http404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import get_script_prefix, get_urlconf, path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.dashboard import dashboard_view
@@ -72,6 +73,10 @@ def area_position(model_dict) -> tuple[int, int, str]:
     return index, order, str(model_dict["name"])
 
 
+# How many app lists (one per set of permissions, language, URL configuration) a process keeps.
+APP_LISTS_KEPT = 256
+
+
 class CrmAdminSite(admin.AdminSite):
     site_header = _("Campus CRM")
     site_title = _("Campus CRM")
@@ -80,6 +85,18 @@ class CrmAdminSite(admin.AdminSite):
     index_template = "admin/crm/index.html"
     # An overlong username is a form error, not a 500 (see the form).
     login_form = AdminLoginForm
+
+    def __init__(self, name="admin"):
+        super().__init__(name)
+        self._app_lists: dict[tuple, list[dict]] = {}
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        self._app_lists.clear()
+        return super().register(model_or_iterable, admin_class, **options)
+
+    def unregister(self, model_or_iterable):
+        self._app_lists.clear()
+        return super().unregister(model_or_iterable)
 
     def get_urls(self):
         urls = [
@@ -98,7 +115,29 @@ class CrmAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         """The models grouped by area (销售, 教学, 财务, 设置) instead of by Django app; an app's own page
-        (``app_label``: the breadcrumbs' "校园 CRM") keeps that app, its models in the same order."""
+        (``app_label``: the breadcrumbs' "校园 CRM") keeps that app, its models in the same order.
+
+        Every admin page shows it (the side menu): it is built once for each set of permissions,
+        language and URL configuration, not at every request (four permission checks and two URL
+        reversals per model, a tenth of a list page's time). The lists built are read only."""
+        user = request.user
+        key = (
+            app_label,
+            user.is_active,
+            user.is_superuser,
+            frozenset(user.get_all_permissions()),
+            get_language(),
+            get_urlconf(),
+            get_script_prefix(),
+        )
+        app_list = self._app_lists.get(key)
+        if app_list is None:
+            if len(self._app_lists) >= APP_LISTS_KEPT:
+                self._app_lists.clear()
+            app_list = self._app_lists[key] = self.build_app_list(request, app_label)
+        return app_list
+
+    def build_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
         for app in app_list:
             for model in app["models"]:

@@ -508,3 +508,42 @@ def test_the_home_page_tells_a_salesperson_what_changed_since_the_last_visit(
     response = sales_client.get(reverse("admin:index"))
     assert response.context["notice_queue"]["notices"] == []
     assert "自上次以来，你的客户没有变化。" in response.content.decode()
+
+
+def test_the_side_menu_is_built_once_for_a_set_of_permissions(boss_user, sales_user, monkeypatch):
+    site = admin.site
+    built = []
+    build = site.build_app_list
+    monkeypatch.setattr(
+        site,
+        "build_app_list",
+        lambda request, app_label=None: built.append(request) or build(request, app_label),
+    )
+    site._app_lists.clear()
+
+    first = areas_of(boss_user)
+    assert areas_of(boss_user) == first
+    assert len(built) == 1
+    # Another role's permissions are another menu, built for them.
+    assert areas_of(sales_user) != first
+    assert len(built) == 2
+
+
+def test_the_side_menu_follows_a_change_of_permissions(make_user):
+    from django.contrib.auth.models import Permission
+
+    ta = make_user("ta")
+    assert "设置" not in areas_of(ta)
+
+    ta.user_permissions.add(Permission.objects.get(codename="view_campus"))
+    ta = UserProfile.objects.get(pk=ta.pk)  # a new request's user: a new permission cache
+
+    assert areas_of(ta)["设置"] == ["crm.campus"]
+
+
+def test_the_side_menu_is_the_one_django_builds_for_each_role(demo):
+    for username in DEMO_STAFF:
+        user = UserProfile.objects.get(username=username)
+        request = RequestFactory().get("/admin/")
+        request.user = user
+        assert admin.site.get_app_list(request) == admin.site.build_app_list(request)

@@ -38,7 +38,6 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count, Q  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from rangefilter.filters import DateRangeFilter  # noqa: E402
 
@@ -235,7 +234,7 @@ def populate(campuses, teacher) -> None:
     print(f"  added the follow-ups, lessons and money in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-@override_settings(ROOT_URLCONF=__name__, DEBUG=False)
+@override_settings(ROOT_URLCONF=__name__, DEBUG=False, ALLOWED_HOSTS=["testserver"])
 def measure(sales, boss, runs: int) -> None:
     def compare(client, model, params, label, runs):
         customers.compare(client, model, params, label, runs)
@@ -290,7 +289,6 @@ def main() -> None:
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
     if connection.vendor != "postgresql":
         sys.exit("bench/other_changelists.py measures PostgreSQL (DATABASE_URL).")
-    setup_test_environment()
     call_command("migrate", verbosity=0)
     campuses = [Campus.objects.get_or_create(name=name)[0] for name in ("压测校区A", "压测校区B")]
     sellers = [UserFactory(username=f"bench_sales{n or ''}", role="sales") for n in range(customers.SELLERS)]

@@ -178,12 +178,15 @@ def query_chunks(values: list) -> list[list]:
 
 
 def cell_text(value) -> str:
-    if value is None:
+    if value.__class__ is str:  # every cell of a CSV file, most of an xlsx one
+        text = value.strip()
+    elif value is None:
         return ""
-    # xlsx gives numbers for QQ and phone cells typed as numbers: 123456.0 must read "123456".
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
+    else:
+        # xlsx gives numbers for QQ and phone cells typed as numbers: 123456.0 must read "123456".
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = str(value).strip()
     if text[:1] == "'" and is_formula_like(text[1:]):
         # The apostrophe that keeps formula-like text inert in our csv files (rejected rows).
         text = text[1:].strip()
@@ -196,11 +199,18 @@ MOBILE_PATTERN = re.compile(mobile_validator.regex.pattern)
 
 def phone_text(value) -> str:
     """A phone cell as stored (crm.contacts, as the form): "+86 138-0000-0001" is 13800000001."""
-    return canonical_phone(cell_text(value)) or ""
+    text = cell_text(value)
+    # ASCII digits without a country code are canonical already (the usual cell): nothing to fold.
+    if text.isascii() and text.isdigit() and not text.startswith(("86", "0086")):
+        return text
+    return canonical_phone(text) or ""
 
 
 def qq_text(value) -> str:
-    return canonical_qq(cell_text(value)) or ""
+    text = cell_text(value)
+    if text.isascii() and text.isdigit():  # canonical already
+        return text
+    return canonical_qq(text) or ""
 
 
 def wechat_key(value) -> str:
@@ -315,17 +325,69 @@ class ImportTotals:
             self.skipped_rows.append((line, note))
 
 
-def compact_key(key: tuple[str, str]):
-    """A contact as the whole file's duplicate check keeps it: QQ numbers and phones as integers
-    (a million rows' contacts as tuples of strings took 400 MB)."""
-    name, value = key
-    if name == "wechat":
-        return value
-    try:
-        # The parsers let only QQ numbers and mobiles of digits, without a leading 0, through.
-        return int(value)
-    except ValueError:
-        return value
+def seen_key(name: str, value) -> str:
+    """A contact (its field and key) or, with ``name`` "#", a customer's pk, as the duplicate check
+    keeps it: one text key, the field's initial before the value."""
+    return f"{name[0]}{value}"
+
+
+class SeenContacts:
+    """The contacts of the file's rows read so far, and the customers they found, each with the first
+    line that had it (for "Same customer as row N of this file."), for the chunks still to come.
+
+    Kept by the database, in a temporary table of the import's transaction, and looked up a chunk at a
+    time: a million rows' contacts in Python dictionaries took 200 MB of the import's memory.
+    """
+
+    table = "crm_import_seen"
+
+    def __init__(self, db):
+        self.db = db
+        self.quoted = db.ops.quote_name(self.table)
+
+    def create(self) -> None:
+        with self.db.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.quoted}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.quoted} (key text PRIMARY KEY, line integer NOT NULL)"
+            )
+
+    def drop(self) -> None:
+        with self.db.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {self.quoted}")
+
+    def lines(self, keys: list[str]) -> dict[str, int]:
+        """Those of ``keys`` that earlier chunks had, with their first line."""
+        if not keys:
+            return {}
+        with self.db.cursor() as cursor:
+            if self.db.vendor == "postgresql":
+                cursor.execute(f"SELECT key, line FROM {self.quoted} WHERE key = ANY(%s::text[])", [keys])
+                return dict(cursor.fetchall())
+            found, size = {}, query_chunk_size()
+            for start in range(0, len(keys), size):
+                part = keys[start : start + size]
+                placeholders = ", ".join(["%s"] * len(part))
+                cursor.execute(f"SELECT key, line FROM {self.quoted} WHERE key IN ({placeholders})", part)
+                found.update(cursor.fetchall())
+            return found
+
+    def add(self, lines: dict[str, int]) -> None:
+        if not lines:
+            return
+        with self.db.cursor() as cursor:
+            if self.db.vendor == "postgresql":
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\n").writerows(lines.items())
+                buffer.seek(0)
+                # psycopg2's own cursor, as in insert_postgresql.
+                cursor.cursor.copy_expert(
+                    f"COPY {self.quoted} (key, line) FROM STDIN WITH (FORMAT csv)", buffer
+                )
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {self.quoted} (key, line) VALUES (%s, %s)", list(lines.items())
+                )
 
 
 class CustomerResource(resources.ModelResource):
@@ -429,7 +491,6 @@ class CustomerResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         self.begin(dataset.headers, dataset.labels)
-        self.load_existing(dataset.headers, dataset.rows)
 
     def begin(self, headers: list[str], labels: dict[str, str]) -> None:
         """Before the first row: the parsers, the staff and campuses (one query each)."""
@@ -460,36 +521,15 @@ class CustomerResource(resources.ModelResource):
             if name in self.columns
         }
 
-        # Contact (compact_key) -> the first line of the file that has it, one dict per contact field;
-        # an existing customer's pk -> the first line that found it.
-        self.seen: dict[str, dict] = {name: {} for name in CONTACT_FIELDS}
-        self.seen_pk: dict[int, int] = {}
+        # seen_key (a contact, or an existing customer's pk) -> the first line of the file that has it,
+        # for the keys of the chunk being imported (the earlier chunks' are in SeenContacts).
+        self.seen: dict[str, int] = {}
+        self.existing_by: dict[tuple[str, str], Customer] = {}
         if "consultant" in self.columns:
             self.load_consultants()
         if "campus" in self.columns:
             self.campuses = {campus.name.strip().lower(): campus for campus in Campus.objects.all()}
         self.new_customer = {key: value for key, value in Customer().__dict__.items() if key != "_state"}
-
-    def load_existing(self, headers: list[str], rows) -> None:
-        """The customers of the database that share a contact with ``rows`` (one chunk of the file)."""
-
-        def column_values(name, text):
-            if name not in headers:
-                return set()
-            index = headers.index(name)
-            return {text(row[index]) for row in rows} - {""}
-
-        qqs = column_values("qq", qq_text)
-        phones = column_values("phone", phone_text) | column_values(SECOND_PHONE, phone_text)
-        wechats = column_values("wechat", wechat_key)
-        # (contact field, key) -> the customer in the database.
-        self.existing_by: dict[tuple[str, str], Customer] = {}
-        for customer in self.existing_customers(qqs, phones, wechats):
-            for key in contact_keys({name: getattr(customer, name) for name in CONTACT_FIELDS}):
-                self.existing_by[key] = customer
-
-    def seen_line(self, key: tuple[str, str]) -> int | None:
-        return self.seen[key[0]].get(compact_key(key))
 
     @staticmethod
     def existing_customers(qqs: set[str], phones: set[str], wechats: set[str]):
@@ -512,6 +552,22 @@ class CustomerResource(resources.ModelResource):
             part = slice(start, start + chunk)
             condition = Q(qq__in=qqs[part]) | Q(phone__in=phones[part]) | Q(wechat_key__in=wechats[part])
             yield from customers.filter(condition)
+
+    def load_existing(self, states: list[ImportRow]) -> list[str]:
+        """The customers of the database that share a contact with the parsed rows of a chunk (one
+        query); returns the seen_key of every contact of the chunk and of every customer they found."""
+        found = {name: set() for name in CONTACT_FIELDS}
+        for state in states:
+            for name, value in contact_keys(state.values):
+                found[name].add(value)
+        # (contact field, key) -> the customer in the database.
+        self.existing_by = existing_by = {}
+        for customer in self.existing_customers(found["qq"], found["phone"], found["wechat"]):
+            for key in contact_keys({name: getattr(customer, name) for name in CONTACT_FIELDS}):
+                existing_by[key] = customer
+        keys = [seen_key(name, value) for name, values in found.items() for value in values]
+        keys += {seen_key("#", customer.pk) for customer in existing_by.values()}
+        return keys
 
     def load_consultants(self):
         staff = get_user_model().objects.filter(is_staff=True, is_active=True).only("id", "username", "name")
@@ -675,17 +731,19 @@ class CustomerResource(resources.ModelResource):
         keys = [] if state.blank else contact_keys(state.values)
         if not keys:
             return self.init_instance(row), True
-        compact = [(self.seen[name], compact_key((name, value))) for name, value in keys]
-        state.duplicate_of = next(filter(None, (seen.get(key) for seen, key in compact)), None)
+        seen = self.seen
+        contacts = [seen_key(name, value) for name, value in keys]
+        state.duplicate_of = next(filter(None, map(seen.get, contacts)), None)
         if state.duplicate_of:
             return self.init_instance(row), True
         # By QQ, then phone, then WeChat id: the first contact that finds a customer.
         existing = next((self.existing_by[key] for key in keys if key in self.existing_by), None)
         if existing is not None:
-            state.duplicate_of = self.seen_pk.get(existing.pk)
-            self.seen_pk.setdefault(existing.pk, state.line)
-        for seen, key in compact:
-            seen.setdefault(key, state.line)
+            found = seen_key("#", existing.pk)
+            state.duplicate_of = seen.get(found)
+            seen.setdefault(found, state.line)
+        for contact in contacts:
+            seen.setdefault(contact, state.line)
         if existing is not None:
             state.existing = True
             return existing, False
@@ -715,7 +773,10 @@ class CustomerResource(resources.ModelResource):
                 continue
             if name in CONTACT_FIELDS:
                 (key,) = contact_keys({name: value})
-                if self.existing_by.get(key, instance) != instance or self.seen_line(key) != state.line:
+                if (
+                    self.existing_by.get(key, instance) != instance
+                    or self.seen.get(seen_key(*key)) != state.line
+                ):
                     continue  # that contact already belongs to another customer
             setattr(instance, name, value)
             state.filled[name] = value.isoformat() if isinstance(value, datetime.date) else value
@@ -767,9 +828,10 @@ class CustomerResource(resources.ModelResource):
 
     def import_rows(self, rows, columns: Columns, *, total: int, dry_run: bool) -> ImportTotals:
         """Import the file's ``rows`` (tuples as the file has them) in chunks of CHUNK_ROWS: for each
-        chunk, one query finds its existing customers, every row is parsed and checked by the hooks
-        below, and its new and updated customers are written. Run it in a transaction, rolled back
-        when the totals have errors or ``dry_run`` (which writes nothing, so the rollback is cheap).
+        chunk, its rows are parsed, one query finds its existing customers and one the earlier rows
+        that had its contacts (SeenContacts), every row is checked by the hooks below, and its new and
+        updated customers are written. Run it in a transaction, rolled back when the totals have
+        errors or ``dry_run`` (which writes nothing, so the rollback is cheap).
 
         Not django-import-export's ``import_data``: it builds a dict, a RowResult (with the
         instance's ``str``) and keeps them for every row, 600 MB for 200,000 rows; here nothing of a
@@ -781,23 +843,31 @@ class CustomerResource(resources.ModelResource):
         self.owned: dict[int, tuple] = {}
         totals = ImportTotals()
         names, pick, number = columns.names, columns.pick, 0
+        seen = SeenContacts(connections[self.get_db_connection_name()])
+        seen.create()
         rows = iter(rows)
         while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-            picked = [pick(row) for row in chunk]
-            self.load_existing(names, picked)
-            pending = []
-            for raw, values in zip(chunk, picked, strict=True):
+            states = []
+            for raw in chunk:
                 number += 1
-                state = self.import_one(dict(zip(names, values, strict=True)), number)
+                self.before_import_row(dict(zip(names, pick(raw), strict=True)), row_number=number)
+                states.append(self.current)
+            earlier = seen.lines(self.load_existing(states))
+            self.seen = dict(earlier)
+            pending = []
+            for raw, state in zip(chunk, states, strict=True):
+                self.import_parsed(state)
                 if state.note:
                     totals.skip(state.line, state.note)
                 elif state.errors:
                     totals.reject(state.line, self.reasons(state.errors), raw)
                 else:
                     pending.append((state, raw))
-                if self.progress and number % PROGRESS_EVERY == 0:
-                    self.progress(number, total)
+                if self.progress and (state.line - 1) % PROGRESS_EVERY == 0:
+                    self.progress(state.line - 1, total)
+            seen.add({key: line for key, line in self.seen.items() if key not in earlier})
             self.write(pending, totals, dry_run=dry_run)
+        seen.drop()
         totals.rows = number
         if self.progress:
             self.progress(number, number)
@@ -805,15 +875,14 @@ class CustomerResource(resources.ModelResource):
         totals.problems.sort(key=itemgetter(0))
         return totals
 
-    def import_one(self, row: dict, number: int) -> ImportRow:
-        """One row through the rules: parse its cells, find the customer it is, fill or make it."""
-        self.before_import_row(row, row_number=number)
-        state = self.current
-        instance, _new = self.get_or_init_instance(None, row)
-        self.import_instance(instance, row)
-        if not self.skip_row(instance, None, row) and not state.errors:
+    def import_parsed(self, state: ImportRow) -> None:
+        """A parsed row (``before_import_row``) through the rest of the rules: find the customer it is,
+        fill or make it."""
+        self.current = state
+        instance, _new = self.get_or_init_instance(None, None)
+        self.import_instance(instance, None)
+        if not self.skip_row(instance, None, None) and not state.errors:
             state.instance = instance
-        return state
 
     def reasons(self, errors: dict) -> list[str]:
         """A row's errors, in the order of the file's columns, each after its header."""

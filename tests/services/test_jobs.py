@@ -136,7 +136,7 @@ def test_the_import_leaves_the_garbage_collector_alone(boss_user, monkeypatch):
 
     monkeypatch.setattr(gc, "disable", refuse)
 
-    outcome = customers_import(data=customer_file(1200), file_name="a.csv", user=boss_user)
+    outcome = customers_import(file=customer_file(1200), file_name="a.csv", user=boss_user)
 
     assert outcome.ok and outcome.new == 1200
     assert gc.isenabled()

@@ -10,6 +10,7 @@ import csv
 import datetime
 import io
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,9 +19,9 @@ from operator import attrgetter, itemgetter
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.db.models.base import ModelState
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -257,6 +258,8 @@ class ImportRow:
     line: int
     values: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
+    # contact_keys(values), once they are parsed.
+    contacts: list = field(default_factory=list)
     blank: bool = False
     duplicate_of: int | None = None
     existing: bool = False
@@ -288,6 +291,13 @@ class Columns:
         ]
 
 
+class JSONText(Cast):
+    """JSON already written as text, for a JSONField to store as it is (the database parses it)."""
+
+    def __init__(self, text: str):
+        super().__init__(Value(text), output_field=JSONField())
+
+
 # Rows imported at a time: their existing customers are read in one query, their new ones written in
 # one COPY; nothing of a chunk but its totals is kept after it.
 CHUNK_ROWS = 5000
@@ -310,9 +320,26 @@ class ImportTotals:
     problems: list = field(default_factory=list)
     # (line, note) of the first SKIPPED_KEPT skipped rows.
     skipped_rows: list = field(default_factory=list)
-    created_ids: list[int] = field(default_factory=list)
-    filled_fields: dict[str, dict] = field(default_factory=dict)
+    # The history entry's two JSON columns (the new customers' ids, the fields filled), kept as JSON
+    # text a chunk at a time: a million rows' ids and filled fields as lists and dicts took 100 MB.
+    created_json: list[str] = field(default_factory=list)
+    filled_json: list[str] = field(default_factory=list)
     database_error: str = ""
+
+    def keep_written(self, created_ids: list[int], filled_fields: dict[str, dict]) -> None:
+        if created_ids:
+            self.created_json.append(",".join(map(str, created_ids)))
+        if filled_fields:
+            # JSONField's own encoding (json.dumps), without the braces, to be joined with the others.
+            self.filled_json.append(json.dumps(filled_fields)[1:-1])
+
+    @property
+    def created_ids(self) -> JSONText:
+        return JSONText("[" + ",".join(self.created_json) + "]")
+
+    @property
+    def filled_fields(self) -> JSONText:
+        return JSONText("{" + ",".join(self.filled_json) + "}")
 
     def reject(self, line: int, reasons: list[str], row) -> None:
         self.error_count += 1
@@ -495,9 +522,9 @@ class CustomerResource(resources.ModelResource):
     def begin(self, headers: list[str], labels: dict[str, str]) -> None:
         """Before the first row: the parsers, the staff and campuses (one query each)."""
         self.parsers = {
-            "name": self.parse_text,
+            "name": cell_text,
             "qq": self.parse_qq,
-            "qq_name": self.parse_text,
+            "qq_name": cell_text,
             "sex": self.parse_choice(Customer.Sex.choices),
             "birthday": self.parse_date,
             "phone": self.parse_phone,
@@ -505,12 +532,13 @@ class CustomerResource(resources.ModelResource):
             "source": self.parse_source(),
             "course": cached(self.parse_courses),
             "class_type": self.parse_choice(ClassType.choices),
-            "customer_note": self.parse_text,
-            "network_consult_note": self.parse_text,
+            "customer_note": cell_text,
+            "network_consult_note": cell_text,
             "campus": self.parse_campus,
-            "consultant": self.parse_text,
+            "consultant": cell_text,
         }
         self.columns = [name for name in IMPORT_FIELDS if name in headers]
+        self.column_parsers = [(name, self.parsers[name]) for name in self.columns]
         self.labels = labels
         self.note_columns = [name for name in headers if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)]
         self.contact_column = next((name for name in CONTACT_FIELDS if name in self.columns), None)
@@ -558,7 +586,7 @@ class CustomerResource(resources.ModelResource):
         query); returns the seen_key of every contact of the chunk and of every customer they found."""
         found = {name: set() for name in CONTACT_FIELDS}
         for state in states:
-            for name, value in contact_keys(state.values):
+            for name, value in state.contacts:
                 found[name].add(value)
         # (contact field, key) -> the customer in the database.
         self.existing_by = existing_by = {}
@@ -580,9 +608,6 @@ class CustomerResource(resources.ModelResource):
         self.sales_staff = set(UserProfile.objects.sales_staff().values_list("pk", flat=True))
 
     # --- each row: parse, find the customer it is, fill ---
-
-    def parse_text(self, value):
-        return cell_text(value)
 
     def parse_qq(self, value):
         text = qq_text(value)
@@ -680,10 +705,10 @@ class CustomerResource(resources.ModelResource):
     def before_import_row(self, row, **kwargs):
         state = ImportRow(line=kwargs["row_number"] + 1)
         self.current = state
-        notes = []
-        for name in self.columns:
+        notes, values = [], state.values
+        for name, parse in self.column_parsers:
             try:
-                state.values[name] = self.parsers[name](row[name])
+                values[name] = parse(row[name])
             except ValidationError as error:
                 state.errors[name] = error.messages
         if "source" in state.values:
@@ -710,7 +735,8 @@ class CustomerResource(resources.ModelResource):
                     _("At most %(limit)d characters (it has %(count)d).")
                     % {"limit": limit, "count": len(state.values[name])}
                 ]
-        if not contact_keys(state.values) and not any(name in state.errors for name in CONTACT_FIELDS):
+        state.contacts = contact_keys(state.values)
+        if not state.contacts and not any(name in state.errors for name in CONTACT_FIELDS):
             # Only a row without a contact can be blank: the others need no look at every cell.
             if not any(cell_text(value) for value in row.values()):
                 state.blank, state.values, state.errors = True, {}, {}
@@ -728,7 +754,7 @@ class CustomerResource(resources.ModelResource):
 
     def get_or_init_instance(self, instance_loader, row):
         state = self.current
-        keys = [] if state.blank else contact_keys(state.values)
+        keys = state.contacts
         if not keys:
             return self.init_instance(row), True
         seen = self.seen
@@ -908,9 +934,9 @@ class CustomerResource(resources.ModelResource):
                 bulk_create = Customer.objects.using(db.alias).bulk_create
                 self.write_batch(created, partial(bulk_create, batch_size=self._meta.batch_size), totals)
             self.write_batch(updated, partial(self.update_rows, db), totals)
-            totals.created_ids.extend(customer.pk for customer in created)
-            totals.filled_fields.update(
-                (str(state.instance.pk), state.filled) for state, _raw in pending if state.existing
+            totals.keep_written(
+                [customer.pk for customer in created],
+                {str(state.instance.pk): state.filled for state, _raw in pending if state.existing},
             )
         for state, raw in pending:
             if state.owner is not None and not state.existing:
@@ -1014,7 +1040,7 @@ class CustomerResource(resources.ModelResource):
         self.assign_owners(totals, check_only=dry_run or failed)
         if dry_run or totals.error_count:
             return
-        self.customer_import = CustomerImport.objects.create(
+        entry = CustomerImport.objects.create(
             user=self.user,
             file_name=self.file_name[:255],
             new_count=totals.new,
@@ -1023,6 +1049,8 @@ class CustomerResource(resources.ModelResource):
             created_ids=totals.created_ids,
             filled_fields=totals.filled_fields,
         )
+        # Not the JSON columns again as Python objects (a million ids are 36 MB): read when asked for.
+        self.customer_import = CustomerImport.objects.defer("created_ids", "filled_fields").get(pk=entry.pk)
 
     def assign_owners(self, totals: ImportTotals, *, check_only: bool) -> None:
         """Give the new customers to the consultants the file names, through the claim's locked cap

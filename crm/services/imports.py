@@ -315,6 +315,17 @@ def table_rows(rows, width: int):
         yield tuple(row[:width]) + padding[len(row) :] if len(row) < width else tuple(row[:width])
 
 
+def count_table_rows(rows) -> int:
+    """How many rows ``table_rows`` makes of ``rows``, with its bound, without making them."""
+    last_filled, max_rows = 0, settings.IMPORT_MAX_ROWS
+    for count, row in enumerate(rows, start=1):
+        if count > max_rows:
+            raise too_many_rows()
+        if not is_blank(row):
+            last_filled = count
+    return last_filled
+
+
 def checked_table(open_rows, *, count_rows: bool = True) -> tuple[list[str], int]:
     """The headers and the row count of a table whose first row is the header, read once as a stream
     (nothing kept); one clear ValidationError when it is empty, headless, without rows or too long.
@@ -330,7 +341,7 @@ def checked_table(open_rows, *, count_rows: bool = True) -> tuple[list[str], int
         raise ValidationError(_("The first row of the file must hold the column headers."), code="no_headers")
     if not count_rows:
         return headers, 0
-    count = sum(1 for _row in table_rows(rows, len(headers)))
+    count = count_table_rows(rows)
     if not count:
         raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
     return headers, count

@@ -959,6 +959,25 @@ def test_duplicates_and_existing_customers_are_found_across_chunks(monkeypatch):
     assert (known.phone, known.customer_note) == ("13800000002", "补充")
 
 
+def test_the_duplicate_check_is_exact_when_every_key_shares_one_bit_of_its_bitmap(monkeypatch):
+    from crm.resources import customers
+
+    monkeypatch.setattr(customers, "CHUNK_ROWS", 2)
+    # Every key "may have been seen": each is looked up, and only those an earlier chunk had are found.
+    monkeypatch.setattr(customers.SeenContacts, "bits", lambda self, keys: [(0, 1)] * len(keys))
+    rows = [["姓名", "QQ", "手机"], ["甲", "10001", "13800000001"], ["乙", "10002", ""]]
+    rows += [["丙", "10003", ""], ["甲again", "", "13800000001"]]
+    rows += [["丁", "10004", ""], ["乙again", "10002", ""]]
+
+    outcome = run(csv_bytes(rows))
+
+    assert (outcome.new, outcome.skipped, outcome.error_count) == (4, 2, 0)
+    assert [(row.line, row.reasons) for row in outcome.skipped_rows] == [
+        (5, ["与本文件第 2 行是同一客户。"]),
+        (7, ["与本文件第 3 行是同一客户。"]),
+    ]
+
+
 def test_the_resource_has_one_way_in_not_import_exports_own_loop():
     from crm.resources.customers import Table
 
@@ -991,14 +1010,14 @@ def test_a_file_is_read_from_the_disk_a_chunk_at_a_time_never_whole(tmp_path, mo
     assert peak < 6 * 1024 * 1024
 
 
-def chunk_queries(rows: int) -> int:
+def chunk_queries(qqs: list[str]) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    data = csv_bytes([["姓名", "QQ", "手机"], *[[f"客户{i}", str(30000 + i), ""] for i in range(rows)]])
+    data = csv_bytes([["姓名", "QQ"], *[[f"客户{i}", qq] for i, qq in enumerate(qqs)]])
     with CaptureQueriesContext(connection) as queries:
         outcome = run(data)
-    assert outcome.new == rows
+    assert (outcome.new, outcome.error_count) == (len(set(qqs)), 0)
     Customer.objects.all().delete()
     return len(queries)
 
@@ -1009,13 +1028,17 @@ def test_an_import_takes_the_same_queries_for_every_chunk(monkeypatch):
     from crm.resources import customers
 
     monkeypatch.setattr(customers, "CHUNK_ROWS", 2)
-    one_chunk, three_chunks = chunk_queries(2), chunk_queries(6)
+    one_chunk = chunk_queries(["30000", "30001"])
+    three_chunks = chunk_queries([str(30000 + i) for i in range(6)])
+    # Each later chunk repeats the first row's QQ number: it looks up the row that had it.
+    repeating = chunk_queries(["30000", "30001", "30000", "30003", "30000", "30005"])
 
-    # A chunk: its existing customers, its contacts seen in earlier chunks, the insert in a savepoint
-    # (its ids first on PostgreSQL), and its contacts kept for the next chunks (PostgreSQL's COPY
-    # goes through psycopg2's cursor, which Django does not count).
-    per_chunk = 5 if connection.vendor == "postgresql" else 6
+    # A chunk: its existing customers, the insert in a savepoint (its ids drawn first on PostgreSQL),
+    # its contacts kept for the next chunks (PostgreSQL's COPY goes through psycopg2's cursor, which
+    # Django does not count).
+    per_chunk = 4 if connection.vendor == "postgresql" else 5
     assert three_chunks - one_chunk == 2 * per_chunk
+    assert repeating - one_chunk == 2 * (per_chunk + 1)
     # The temporary table's drop and create, its drop at the end, the history entry, written and read
     # back without its JSON columns, and the transaction's savepoint.
     assert one_chunk == per_chunk + 7

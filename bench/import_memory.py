@@ -108,19 +108,21 @@ def run_case(name: str, folder: Path) -> None:
 
         from crm.services.imports import customer_files_read, customers_import
 
-        data = (folder / file_name).read_bytes()
+        file = (folder / file_name).open("rb")
         try:
             if action == "read":
                 # Streamed as the import reads it: a chunk at a time, nothing kept.
-                outcome = f"{sum(1 for _row in customer_files_read(data=data).rows())} rows read"
+                outcome = f"{sum(1 for _row in customer_files_read(file=file).rows())} rows read"
             else:
                 from django.core.management import call_command
 
                 call_command("migrate", verbosity=0)
-                result = customers_import(data=data, file_name=file_name, user=None, dry_run=True)
+                result = customers_import(file=file, file_name=file_name, user=None, dry_run=True)
                 outcome = f"preview: {result.new} new, {result.error_count} errors"
         except ValidationError as error:
             outcome = f"refused: {error.messages[0]}"
+        finally:
+            file.close()
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{peak:.0f}\t{seconds:.1f}\t{outcome}")

@@ -36,6 +36,7 @@ from crm.services.imports import (
     outcome_from_json,
 )
 from crm.services.jobs import jobs_should_run_in_background, jobs_start_import, jobs_start_preview
+from crm.uploads import import_uploads_open, import_uploads_save
 
 TEMPLATE_FILES = {
     "csv": ("customer_import_template.csv", "text/csv; charset=utf-8"),
@@ -131,33 +132,30 @@ class CustomerImportAdminMixin(ImportMixin):
         if request.method != "POST" or not form.is_valid():
             return self.render_import_page(request, form)
         upload = form.cleaned_data["import_file"]
-        data = b"".join(upload.chunks())
+        # Read where Django put it (a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE), never as bytes.
+        file = upload.file
         encoding = form.cleaned_data.get("encoding") or "auto"
         try:
-            rows = customer_files_count_rows(data=data, encoding=encoding)
+            rows = customer_files_count_rows(file=file, encoding=encoding)
             if jobs_should_run_in_background(rows=rows):
                 # A large file is checked by a background job; the page follows it, then shows its result.
-                storage = self.tmp_storage()
-                storage.save(data)
                 job = jobs_start_preview(
                     user=request.user,
-                    stored_name=os.path.basename(storage.name),
+                    stored_name=import_uploads_save(file),
                     file_name=upload.name,
                     encoding=encoding,
                     rows=rows,
                 )
                 return redirect(f"{reverse(self.url_name('import'))}?{urlencode({'job': job.pk})}")
             outcome = customers_import(
-                data=data, file_name=upload.name, user=request.user, encoding=encoding, dry_run=True
+                file=file, file_name=upload.name, user=request.user, encoding=encoding, dry_run=True
             )
         except ValidationError as error:
             form.add_error("import_file", error)
             return self.render_import_page(request, form)
         confirm_form = None
         if self.confirmable(request, outcome):
-            storage = self.tmp_storage()
-            storage.save(data)
-            confirm_form = self.confirm_form(outcome, os.path.basename(storage.name))
+            confirm_form = self.confirm_form(outcome, import_uploads_save(file))
         return self.render_import_page(request, form, outcome=outcome, confirm_form=confirm_form)
 
     def confirmable(self, request, outcome) -> bool:
@@ -207,14 +205,11 @@ class CustomerImportAdminMixin(ImportMixin):
         if not self.has_import_permission(request):
             raise PermissionDenied
         confirm_form = self.create_confirm_form(request)
-        data = None
+        file = None
         if confirm_form.is_valid():
             storage = self.tmp_storage(confirm_form.cleaned_data["import_file_name"])
-            try:
-                data = storage.read()
-            except OSError:
-                data = None
-        if not data:
+            file = import_uploads_open(confirm_form.cleaned_data["import_file_name"])
+        if file is None:
             self.message_user(
                 request, _("The uploaded file is no longer available: upload it again."), messages.ERROR
             )
@@ -222,6 +217,7 @@ class CustomerImportAdminMixin(ImportMixin):
         file_name = confirm_form.cleaned_data["original_file_name"]
         rows = confirm_form.cleaned_data["rows"] or 0
         if jobs_should_run_in_background(rows=rows):
+            file.close()  # the job opens it again
             job = jobs_start_import(
                 user=request.user,
                 stored_name=confirm_form.cleaned_data["import_file_name"],
@@ -231,12 +227,13 @@ class CustomerImportAdminMixin(ImportMixin):
             )
             return job_started_response(request, job)
         try:
-            outcome = customers_import(
-                data=data,
-                file_name=file_name,
-                user=request.user,
-                encoding=confirm_form.cleaned_data["encoding"],
-            )
+            with file:
+                outcome = customers_import(
+                    file=file,
+                    file_name=file_name,
+                    user=request.user,
+                    encoding=confirm_form.cleaned_data["encoding"],
+                )
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return redirect(self.url_name("import"))

@@ -10,7 +10,9 @@ import csv
 import datetime
 import io
 import itertools
+import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter, itemgetter
@@ -18,9 +20,9 @@ from operator import attrgetter, itemgetter
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.db.models.base import ModelState
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -178,12 +180,15 @@ def query_chunks(values: list) -> list[list]:
 
 
 def cell_text(value) -> str:
-    if value is None:
+    if value.__class__ is str:  # every cell of a CSV file, most of an xlsx one
+        text = value.strip()
+    elif value is None:
         return ""
-    # xlsx gives numbers for QQ and phone cells typed as numbers: 123456.0 must read "123456".
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
+    else:
+        # xlsx gives numbers for QQ and phone cells typed as numbers: 123456.0 must read "123456".
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = str(value).strip()
     if text[:1] == "'" and is_formula_like(text[1:]):
         # The apostrophe that keeps formula-like text inert in our csv files (rejected rows).
         text = text[1:].strip()
@@ -196,11 +201,18 @@ MOBILE_PATTERN = re.compile(mobile_validator.regex.pattern)
 
 def phone_text(value) -> str:
     """A phone cell as stored (crm.contacts, as the form): "+86 138-0000-0001" is 13800000001."""
-    return canonical_phone(cell_text(value)) or ""
+    text = cell_text(value)
+    # ASCII digits without a country code are canonical already (the usual cell): nothing to fold.
+    if text.isascii() and text.isdigit() and not text.startswith(("86", "0086")):
+        return text
+    return canonical_phone(text) or ""
 
 
 def qq_text(value) -> str:
-    return canonical_qq(cell_text(value)) or ""
+    text = cell_text(value)
+    if text.isascii() and text.isdigit():  # canonical already
+        return text
+    return canonical_qq(text) or ""
 
 
 def wechat_key(value) -> str:
@@ -247,6 +259,8 @@ class ImportRow:
     line: int
     values: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
+    # contact_keys(values), once they are parsed.
+    contacts: list = field(default_factory=list)
     blank: bool = False
     duplicate_of: int | None = None
     existing: bool = False
@@ -278,6 +292,13 @@ class Columns:
         ]
 
 
+class JSONText(Cast):
+    """JSON already written as text, for a JSONField to store as it is (the database parses it)."""
+
+    def __init__(self, text: str):
+        super().__init__(Value(text), output_field=JSONField())
+
+
 # Rows imported at a time: their existing customers are read in one query, their new ones written in
 # one COPY; nothing of a chunk but its totals is kept after it.
 CHUNK_ROWS = 5000
@@ -300,9 +321,26 @@ class ImportTotals:
     problems: list = field(default_factory=list)
     # (line, note) of the first SKIPPED_KEPT skipped rows.
     skipped_rows: list = field(default_factory=list)
-    created_ids: list[int] = field(default_factory=list)
-    filled_fields: dict[str, dict] = field(default_factory=dict)
+    # The history entry's two JSON columns (the new customers' ids, the fields filled), kept as JSON
+    # text a chunk at a time: a million rows' ids and filled fields as lists and dicts took 100 MB.
+    created_json: list[str] = field(default_factory=list)
+    filled_json: list[str] = field(default_factory=list)
     database_error: str = ""
+
+    def keep_written(self, created_ids: list[int], filled_fields: dict[str, dict]) -> None:
+        if created_ids:
+            self.created_json.append(",".join(map(str, created_ids)))
+        if filled_fields:
+            # JSONField's own encoding (json.dumps), without the braces, to be joined with the others.
+            self.filled_json.append(json.dumps(filled_fields)[1:-1])
+
+    @property
+    def created_ids(self) -> JSONText:
+        return JSONText("[" + ",".join(self.created_json) + "]")
+
+    @property
+    def filled_fields(self) -> JSONText:
+        return JSONText("{" + ",".join(self.filled_json) + "}")
 
     def reject(self, line: int, reasons: list[str], row) -> None:
         self.error_count += 1
@@ -315,17 +353,86 @@ class ImportTotals:
             self.skipped_rows.append((line, note))
 
 
-def compact_key(key: tuple[str, str]):
-    """A contact as the whole file's duplicate check keeps it: QQ numbers and phones as integers
-    (a million rows' contacts as tuples of strings took 400 MB)."""
-    name, value = key
-    if name == "wechat":
-        return value
-    try:
-        # The parsers let only QQ numbers and mobiles of digits, without a leading 0, through.
-        return int(value)
-    except ValueError:
-        return value
+def seen_key(name: str, value) -> str:
+    """A contact (its field and key) or, with ``name`` "#", a customer's pk, as the duplicate check
+    keeps it: one text key, the field's initial before the value."""
+    return f"{name[0]}{value}"
+
+
+class SeenContacts:
+    """The contacts of the file's rows read so far, and the customers they found, each with the first
+    line that had it (for "Same customer as row N of this file."), for the chunks still to come.
+
+    Kept by the database, in a temporary table of the import's transaction, and looked up a chunk at a
+    time: a million rows' contacts in Python dictionaries took 200 MB of the import's memory. A bitmap
+    of the keys added (about 32 bits a row: 4 MB for a million rows) spares the lookup of those that
+    were surely never added, nearly all of them; a bit set by another key only costs a lookup.
+    """
+
+    table = "crm_import_seen"
+
+    def __init__(self, db, *, rows: int):
+        self.db = db
+        self.quoted = db.ops.quote_name(self.table)
+        size = 1 << max(16, (rows * 32).bit_length())
+        self.bitmap, self.mask = bytearray(size >> 3), size - 1
+
+    def bits(self, keys) -> list[tuple[int, int]]:
+        # crc32 rather than hash(): the same bits in every process, so the same queries.
+        mask = self.mask
+        return [((bit := zlib.crc32(key.encode()) & mask) >> 3, 1 << (bit & 7)) for key in keys]
+
+    def create(self) -> None:
+        # Compared byte by byte: the database's collation (zh_CN.UTF-8, C.UTF-8) calls strcoll for
+        # every comparison of the index, and only equality is asked for.
+        key = 'text COLLATE "C"' if self.db.vendor == "postgresql" else "text"
+        with self.db.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.quoted}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.quoted} (key {key} PRIMARY KEY, line integer NOT NULL)"
+            )
+
+    def drop(self) -> None:
+        with self.db.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {self.quoted}")
+
+    def lines(self, keys: list[str]) -> dict[str, int]:
+        """Those of ``keys`` that earlier chunks had, with their first line."""
+        bitmap = self.bitmap
+        keys = [key for key, (byte, bit) in zip(keys, self.bits(keys), strict=True) if bitmap[byte] & bit]
+        if not keys:
+            return {}
+        with self.db.cursor() as cursor:
+            if self.db.vendor == "postgresql":
+                cursor.execute(f"SELECT key, line FROM {self.quoted} WHERE key = ANY(%s::text[])", [keys])
+                return dict(cursor.fetchall())
+            found, size = {}, query_chunk_size()
+            for start in range(0, len(keys), size):
+                part = keys[start : start + size]
+                placeholders = ", ".join(["%s"] * len(part))
+                cursor.execute(f"SELECT key, line FROM {self.quoted} WHERE key IN ({placeholders})", part)
+                found.update(cursor.fetchall())
+            return found
+
+    def add(self, lines: dict[str, int]) -> None:
+        if not lines:
+            return
+        bitmap = self.bitmap
+        for byte, bit in self.bits(lines):
+            bitmap[byte] |= bit
+        with self.db.cursor() as cursor:
+            if self.db.vendor == "postgresql":
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\n").writerows(lines.items())
+                buffer.seek(0)
+                # psycopg2's own cursor, as in insert_postgresql.
+                cursor.cursor.copy_expert(
+                    f"COPY {self.quoted} (key, line) FROM STDIN WITH (FORMAT csv)", buffer
+                )
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {self.quoted} (key, line) VALUES (%s, %s)", list(lines.items())
+                )
 
 
 class CustomerResource(resources.ModelResource):
@@ -429,14 +536,13 @@ class CustomerResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         self.begin(dataset.headers, dataset.labels)
-        self.load_existing(dataset.headers, dataset.rows)
 
     def begin(self, headers: list[str], labels: dict[str, str]) -> None:
         """Before the first row: the parsers, the staff and campuses (one query each)."""
         self.parsers = {
-            "name": self.parse_text,
+            "name": cell_text,
             "qq": self.parse_qq,
-            "qq_name": self.parse_text,
+            "qq_name": cell_text,
             "sex": self.parse_choice(Customer.Sex.choices),
             "birthday": self.parse_date,
             "phone": self.parse_phone,
@@ -444,12 +550,13 @@ class CustomerResource(resources.ModelResource):
             "source": self.parse_source(),
             "course": cached(self.parse_courses),
             "class_type": self.parse_choice(ClassType.choices),
-            "customer_note": self.parse_text,
-            "network_consult_note": self.parse_text,
+            "customer_note": cell_text,
+            "network_consult_note": cell_text,
             "campus": self.parse_campus,
-            "consultant": self.parse_text,
+            "consultant": cell_text,
         }
         self.columns = [name for name in IMPORT_FIELDS if name in headers]
+        self.column_parsers = [(name, self.parsers[name]) for name in self.columns]
         self.labels = labels
         self.note_columns = [name for name in headers if name == SECOND_PHONE or name.startswith(NOTE_PREFIX)]
         self.contact_column = next((name for name in CONTACT_FIELDS if name in self.columns), None)
@@ -460,36 +567,15 @@ class CustomerResource(resources.ModelResource):
             if name in self.columns
         }
 
-        # Contact (compact_key) -> the first line of the file that has it, one dict per contact field;
-        # an existing customer's pk -> the first line that found it.
-        self.seen: dict[str, dict] = {name: {} for name in CONTACT_FIELDS}
-        self.seen_pk: dict[int, int] = {}
+        # seen_key (a contact, or an existing customer's pk) -> the first line of the file that has it,
+        # for the keys of the chunk being imported (the earlier chunks' are in SeenContacts).
+        self.seen: dict[str, int] = {}
+        self.existing_by: dict[tuple[str, str], Customer] = {}
         if "consultant" in self.columns:
             self.load_consultants()
         if "campus" in self.columns:
             self.campuses = {campus.name.strip().lower(): campus for campus in Campus.objects.all()}
         self.new_customer = {key: value for key, value in Customer().__dict__.items() if key != "_state"}
-
-    def load_existing(self, headers: list[str], rows) -> None:
-        """The customers of the database that share a contact with ``rows`` (one chunk of the file)."""
-
-        def column_values(name, text):
-            if name not in headers:
-                return set()
-            index = headers.index(name)
-            return {text(row[index]) for row in rows} - {""}
-
-        qqs = column_values("qq", qq_text)
-        phones = column_values("phone", phone_text) | column_values(SECOND_PHONE, phone_text)
-        wechats = column_values("wechat", wechat_key)
-        # (contact field, key) -> the customer in the database.
-        self.existing_by: dict[tuple[str, str], Customer] = {}
-        for customer in self.existing_customers(qqs, phones, wechats):
-            for key in contact_keys({name: getattr(customer, name) for name in CONTACT_FIELDS}):
-                self.existing_by[key] = customer
-
-    def seen_line(self, key: tuple[str, str]) -> int | None:
-        return self.seen[key[0]].get(compact_key(key))
 
     @staticmethod
     def existing_customers(qqs: set[str], phones: set[str], wechats: set[str]):
@@ -513,6 +599,22 @@ class CustomerResource(resources.ModelResource):
             condition = Q(qq__in=qqs[part]) | Q(phone__in=phones[part]) | Q(wechat_key__in=wechats[part])
             yield from customers.filter(condition)
 
+    def load_existing(self, states: list[ImportRow]) -> list[str]:
+        """The customers of the database that share a contact with the parsed rows of a chunk (one
+        query); returns the seen_key of every contact of the chunk and of every customer they found."""
+        found = {name: set() for name in CONTACT_FIELDS}
+        for state in states:
+            for name, value in state.contacts:
+                found[name].add(value)
+        # (contact field, key) -> the customer in the database.
+        self.existing_by = existing_by = {}
+        for customer in self.existing_customers(found["qq"], found["phone"], found["wechat"]):
+            for key in contact_keys({name: getattr(customer, name) for name in CONTACT_FIELDS}):
+                existing_by[key] = customer
+        keys = [seen_key(name, value) for name, values in found.items() for value in values]
+        keys += {seen_key("#", customer.pk) for customer in existing_by.values()}
+        return keys
+
     def load_consultants(self):
         staff = get_user_model().objects.filter(is_staff=True, is_active=True).only("id", "username", "name")
         self.staff_by_username, self.staff_by_name = {}, {}
@@ -524,9 +626,6 @@ class CustomerResource(resources.ModelResource):
         self.sales_staff = set(UserProfile.objects.sales_staff().values_list("pk", flat=True))
 
     # --- each row: parse, find the customer it is, fill ---
-
-    def parse_text(self, value):
-        return cell_text(value)
 
     def parse_qq(self, value):
         text = qq_text(value)
@@ -624,10 +723,10 @@ class CustomerResource(resources.ModelResource):
     def before_import_row(self, row, **kwargs):
         state = ImportRow(line=kwargs["row_number"] + 1)
         self.current = state
-        notes = []
-        for name in self.columns:
+        notes, values = [], state.values
+        for name, parse in self.column_parsers:
             try:
-                state.values[name] = self.parsers[name](row[name])
+                values[name] = parse(row[name])
             except ValidationError as error:
                 state.errors[name] = error.messages
         if "source" in state.values:
@@ -654,7 +753,8 @@ class CustomerResource(resources.ModelResource):
                     _("At most %(limit)d characters (it has %(count)d).")
                     % {"limit": limit, "count": len(state.values[name])}
                 ]
-        if not contact_keys(state.values) and not any(name in state.errors for name in CONTACT_FIELDS):
+        state.contacts = contact_keys(state.values)
+        if not state.contacts and not any(name in state.errors for name in CONTACT_FIELDS):
             # Only a row without a contact can be blank: the others need no look at every cell.
             if not any(cell_text(value) for value in row.values()):
                 state.blank, state.values, state.errors = True, {}, {}
@@ -672,20 +772,22 @@ class CustomerResource(resources.ModelResource):
 
     def get_or_init_instance(self, instance_loader, row):
         state = self.current
-        keys = [] if state.blank else contact_keys(state.values)
+        keys = state.contacts
         if not keys:
             return self.init_instance(row), True
-        compact = [(self.seen[name], compact_key((name, value))) for name, value in keys]
-        state.duplicate_of = next(filter(None, (seen.get(key) for seen, key in compact)), None)
+        seen = self.seen
+        contacts = [seen_key(name, value) for name, value in keys]
+        state.duplicate_of = next(filter(None, map(seen.get, contacts)), None)
         if state.duplicate_of:
             return self.init_instance(row), True
         # By QQ, then phone, then WeChat id: the first contact that finds a customer.
         existing = next((self.existing_by[key] for key in keys if key in self.existing_by), None)
         if existing is not None:
-            state.duplicate_of = self.seen_pk.get(existing.pk)
-            self.seen_pk.setdefault(existing.pk, state.line)
-        for seen, key in compact:
-            seen.setdefault(key, state.line)
+            found = seen_key("#", existing.pk)
+            state.duplicate_of = seen.get(found)
+            seen.setdefault(found, state.line)
+        for contact in contacts:
+            seen.setdefault(contact, state.line)
         if existing is not None:
             state.existing = True
             return existing, False
@@ -715,7 +817,10 @@ class CustomerResource(resources.ModelResource):
                 continue
             if name in CONTACT_FIELDS:
                 (key,) = contact_keys({name: value})
-                if self.existing_by.get(key, instance) != instance or self.seen_line(key) != state.line:
+                if (
+                    self.existing_by.get(key, instance) != instance
+                    or self.seen.get(seen_key(*key)) != state.line
+                ):
                     continue  # that contact already belongs to another customer
             setattr(instance, name, value)
             state.filled[name] = value.isoformat() if isinstance(value, datetime.date) else value
@@ -767,9 +872,10 @@ class CustomerResource(resources.ModelResource):
 
     def import_rows(self, rows, columns: Columns, *, total: int, dry_run: bool) -> ImportTotals:
         """Import the file's ``rows`` (tuples as the file has them) in chunks of CHUNK_ROWS: for each
-        chunk, one query finds its existing customers, every row is parsed and checked by the hooks
-        below, and its new and updated customers are written. Run it in a transaction, rolled back
-        when the totals have errors or ``dry_run`` (which writes nothing, so the rollback is cheap).
+        chunk, its rows are parsed, one query finds its existing customers and one the earlier rows
+        that had its contacts (SeenContacts), every row is checked by the hooks below, and its new and
+        updated customers are written. Run it in a transaction, rolled back when the totals have
+        errors or ``dry_run`` (which writes nothing, so the rollback is cheap).
 
         Not django-import-export's ``import_data``: it builds a dict, a RowResult (with the
         instance's ``str``) and keeps them for every row, 600 MB for 200,000 rows; here nothing of a
@@ -781,23 +887,31 @@ class CustomerResource(resources.ModelResource):
         self.owned: dict[int, tuple] = {}
         totals = ImportTotals()
         names, pick, number = columns.names, columns.pick, 0
+        seen = SeenContacts(connections[self.get_db_connection_name()], rows=total)
+        seen.create()
         rows = iter(rows)
         while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-            picked = [pick(row) for row in chunk]
-            self.load_existing(names, picked)
-            pending = []
-            for raw, values in zip(chunk, picked, strict=True):
+            states = []
+            for raw in chunk:
                 number += 1
-                state = self.import_one(dict(zip(names, values, strict=True)), number)
+                self.before_import_row(dict(zip(names, pick(raw), strict=True)), row_number=number)
+                states.append(self.current)
+            earlier = seen.lines(self.load_existing(states))
+            self.seen = dict(earlier)
+            pending = []
+            for raw, state in zip(chunk, states, strict=True):
+                self.import_parsed(state)
                 if state.note:
                     totals.skip(state.line, state.note)
                 elif state.errors:
                     totals.reject(state.line, self.reasons(state.errors), raw)
                 else:
                     pending.append((state, raw))
-                if self.progress and number % PROGRESS_EVERY == 0:
-                    self.progress(number, total)
+                if self.progress and (state.line - 1) % PROGRESS_EVERY == 0:
+                    self.progress(state.line - 1, total)
+            seen.add({key: line for key, line in self.seen.items() if key not in earlier})
             self.write(pending, totals, dry_run=dry_run)
+        seen.drop()
         totals.rows = number
         if self.progress:
             self.progress(number, number)
@@ -805,15 +919,14 @@ class CustomerResource(resources.ModelResource):
         totals.problems.sort(key=itemgetter(0))
         return totals
 
-    def import_one(self, row: dict, number: int) -> ImportRow:
-        """One row through the rules: parse its cells, find the customer it is, fill or make it."""
-        self.before_import_row(row, row_number=number)
-        state = self.current
-        instance, _new = self.get_or_init_instance(None, row)
-        self.import_instance(instance, row)
-        if not self.skip_row(instance, None, row) and not state.errors:
+    def import_parsed(self, state: ImportRow) -> None:
+        """A parsed row (``before_import_row``) through the rest of the rules: find the customer it is,
+        fill or make it."""
+        self.current = state
+        instance, _new = self.get_or_init_instance(None, None)
+        self.import_instance(instance, None)
+        if not self.skip_row(instance, None, None) and not state.errors:
             state.instance = instance
-        return state
 
     def reasons(self, errors: dict) -> list[str]:
         """A row's errors, in the order of the file's columns, each after its header."""
@@ -839,9 +952,9 @@ class CustomerResource(resources.ModelResource):
                 bulk_create = Customer.objects.using(db.alias).bulk_create
                 self.write_batch(created, partial(bulk_create, batch_size=self._meta.batch_size), totals)
             self.write_batch(updated, partial(self.update_rows, db), totals)
-            totals.created_ids.extend(customer.pk for customer in created)
-            totals.filled_fields.update(
-                (str(state.instance.pk), state.filled) for state, _raw in pending if state.existing
+            totals.keep_written(
+                [customer.pk for customer in created],
+                {str(state.instance.pk): state.filled for state, _raw in pending if state.existing},
             )
         for state, raw in pending:
             if state.owner is not None and not state.existing:
@@ -945,7 +1058,7 @@ class CustomerResource(resources.ModelResource):
         self.assign_owners(totals, check_only=dry_run or failed)
         if dry_run or totals.error_count:
             return
-        self.customer_import = CustomerImport.objects.create(
+        entry = CustomerImport.objects.create(
             user=self.user,
             file_name=self.file_name[:255],
             new_count=totals.new,
@@ -954,6 +1067,8 @@ class CustomerResource(resources.ModelResource):
             created_ids=totals.created_ids,
             filled_fields=totals.filled_fields,
         )
+        # Not the JSON columns again as Python objects (a million ids are 36 MB): read when asked for.
+        self.customer_import = CustomerImport.objects.defer("created_ids", "filled_fields").get(pk=entry.pk)
 
     def assign_owners(self, totals: ImportTotals, *, check_only: bool) -> None:
         """Give the new customers to the consultants the file names, through the claim's locked cap

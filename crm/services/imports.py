@@ -12,10 +12,10 @@ import itertools
 import re
 import zipfile
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -150,14 +150,40 @@ def outcome_from_json(data: dict) -> ImportOutcome:
     )
 
 
-def customer_files_count_rows(*, data: bytes, encoding: str = "auto") -> int:
+def customer_files_count_rows(*, file: BinaryIO | bytes, encoding: str = "auto") -> int:
     """The rows of a file, counted without building them, to choose between a preview in the request
     and a background check: exact for a CSV file (its streaming check), the row tags of an xlsx file
     (its bounds checked, its cells not parsed). Raises ValidationError as ``customer_files_read``."""
-    file_size_check(len(data))
-    if data.startswith(b"PK\x03\x04"):
-        return max(xlsx_row_tags(data) - 1, 0)
-    return customer_files_read(data=data, encoding=encoding).row_count
+    file = binary_file(file)
+    file_size_check(file_size(file))
+    if file_head(file).startswith(b"PK\x03\x04"):
+        return max(xlsx_row_tags(file) - 1, 0)
+    return customer_files_read(file=file, encoding=encoding).row_count
+
+
+def binary_file(file: BinaryIO | bytes) -> BinaryIO:
+    """The file an import reads, from its start and a chunk at a time, never whole: an open binary
+    file (the upload's temporary file, the stored upload, a path opened by the command) as it is;
+    bytes (a small file, the tests) through a BytesIO, which does not copy them."""
+    return io.BytesIO(file) if isinstance(file, bytes | bytearray) else file
+
+
+def file_size(file: BinaryIO) -> int:
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    return size
+
+
+def file_head(file: BinaryIO, size: int = 4) -> bytes:
+    file.seek(0)
+    return file.read(size)
+
+
+def file_chunks(file: BinaryIO) -> Iterator[bytes]:
+    """The file's bytes from its start, DECODE_CHUNK at a time."""
+    file.seek(0)
+    while chunk := file.read(DECODE_CHUNK):
+        yield chunk
 
 
 def not_a_table() -> ValidationError:
@@ -201,56 +227,55 @@ def unknown_encoding() -> ValidationError:
     )
 
 
-NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def looks_like_gb18030(characters: Counter) -> bool:
+def looks_like_gb18030(*, unusual: int, common: int) -> bool:
     """Text decoded as GB18030 that is Chinese rather than mojibake: Latin-1 or Big5 bytes mostly decode
     to the rare characters outside GB2312 (an accented letter and the ASCII letter after it make one).
-    ``characters`` counts the text's non-ASCII characters."""
-    unusual = common = 0
-    for char, count in characters.items():
-        try:
-            char.encode("gb2312")
-        except UnicodeEncodeError:
-            unusual += count
-        else:
-            common += count
+    ``unusual`` counts the text's characters outside GB2312, ``common`` its non-ASCII ones inside."""
     # Names hold the odd rare character (镕, 堃); a quarter of them is no Chinese text.
     return unusual * 3 <= common or unusual < 2
 
 
-def decodes_as(data: bytes, encoding: str, *, check_chinese: bool) -> bool:
-    """Whether the whole of ``data`` decodes, read a chunk at a time (no second copy of a large file)."""
+def gb2312_counts(text: str) -> tuple[int, int]:
+    """(characters outside GB2312, non-ASCII characters inside it) of ``text``, counted by the codecs
+    in C: what GB2312 cannot encode is dropped, ASCII is one byte of it."""
+    inside = len(text.encode("gb2312", errors="ignore").decode("gb2312"))
+    ascii_count = len(text.encode("ascii", errors="ignore"))
+    return len(text) - inside, inside - ascii_count
+
+
+def decodes_as(file: BinaryIO, encoding: str, *, check_chinese: bool) -> bool:
+    """Whether the whole file decodes, read a chunk at a time (never whole)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    characters = Counter()
+    unusual = common = 0
     try:
-        for start in range(0, len(data), DECODE_CHUNK):
-            text = decoder.decode(data[start : start + DECODE_CHUNK])
+        for chunk in file_chunks(file):
+            text = decoder.decode(chunk)
             if "\x00" in text:
                 raise not_a_table()
             if check_chinese:
-                characters.update(NON_ASCII.findall(text))
+                more_unusual, more_common = gb2312_counts(text)
+                unusual, common = unusual + more_unusual, common + more_common
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
-    return not check_chinese or looks_like_gb18030(characters)
+    return not check_chinese or looks_like_gb18030(unusual=unusual, common=common)
 
 
-def text_encoding(data: bytes, encoding: str) -> str:
+def text_encoding(file: BinaryIO, encoding: str) -> str:
     """The encoding a CSV file is in. ``auto``: UTF-8 (with or without BOM) when the bytes are valid
     UTF-8, else GB18030, the superset of GBK that Excel in China writes, when they read as Chinese."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    head = file_head(file)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates = ["utf-16"]  # Excel's "Unicode text"
-    elif b"\x00" in data:
+    elif any(b"\x00" in chunk for chunk in file_chunks(file)):
         raise not_a_table()
     elif encoding == "auto":
-        candidates = ["utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8", "gb18030"]
+        candidates = ["utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8", "gb18030"]
     else:
-        candidates = ["utf-8-sig" if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8) else encoding]
+        candidates = ["utf-8-sig" if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8) else encoding]
     for candidate in candidates:
         check_chinese = encoding == "auto" and candidate == "gb18030"
-        if decodes_as(data, candidate, check_chinese=check_chinese):
+        if decodes_as(file, candidate, check_chinese=check_chinese):
             return candidate
     if encoding == "auto":
         raise unknown_encoding()
@@ -290,6 +315,17 @@ def table_rows(rows, width: int):
         yield tuple(row[:width]) + padding[len(row) :] if len(row) < width else tuple(row[:width])
 
 
+def count_table_rows(rows) -> int:
+    """How many rows ``table_rows`` makes of ``rows``, with its bound, without making them."""
+    last_filled, max_rows = 0, settings.IMPORT_MAX_ROWS
+    for count, row in enumerate(rows, start=1):
+        if count > max_rows:
+            raise too_many_rows()
+        if not is_blank(row):
+            last_filled = count
+    return last_filled
+
+
 def checked_table(open_rows, *, count_rows: bool = True) -> tuple[list[str], int]:
     """The headers and the row count of a table whose first row is the header, read once as a stream
     (nothing kept); one clear ValidationError when it is empty, headless, without rows or too long.
@@ -305,7 +341,7 @@ def checked_table(open_rows, *, count_rows: bool = True) -> tuple[list[str], int
         raise ValidationError(_("The first row of the file must hold the column headers."), code="no_headers")
     if not count_rows:
         return headers, 0
-    count = sum(1 for _row in table_rows(rows, len(headers)))
+    count = count_table_rows(rows)
     if not count:
         raise ValidationError(_("The file has headers but no rows to import."), code="no_rows")
     return headers, count
@@ -332,37 +368,53 @@ def bounded_lines(lines, delimiter: str):
         yield line
 
 
-def csv_rows(data: bytes, encoding: str, delimiter: str):
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+def text_lines(file: BinaryIO, encoding: str):
+    """The file's text from its start, as lines (newlines kept, for the csv module to read)."""
+    file.seek(0)
+    text = io.TextIOWrapper(file, encoding=encoding, newline="")
     try:
-        yield from csv.reader(bounded_lines(text, delimiter), delimiter=delimiter)
+        # Not ``yield from``: an early stop would close the wrapper, and with it the file.
+        for line in text:  # noqa: UP028
+            yield line
+    finally:
+        # Nor may the wrapper close it when it goes: the file is the caller's, read again later.
+        if not file.closed:
+            text.detach()
+
+
+def csv_rows(file: BinaryIO, encoding: str, delimiter: str):
+    try:
+        yield from csv.reader(bounded_lines(text_lines(file, encoding), delimiter), delimiter=delimiter)
     except csv.Error as error:
         raise not_a_table() from error
 
 
-def customer_files_read(*, data: bytes, encoding: str = "auto") -> CustomerFile:
+def customer_files_read(*, file: BinaryIO | bytes, encoding: str = "auto") -> CustomerFile:
     """Check an uploaded file (read once as a stream, counting its rows); one clear ValidationError
-    when it cannot be imported at all."""
-    file_size_check(len(data))
-    if not data.strip():
+    when it cannot be imported at all. ``file``: see ``binary_file``; its rows are read from it again
+    by ``rows()``, so it must stay open until the import is over."""
+    file = binary_file(file)
+    file_size_check(file_size(file))
+    if not any(chunk.strip() for chunk in file_chunks(file)):
         raise ValidationError(_("The file is empty."), code="empty")
-    if data.startswith(b"PK\x03\x04"):
+    head = file_head(file)
+    if head.startswith(b"PK\x03\x04"):
         # Its bounds were checked in its bytes; its cells are parsed once, by the import (openpyxl
         # reads a few thousand rows a second: a second pass would double a preview).
-        count = max(xlsx_row_tags(data) - 1, 1)
-        open_rows = functools.partial(xlsx_sheet_rows, data)
+        count = max(xlsx_row_tags(file) - 1, 1)
+        open_rows = functools.partial(xlsx_sheet_rows, file)
         headers, _none = checked_table(open_rows, count_rows=False)
         return CustomerFile(
             headers=headers, row_count=count, file_format="xlsx", encoding=None, open_rows=open_rows
         )
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ValidationError(
             _("Old Excel .xls files cannot be read: save the file as .xlsx or CSV."), code="xls"
         )
-    used = text_encoding(data, encoding)
-    first_line = io.TextIOWrapper(io.BytesIO(data), encoding=used, newline="").readline()
+    used = text_encoding(file, encoding)
+    first_line = next(text_lines(file, used), "")
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    open_rows = functools.partial(csv_rows, data, used, delimiter)
+    open_rows = functools.partial(csv_rows, file, used, delimiter)
     headers, count = checked_table(open_rows)
     return CustomerFile(
         headers=headers, row_count=count, file_format="csv", encoding=used, open_rows=open_rows
@@ -412,12 +464,12 @@ def xlsx_rows(sheet):
         yield from sheet.iter_rows(min_row=2, max_col=width, values_only=True)
 
 
-def xlsx_row_tags(data: bytes) -> int:
+def xlsx_row_tags(file: BinaryIO) -> int:
     """The rows of the largest sheet, by its row tags and their row numbers, once the unpacked size
     is known to be within bounds; a file past them is refused unparsed."""
     most = 0
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(file) as archive:
             # zipfile never unpacks a member past its declared size, so the sum bounds what is read.
             unpacked = sum(member.file_size for member in archive.infolist())
             if unpacked > settings.IMPORT_MAX_FILE_MB * XLSX_EXPANSION * 1024 * 1024:
@@ -436,12 +488,12 @@ def xlsx_row_tags(data: bytes) -> int:
     return most
 
 
-def xlsx_sheet_rows(data: bytes):
+def xlsx_sheet_rows(file: BinaryIO):
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except (*BROKEN_XLSX, InvalidFileException) as error:
         raise not_a_table() from error
     try:
@@ -457,7 +509,7 @@ def xlsx_sheet_rows(data: bytes):
 
 def customers_import(
     *,
-    data: bytes,
+    file: BinaryIO | bytes,
     file_name: str,
     user,
     encoding: str = "auto",
@@ -469,9 +521,10 @@ def customers_import(
 
     Raises ValidationError when the file is not an importable table. A file with bad rows writes
     no customer; unless ``keep_rejected`` is off, a real (not dry-run) attempt is kept in the history
-    with its error count. A dry run writes nothing at all, not even history.
+    with its error count. A dry run writes nothing at all, not even history. ``file``: an open binary
+    file, read a chunk at a time (or bytes, see ``binary_file``).
     """
-    source = customer_files_read(data=data, encoding=encoding)
+    source = customer_files_read(file=file, encoding=encoding)
     columns = CustomerResource.prepare_columns(source.headers)
     resource = CustomerResource(user=user, file_name=file_name, progress=progress)
     with transaction.atomic():

@@ -29,6 +29,7 @@ from crm.models import Job
 from crm.models.jobs import RESULT_FOLDER
 from crm.resources.streaming import is_formula_like, iter_csv, iter_rows
 from crm.resources.xlsx import write_xlsx
+from crm.uploads import import_tmp_storage, import_uploads_open
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +54,6 @@ def jobs_should_run_in_background(*, rows: int) -> bool:
 def progress_database() -> str:
     # The import's own connection is inside its transaction: what it writes is seen at the commit.
     return "jobs" if "jobs" in settings.DATABASES else "default"
-
-
-def import_tmp_storage(name: str | None = None):
-    """The storage where an upload waits between the preview and the confirmation (the admin's too)."""
-    return import_string(settings.IMPORT_EXPORT_TMP_STORAGE_CLASS)(name=name, encoding=None, read_mode="rb")
 
 
 def jobs_enqueue(*, job: Job) -> None:
@@ -214,31 +210,28 @@ def jobs_run(*, job_id: int) -> Job | None:
 
 
 def _stored_upload(job: Job):
-    storage = import_tmp_storage(job.params["stored_name"])
-    try:
-        data = storage.read()
-    except OSError:
-        data = None
-    if not data:
+    """The job's upload, open for reading a chunk at a time (never read whole into memory)."""
+    file = import_uploads_open(job.params["stored_name"])
+    if file is None:
         raise ValidationError(_("The uploaded file is no longer available: upload it again."))
-    return storage, data
+    return file
 
 
 def _run_import(job: Job) -> dict:
     from crm.services.imports import customer_imports_rejected_file, customers_import
 
-    storage, data = _stored_upload(job)
+    file = _stored_upload(job)
     try:
-        with transaction.atomic():
+        with file, transaction.atomic():
             outcome = customers_import(
-                data=data,
+                file=file,
                 file_name=job.params["file_name"],
                 user=job.user,
                 encoding=job.params["encoding"],
                 progress=lambda done, total: jobs_progress(job=job, done=done, total=total),
             )
     finally:
-        storage.remove()
+        import_tmp_storage(job.params["stored_name"]).remove()
     fields = {"rows_done": outcome.total, "rows_total": outcome.total}
     if not outcome.ok:
         # The data changed since the preview (another import, an edit): nothing was written; the
@@ -259,15 +252,15 @@ def _run_preview(job: Job) -> dict:
     parameters (the import page shows it) and its rejected rows into the result file."""
     from crm.services.imports import customer_imports_rejected_file, customers_import, outcome_as_json
 
-    _storage, data = _stored_upload(job)
-    outcome = customers_import(
-        data=data,
-        file_name=job.params["file_name"],
-        user=job.user,
-        encoding=job.params["encoding"],
-        dry_run=True,
-        progress=lambda done, total: jobs_progress(job=job, done=done, total=total),
-    )
+    with _stored_upload(job) as file:
+        outcome = customers_import(
+            file=file,
+            file_name=job.params["file_name"],
+            user=job.user,
+            encoding=job.params["encoding"],
+            dry_run=True,
+            progress=lambda done, total: jobs_progress(job=job, done=done, total=total),
+        )
     job.params = {**job.params, "outcome": outcome_as_json(outcome)}
     fields = {"rows_done": outcome.total, "rows_total": outcome.total, "params": job.params}
     if not outcome.ok:

@@ -68,6 +68,25 @@ def test_preview_then_confirm_imports_a_gbk_file(boss_client, boss_user, import_
     assert not (import_tmp_storage / "django-import-export" / stored).exists()
 
 
+def test_the_preview_and_the_confirmation_store_and_read_the_upload_as_a_file(
+    boss_client, import_file, monkeypatch
+):
+    from import_export.tmp_storages import MediaStorage
+
+    def whole(self, *args):
+        raise AssertionError("the whole upload was held in memory")
+
+    # django-import-export's storage takes and gives the file as bytes.
+    monkeypatch.setattr(MediaStorage, "save", whole)
+    monkeypatch.setattr(MediaStorage, "read", whole)
+
+    preview = upload(boss_client, import_file("customers_gbk.csv"))
+    response = confirm(boss_client, preview)
+
+    assert response.status_code == 302 and response.url == CHANGELIST_URL
+    assert Customer.objects.count() == 3
+
+
 def test_a_file_with_a_bad_row_lists_it_offers_the_rejected_rows_and_no_confirm(boss_client, import_file):
     preview = upload(boss_client, import_file("customers_one_bad_row.csv"))
 

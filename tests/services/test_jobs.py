@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.utils import timezone
 
 from crm.models import Customer, CustomerImport, Job
@@ -136,7 +137,7 @@ def test_the_import_leaves_the_garbage_collector_alone(boss_user, monkeypatch):
 
     monkeypatch.setattr(gc, "disable", refuse)
 
-    outcome = customers_import(data=customer_file(1200), file_name="a.csv", user=boss_user)
+    outcome = customers_import(file=customer_file(1200), file_name="a.csv", user=boss_user)
 
     assert outcome.ok and outcome.new == 1200
     assert gc.isenabled()
@@ -237,6 +238,38 @@ def test_a_check_job_stores_the_preview_and_keeps_the_upload_for_the_confirmatio
     assert job.params["outcome"]["counts"] == [3, 3, 0, 0, 0]
     assert not Customer.objects.exists()
     assert (import_tmp_storage / UPLOAD_FOLDER / job.params["stored_name"]).exists()
+
+
+@pytest.mark.parametrize("kind", ["import", "check"])
+def test_a_job_reads_its_upload_from_the_stored_file_not_into_memory(
+    boss_user, django_capture_on_commit_callbacks, monkeypatch, kind
+):
+    from import_export.tmp_storages import MediaStorage
+
+    from crm.services import imports
+
+    job = (queued_import if kind == "import" else queued_check)(
+        boss_user, customer_file(3), django_capture_on_commit_callbacks
+    )
+    given = []
+    import_file = imports.customers_import
+
+    def recorded(*, file, **kwargs):
+        given.append(file)
+        return import_file(file=file, **kwargs)
+
+    def read_whole(self):
+        raise AssertionError("the whole upload was read into memory")
+
+    monkeypatch.setattr(imports, "customers_import", recorded)
+    monkeypatch.setattr(MediaStorage, "read", read_whole)
+
+    jobs_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.state, job.rows_done, job.error) == (Job.State.DONE, 3, "")
+    # The stored file itself, opened from the storage (and closed after).
+    assert isinstance(given[0], File) and given[0].closed
 
 
 def test_a_check_job_whose_upload_is_gone_fails_clearly(boss_user, django_capture_on_commit_callbacks):

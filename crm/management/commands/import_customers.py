@@ -57,17 +57,18 @@ class Command(BaseCommand):
                 raise CommandError(f"No user called {options['user']!r}.")
         label = "check" if options["dry_run"] else "import"
         try:
-            # Before reading: the service refuses a file over IMPORT_MAX_FILE_MB, once it is in memory.
             file_size_check(path.stat().st_size)
-            outcome = customers_import(
-                data=path.read_bytes(),
-                file_name=path.name,
-                user=user,
-                encoding=options["encoding"],
-                dry_run=options["dry_run"],
-                keep_rejected=not options["dry_run"],
-                progress=None if options["no_progress"] else ProgressBar(self.stderr, label),
-            )
+            # Read from the disk a chunk at a time, as the admin's jobs read the stored upload.
+            with path.open("rb") as file:
+                outcome = customers_import(
+                    file=file,
+                    file_name=path.name,
+                    user=user,
+                    encoding=options["encoding"],
+                    dry_run=options["dry_run"],
+                    keep_rejected=not options["dry_run"],
+                    progress=None if options["no_progress"] else ProgressBar(self.stderr, label),
+                )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
 

@@ -172,7 +172,14 @@ class NearestPageChangeList(ChangeList):
             if estimated and not self.page_is_inside_estimate(paginator):
                 paginator = self.get_counting_paginator(request, may_estimate=False)
         result_count = paginator.count
-        full_result_count = self.root_queryset.count() if self.model_admin.show_full_result_count else None
+        if self.model_admin.show_full_result_count:
+            full_result_count = self.root_queryset.count()
+        elif not self.query and not self.get_filters_params():
+            # The whole list is shown: its count is the full one, and the search bar offers no 显示全部
+            # that would lead back to it (Django offers it whenever it has not counted the full list).
+            full_result_count = result_count
+        else:
+            full_result_count = None
         can_show_all = result_count <= self.list_max_show_all
         multi_page = result_count > self.list_per_page
         if keys is not None:

@@ -490,3 +490,14 @@ def test_each_long_list_runs_a_fixed_number_of_queries_whatever_its_rows(
     grow_lists(23, sales_user)  # more than a page of each, and 25 classes to choose from
     with django_assert_num_queries(expected):
         assert client.get(url, dict(params)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "offered"),
+    [({}, False), ({"q": "昌平"}, True), ({"name": "校区1"}, True), ({"p": "2"}, False)],
+)
+def test_the_search_bar_counts_a_searched_or_filtered_list_only(boss_client, campuses, params, offered):
+    # "45 条结果。（显示全部）" beside the search box: on the whole list it would lead back to itself.
+    response = boss_client.get(reverse(CAMPUSES), params)
+
+    assert ("条结果" in response.content.decode()) is offered

@@ -36,11 +36,16 @@ def stored_upload(data: bytes) -> str:
     return os.path.basename(storage.name)
 
 
-def queued_import(user, data: bytes, django_capture_on_commit_callbacks) -> Job:
+def queued(start, user, data: bytes, django_capture_on_commit_callbacks) -> Job:
+    """The job ``start`` (jobs_start_import or jobs_start_preview) queues for an upload of ``data``."""
     with django_capture_on_commit_callbacks(execute=False):
-        return jobs_start_import(
+        return start(
             user=user, stored_name=stored_upload(data), file_name="名单.csv", encoding="auto", rows=0
         )
+
+
+def queued_import(user, data: bytes, django_capture_on_commit_callbacks) -> Job:
+    return queued(jobs_start_import, user, data, django_capture_on_commit_callbacks)
 
 
 def test_an_import_job_imports_the_stored_upload_and_removes_it(
@@ -220,10 +225,7 @@ def test_an_export_job_of_a_user_gone_inactive_fails(django_capture_on_commit_ca
 
 
 def queued_check(user, data: bytes, django_capture_on_commit_callbacks) -> Job:
-    with django_capture_on_commit_callbacks(execute=False):
-        return jobs_start_preview(
-            user=user, stored_name=stored_upload(data), file_name="名单.csv", encoding="auto", rows=0
-        )
+    return queued(jobs_start_preview, user, data, django_capture_on_commit_callbacks)
 
 
 def test_a_check_job_stores_the_preview_and_keeps_the_upload_for_the_confirmation(

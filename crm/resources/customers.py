@@ -1133,7 +1133,7 @@ class CustomerExportResource(resources.Resource):
         # Staff and campuses are few: their names are read once per export, not joined per row.
         self.consultant_name = NamesById(UserProfile.objects.only("username", "name"), bulk=Q(is_staff=True))
         self.campus_name = NamesById(Campus.objects.all())
-        self.label = ChoiceLabels(Customer, course=Course.choices)
+        self.label = ChoiceLabels(Customer, course=Course)
 
     @classmethod
     def get_display_name(cls):

@@ -71,11 +71,12 @@ class NamesById:
 
 
 class ChoiceLabels:
-    """The labels of choices, translated once per export rather than once per cell: ``get_FOO_display``
-    hashes and translates every choice of its field at each call (most of a customer export's time).
+    """The labels of choices for the cells of an export, from ``choice_labels`` (translated once per
+    language and process: ``get_FOO_display`` hashes and translates every choice of its field at each
+    call, most of a customer export's time), looked up once per export.
 
     ``labels(name, code)`` is the label of ``code`` among the choices of the model's field ``name``
-    (or of ``choices[name]``), the code itself when it is not one of them.
+    (or of the ``Choices`` class ``choices[name]``), the code itself when it is not one of them.
     """
 
     def __init__(self, model, **choices):
@@ -85,11 +86,7 @@ class ChoiceLabels:
 
     def of(self, name: str) -> dict:
         if name not in self.labels:
-            choices = self.choices.get(name)
-            if choices is None:
-                self.labels[name] = choice_labels(self.model._meta.get_field(name))
-            else:
-                self.labels[name] = {code: force_str(label) for code, label in choices}
+            self.labels[name] = choice_labels(self.choices.get(name) or self.model._meta.get_field(name))
         return self.labels[name]
 
     def __call__(self, name: str, code):

@@ -174,7 +174,7 @@ class NearestPageChangeList(ChangeList):
         result_count = paginator.count
         if self.model_admin.show_full_result_count:
             full_result_count = self.root_queryset.count()
-        elif not self.query and not self.get_filters_params():
+        elif self.shows_whole_list():
             # The whole list is shown: its count is the full one, and the search bar offers no 显示全部
             # that would lead back to it (Django offers it whenever it has not counted the full list).
             full_result_count = result_count
@@ -209,6 +209,12 @@ class NearestPageChangeList(ChangeList):
         # The page shown is marked as the current one in the page links ({% pagination %}).
         self.page_num = paginator.validate_number(self.page_num)
 
+    def shows_whole_list(self) -> bool:
+        """No search term and no filter: the list shows every row the user may see of it. A lookup of
+        the query string that no list filter declares (``?customer__id__exact=5`` of a row's link, a
+        date hierarchy's) filters too, where Django's ``has_active_filters`` counts declared filters only."""
+        return not self.query and not self.get_filters_params()
+
     def search_keys(self) -> list | None:
         """The keys of the rows a search finds (in no order), when it finds at most SEARCH_KEYS_LIMIT:
         the search's condition is then evaluated once, where counting the rows and reading the page
@@ -224,7 +230,7 @@ class NearestPageChangeList(ChangeList):
     def get_counting_paginator(self, request, may_estimate=None):
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
         if may_estimate is None:
-            may_estimate = not self.query and not self.has_active_filters and not self.date_hierarchy
+            may_estimate = self.shows_whole_list() and not self.date_hierarchy
         paginator.may_estimate = may_estimate and hasattr(paginator, "may_estimate")
         if not paginator.may_estimate:
             exact_count = getattr(self.model_admin, "get_exact_count", None)

@@ -195,6 +195,17 @@ def test_a_searched_long_list_counts_exactly(boss_client, analyzed_campuses):
 
 
 @pytest.mark.postgres
+def test_a_long_list_narrowed_by_a_lookup_no_filter_declares_counts_exactly(boss_client, analyzed_campuses):
+    # Such as a row's link to its related rows (?customer__id__exact=5); Django's has_active_filters
+    # does not see it.
+    CampusFactory(name="另一处", address="上海")
+    response = boss_client.get(reverse(CAMPUSES), {"address": "北京市昌平区"})
+
+    assert not response.context["cl"].paginator.count_is_estimated
+    assert response.context["cl"].result_count == 45
+
+
+@pytest.mark.postgres
 def test_a_filtered_long_list_counts_exactly(sales_client, settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -866,3 +866,41 @@ def test_a_forged_referrer_outside_the_viewers_customers_is_refused(
 
     assert "introduce_from" in response.context["adminform"].form.errors
     assert Customer.objects.get(pk=customer.pk).introduce_from is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("list_name", "user_fixture", "index"),
+    [
+        ("admin:crm_publiccustomer_changelist", "sales_user", "crm_customer_pool_date"),
+        ("admin:crm_customer_changelist", "boss_user", "crm_customer_date_id"),
+    ],
+)
+def test_a_deep_page_of_a_customer_list_is_read_from_its_order_index_without_a_sort(
+    request, list_name, user_fixture, index
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import CampusFactory
+
+    user = request.getfixturevalue(user_fixture)
+    user.campus = CampusFactory()
+    user.save(update_fields=["campus"])
+    CustomerFactory.create_batch(30, campus=user.campus)
+    CustomerFactory.create_batch(15)
+    client = Client()
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse(list_name), {"p": 2})
+    assert len(rows(response)) == 20
+    [page_query] = [query["sql"] for query in queries if "OFFSET 20" in query["sql"]]
+    with connection.cursor() as cursor:
+        # On a small table the planner would rather read the table (or a bitmap of it) and sort it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {page_query}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Only Scan Backward using {index}" in plan or f"Index Only Scan using {index}" in plan, plan
+    # The page's keys (the subquery U0) come in the index's order; only the 20 rows shown are sorted.
+    assert "Sort Key: u0." not in plan, plan

@@ -430,7 +430,8 @@ def test_the_row_links_are_the_ones_django_reverses_for_each_row(boss_client, ca
     assert [cl.url_for_result(row) for row in cl.result_list] == [
         ChangeList.url_for_result(cl, row) for row in cl.result_list
     ]
-    assert cl.url_for_result(campuses[0]) in response.content.decode()
+    # The first row shown (the campuses are ordered by name, so which one depends on their numbers).
+    assert cl.url_for_result(cl.result_list[0]) in response.content.decode()
     quoted = reverse("admin:crm_campus_change", args=["a_2Fb_5Fc"])
     assert row_url("admin:crm_campus_change", "a/b_c") == quoted
     assert row_url("admin:crm_campus_changelist") == reverse("admin:crm_campus_changelist")

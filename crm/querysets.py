@@ -284,6 +284,10 @@ class PaymentRecordQuerySet(models.QuerySet):
         return self.annotate(net_amount=self.net_amount())
 
     @classmethod
+    def row_count(cls) -> models.Aggregate:
+        return models.Count("pk")
+
+    @classmethod
     def total_expressions(cls) -> dict[str, models.Aggregate]:
         """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group."""
         net = cls.net_amount()
@@ -293,7 +297,7 @@ class PaymentRecordQuerySet(models.QuerySet):
             return models.Sum(net, filter=rows, default=0, output_field=models.BigIntegerField())
 
         return {
-            "count": models.Count("pk"),
+            "count": cls.row_count(),
             "confirmed_net": total(cls.confirmed_q()),
             "confirmed_income": total(cls.income_q()),
             "confirmed_refunds": total(cls.refunds_q()),
@@ -303,6 +307,23 @@ class PaymentRecordQuerySet(models.QuerySet):
     def totals(self) -> dict[str, int]:
         """Totals of these rows in one query: confirmed net, its income and refunds, and pending."""
         return self.aggregate(**self.total_expressions())
+
+
+class PaymentTallyQuerySet(PaymentRecordQuerySet):
+    """The payments' scopes, filters and totals over PaymentTally's groups: the same methods, each
+    group counting as its ``n`` payments of net amount ``net``, all of them outgoing or none."""
+
+    @classmethod
+    def outgoing_q(cls) -> models.Q:
+        return models.Q(outgoing=True)
+
+    @classmethod
+    def net_amount(cls) -> models.F:
+        return models.F("net")
+
+    @classmethod
+    def row_count(cls) -> models.Aggregate:
+        return models.Sum("n", default=0)
 
 
 # --- teaching ---

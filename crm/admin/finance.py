@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.html import format_html
@@ -21,7 +21,7 @@ from crm.admin.base import (
 from crm.admin.confirmation import action_confirmation
 from crm.admin.exporting import StreamingExportMixin
 from crm.admin.rows import as_row_action, row_button, row_url
-from crm.models import ClassList, Customer, Enrollment, PaymentRecord
+from crm.models import ClassList, Customer, Enrollment, PaymentRecord, PaymentTally
 from crm.models.choices import choice_label
 from crm.querysets import PaymentRecordQuerySet
 from crm.resources.finance import EnrollmentResource, PaymentRecordResource
@@ -124,6 +124,9 @@ class PaymentTotalFilter(admin.SimpleListFilter):
         # An unknown value selects nothing rather than silently showing every row.
         return queryset.none() if self.value() else queryset
 
+
+# The list parameters whose payments the tally's groups select (PaymentTally's columns, and the totals').
+TALLIED_PAYMENT_FILTERS = {"status__exact", "pay_type__exact", "enrolment_class__id__exact", "total"}
 
 # The badge colours of a payment's status: waiting, settled, refused.
 PAYMENT_STATUS_COLOURS = {
@@ -304,6 +307,36 @@ class PaymentRecordAdmin(
     def scope_queryset(self, request, queryset):
         return queryset.alive().visible_to(request.user)
 
+    def tallied_totals(self, request, changelist) -> dict[str, int] | None:
+        """The list's totals from the tally (PaymentTally), when its filters are all on the tally's
+        columns and nothing is searched; None: they are summed over the payments. Read once per list:
+        the list's count is their ``count``."""
+        if "tallied_totals" not in changelist.__dict__:
+            changelist.tallied_totals = self._tallied_totals(request, changelist)
+        return changelist.tallied_totals
+
+    def _tallied_totals(self, request, changelist):
+        params = changelist.get_filters_params()
+        if changelist.query or not params.keys() <= TALLIED_PAYMENT_FILTERS:
+            return None
+        if any(len(values) != 1 for values in params.values()):
+            return None
+        groups = self.scope_queryset(request, PaymentTally.objects.all())
+        total = params.pop(PaymentTotalFilter.parameter_name, [None])[0]
+        if total is not None:
+            if total not in PaymentRecordQuerySet.TOTALS:
+                return None  # the filter selects nothing: counted as such
+            groups = groups.filter(groups.total_q(total))
+        try:
+            groups = groups.filter(**{key: values[0] for key, values in params.items()})
+        except (ValueError, ValidationError):
+            return None
+        return services.payments_tally_totals(groups=groups)
+
+    def get_exact_count(self, request, changelist):
+        totals = self.tallied_totals(request, changelist)
+        return None if totals is None else totals["count"]
+
     def get_fields(self, request, obj=None):
         fields = ["customer", "enrolment_class", "pay_type", "paid_fee", "date", "note"]
         if obj is not None:
@@ -389,8 +422,10 @@ class PaymentRecordAdmin(
         response = super().changelist_view(request, extra_context)
         context = getattr(response, "context_data", None)
         if context and "cl" in context:
-            # One aggregate over the changelist's filtered rows, whatever page is shown.
-            context["payment_totals"] = context["cl"].queryset.totals()
+            # One aggregate over the changelist's filtered rows (or their tally), whatever page is shown.
+            changelist = context["cl"]
+            totals = self.tallied_totals(request, changelist)
+            context["payment_totals"] = changelist.queryset.totals() if totals is None else totals
         return response
 
     @admin.display(description=PaymentRecord._meta.get_field("paid_fee").verbose_name, ordering="paid_fee")

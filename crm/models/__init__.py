@@ -18,7 +18,7 @@ from crm.models.dashboard import (
     DashboardDay,
     DashboardDirtyDay,
 )
-from crm.models.finance import Enrollment, PaymentRecord
+from crm.models.finance import Enrollment, PaymentRecord, PaymentTally
 from crm.models.imports import CustomerImport
 from crm.models.jobs import Job
 from crm.models.teaching import ClassList, ContractTemplate, CourseRecord, StudyRecord
@@ -48,6 +48,7 @@ __all__ = [
     "Enrollment",
     "Job",
     "PaymentRecord",
+    "PaymentTally",
     "PrivateCustomer",
     "PublicCustomer",
     "StudyRecord",

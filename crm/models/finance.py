@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models.choices import PaymentStatus, PayType
-from crm.querysets import EnrollmentQuerySet, PaymentRecordQuerySet
+from crm.querysets import EnrollmentQuerySet, PaymentRecordQuerySet, PaymentTallyQuerySet
 
 
 class Enrollment(models.Model):
@@ -127,3 +127,47 @@ class PaymentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.get_pay_type_display()} {self.paid_fee}"
+
+
+class PaymentTally(models.Model):
+    """How many payments, and their net amount, each (recorder, class, status, type, deleted, outgoing)
+    group holds, kept exact by PostgreSQL statement triggers on crm_paymentrecord (crm/tallies.py):
+    the 缴费 list's totals and count over 100,000 payments sum a few hundred of these rows instead.
+
+    The triggers only insert: each statement adds one row per group it changed, with the differences
+    (so that concurrent confirmations never wait on one counter); ``payments_tally_totals`` sums them and
+    folds them back into one row per group once there are many. The columns are the payment's under
+    the same names, so that PaymentRecordQuerySet's scopes and filters (``alive``, ``visible_to``, the
+    ``*_q`` of each total) select the same groups here. Empty (and unused) on other databases."""
+
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    enrolment_class = models.ForeignKey(
+        "crm.ClassList",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    status = models.CharField(max_length=16)
+    pay_type = models.CharField(max_length=16)
+    delete_status = models.BooleanField()
+    # Whether the group's payments are money out (PaymentRecordQuerySet.outgoing_q, row by row).
+    outgoing = models.BooleanField()
+    n = models.BigIntegerField()
+    net = models.BigIntegerField()
+
+    objects = PaymentTallyQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        group = f"{self.consultant_id} {self.enrolment_class_id} {self.status} {self.pay_type}"
+        return f"{group}: {self.n}, {self.net}"

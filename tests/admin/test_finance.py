@@ -330,6 +330,83 @@ def test_the_totals_cost_no_query_per_row(finance_client, own_customer, klass, d
     assert response.context["payment_totals"]["count"] == 35
 
 
+def tallied_money(own_customer, klass):
+    """Payments of every kind the totals tell apart, on two classes and of two salespeople."""
+    payment(own_customer, klass, pay_type="tuition", paid_fee=8000, status="confirmed")
+    payment(own_customer, klass, pay_type="refund", paid_fee=1000, status="confirmed")
+    payment(own_customer, klass, pay_type="deposit", paid_fee=-200, status="confirmed")
+    payment(own_customer, klass, pay_type="deposit", paid_fee=500)
+    payment(own_customer, klass, pay_type="tuition", paid_fee=300, status="rejected")
+    payment(CustomerFactory(consultant=UserFactory(role="sales")), ClassListFactory(), paid_fee=7)
+
+
+def payment_queries(client, params):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(PAYMENTS, params)
+    assert response.status_code == 200
+    read = [query["sql"] for query in queries]
+    return response, read
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"status__exact": "confirmed"},
+        {"pay_type__exact": "refund"},
+        {"total": "income"},
+        {"total": "refunds", "status__exact": "confirmed"},
+        {"enrolment_class__id__exact": "CLASS"},
+    ],
+)
+def test_the_payment_lists_totals_and_count_come_from_the_tally_and_equal_the_payments(
+    finance_client, own_customer, klass, params
+):
+    tallied_money(own_customer, klass)
+    params = {key: klass.pk if value == "CLASS" else value for key, value in params.items()}
+
+    response, read = payment_queries(finance_client, params)
+
+    cl = response.context["cl"]
+    assert response.context["payment_totals"] == cl.queryset.totals()
+    assert cl.result_count == cl.queryset.count()
+    assert len([sql for sql in read if '"crm_paymenttally"' in sql]) == 1
+    assert not [sql for sql in read if "SUM(" in sql and '"crm_paymentrecord"' in sql]
+    counts = [sql for sql in read if sql.startswith("SELECT COUNT(*)") and '"crm_paymentrecord"' in sql]
+    # A filtered list's count is the tally's too; the whole list's is the paginator's own (bounded by
+    # ADMIN_EXACT_COUNT_LIMIT, an estimate past it), as for every list.
+    assert len(counts) == (1 if not params else 0)
+
+
+@pytest.mark.parametrize(
+    ("params", "count"), [({"q": "甲"}, 5), ({"date__range__gte": "2026-01-01"}, 6), ({"total": "bogus"}, 0)]
+)
+def test_a_searched_or_date_filtered_payment_list_sums_its_payments(
+    finance_client, own_customer, klass, params, count
+):
+    own_customer.name = "甲同学"
+    own_customer.save(update_fields=["name"])
+    tallied_money(own_customer, klass)
+
+    response, read = payment_queries(finance_client, params)
+
+    cl = response.context["cl"]
+    assert response.context["payment_totals"] == cl.queryset.totals()
+    assert response.context["payment_totals"]["count"] == count
+    assert not [sql for sql in read if '"crm_paymenttally"' in sql]
+
+
+def test_a_salespersons_payment_totals_are_of_their_own_payments(client_for, sales_user, own_customer, klass):
+    tallied_money(own_customer, klass)
+
+    response = client_for(sales_user).get(PAYMENTS)
+
+    totals = response.context["payment_totals"]
+    assert totals == PaymentRecord.objects.filter(consultant=sales_user).totals()
+    assert (totals["count"], totals["confirmed_income"], totals["confirmed_refunds"]) == (5, 8000, -1200)
+
+
 # Export
 
 

@@ -478,3 +478,77 @@ def test_payments_create_refuses_a_customer_released_meanwhile(sales_user, own_c
         services.payments_create(payment=PaymentRecord(customer=own_customer, paid_fee=500), user=sales_user)
 
     assert not PaymentRecord.objects.exists()
+
+
+# --- the payment tally (PaymentTally, kept by PostgreSQL's triggers) ---
+
+
+def tally_agrees_with_the_payments(*users):
+    """Every scope, filter and total the payment list reads from the tally gives the payments' totals."""
+    from crm.models import PaymentTally
+    from crm.querysets import PaymentRecordQuerySet
+
+    for user in users:
+        payments = PaymentRecord.objects.alive().visible_to(user)
+        groups = PaymentTally.objects.alive().visible_to(user)
+        for total in [None, *PaymentRecordQuerySet.TOTALS]:
+            for lookups in [{}, {"pay_type": PayType.REFUND}, {"status": PaymentRecord.Status.REJECTED}]:
+                rows = payments.filter(payments.total_q(total)) if total else payments
+                tallied = groups.filter(groups.total_q(total)) if total else groups
+                expected = rows.filter(**lookups).totals()
+                assert services.payments_tally_totals(groups=tallied.filter(**lookups)) == expected
+
+
+@pytest.mark.postgres
+def test_the_payment_tally_sums_each_group_exactly_through_every_kind_of_write(
+    sales_user, other_sales_user, finance_user, klass
+):
+    mine = CustomerFactory(consultant=sales_user)
+    theirs = CustomerFactory(consultant=other_sales_user)
+    paid = [payment(mine, klass, paid_fee=fee) for fee in (5000, 3000, 1200)]
+    refund = payment(mine, klass, pay_type=PayType.REFUND, paid_fee=800)
+    typed_negative = payment(theirs, klass, pay_type=PayType.DEPOSIT, paid_fee=-300)
+    payment(theirs, None, paid_fee=2000)
+    tally_agrees_with_the_payments(sales_user, other_sales_user, finance_user)
+
+    confirm(paid[0], refund, typed_negative, user=finance_user)
+    services.payments_reject(
+        payments=PaymentRecord.objects.filter(pk=paid[1].pk), user=finance_user, reason="x"
+    )
+    PaymentRecord.objects.filter(pk=paid[2].pk).update(paid_fee=-1200)  # its sign moves it to money out
+    PaymentRecord.objects.filter(pk=paid[0].pk).update(note="只改备注")  # moves nothing between groups
+    PaymentRecord.objects.filter(pk=refund.pk).update(delete_status=True)  # into the recycle bin
+    PaymentRecord.objects.filter(pk=typed_negative.pk).delete()
+    PaymentRecord.objects.bulk_create(
+        [PaymentRecord(customer=theirs, consultant=other_sales_user, pay_type=PayType.DROPOUT, paid_fee=-700)]
+    )
+    tally_agrees_with_the_payments(sales_user, other_sales_user, finance_user)
+
+
+@pytest.mark.postgres
+def test_the_payment_tally_folds_its_differences_into_one_row_per_group_and_still_sums(
+    sales_user, finance_user, klass
+):
+    from crm.models import PaymentTally
+
+    customer = CustomerFactory(consultant=sales_user)
+    for _ in range(4):
+        confirm(payment(customer, klass, paid_fee=1000), user=finance_user)
+    rows = PaymentTally.objects.count()
+    services.TALLY_FOLD_ROWS, fold_rows = 3, services.TALLY_FOLD_ROWS
+    try:
+        assert services.payments_tally_totals(groups=PaymentTally.objects.all())["confirmed_net"] == 4000
+    finally:
+        services.TALLY_FOLD_ROWS = fold_rows
+
+    assert PaymentTally.objects.count() == 1 < rows
+    assert services.payments_tally_totals(groups=PaymentTally.objects.all()) == PaymentRecord.objects.totals()
+
+
+def test_the_payment_tally_is_not_read_on_sqlite(sales_user, klass):
+    from crm.models import PaymentTally
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the tally is PostgreSQL's")
+    payment(CustomerFactory(consultant=sales_user), klass)
+    assert services.payments_tally_totals(groups=PaymentTally.objects.all()) is None

@@ -13,12 +13,12 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from crm.admin import customers, finance, followups, imports, jobs, logins, teaching, users  # noqa: F401
         from crm.roles import sync_roles
-        from crm.tallies import install_payment_tally
+        from crm.tallies import install_tallies
         from crm.triggers import install_triggers
 
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="crm.sync_roles")
         post_migrate.connect(install_triggers, sender=self, dispatch_uid="crm.install_triggers")
-        post_migrate.connect(install_payment_tally, sender=self, dispatch_uid="crm.install_payment_tally")
+        post_migrate.connect(install_tallies, sender=self, dispatch_uid="crm.install_tallies")
 
 
 class CrmAdminConfig(admin_apps.AdminConfig):

@@ -1,109 +1,210 @@
-"""The payments' tally (PaymentTally): the PostgreSQL statement triggers that keep it exact.
+"""The tallies of long lists (PaymentTally, ConsultRecordTally): the PostgreSQL statement triggers that
+keep each exact, and the fold of their rows.
 
-The triggers' SQL is generated from the payments' own money rules (PaymentRecordQuerySet.net_amount and
-outgoing_q), compiled by the ORM over each statement's transition tables: a total read from the tally
-and the same total summed row by row cannot disagree. Installed after every ``migrate`` (``post_migrate``);
-when the generated function differs from the installed one (a rule changed), the tally is rebuilt from
-the payments in the same transaction, the payments locked against writes meanwhile.
+A tally holds, per group of its table's columns, how many rows the group has and its sums. The triggers'
+SQL is generated from the model's own rules (the payments' net amount and money-out test), compiled by
+the ORM over each statement's transition tables: a figure read from the tally and the same figure
+computed row by row cannot disagree. Installed after every ``migrate`` (``post_migrate``); when the
+generated function differs from the installed one (a rule changed), the tally is rebuilt from its table
+in the same transaction, the table locked against writes meanwhile.
+
+The triggers only insert: each statement adds one row per group it changed, with the differences, so
+that concurrent writers never wait on one counter row; the reader folds them back into one row per group
+once there are many (``fold_sql``). The customer tally (CustomerTally, migration 0014) is the same design
+written by hand.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Sum
 
-FUNCTION = "crm_payment_tally"
-TABLE = "crm_paymentrecord"
-TALLY = "crm_paymenttally"
-# PaymentTally's group columns, in the order of the generated SELECT, then its sums.
-GROUP = "consultant_id, enrolment_class_id, status, pay_type, delete_status, outgoing"
-COLUMNS = f"{GROUP}, n, net"
+# Past this many rows the tally's differences are folded into one row per group (a few milliseconds,
+# once in a few thousand writes): the sums read stay sums of a few hundred rows.
+TALLY_FOLD_ROWS = 5_000
 
 
-def groups_sql(connection, source: str) -> str:
-    """The payments of the table ``source`` (a transition table, or the payments' own), grouped as
-    PaymentTally's rows: SELECT {COLUMNS}, every value a literal."""
-    from crm.models import PaymentRecord
+def _payment_annotations():
     from crm.querysets import PaymentRecordQuerySet as Money
 
-    rows = (
-        PaymentRecord.objects.using(connection.alias)
-        .order_by()
-        .annotate(outgoing=ExpressionWrapper(Money.outgoing_q(), output_field=BooleanField()))
-        .values("consultant_id", "enrolment_class_id", "status", "pay_type", "delete_status", "outgoing")
-        .annotate(n=Count("pk"), net=Sum(Money.net_amount()))
-    )
-    sql, params = rows.query.sql_with_params()
-    table = f' FROM "{TABLE}"'
-    if sql.count(table) != 1:
-        raise RuntimeError(f"the payments' groups no longer read one {table!r}: {sql}")
-    sql = sql.replace(table, f' FROM {source} AS "{TABLE}"')
-    with connection.cursor() as cursor:
-        # psycopg2's documented mogrify: the parameters as literals, for a function's body.
-        literal = cursor.mogrify(sql, params).decode()
-    return f"SELECT {COLUMNS} FROM ({literal}) AS groups"
+    return {"outgoing": ExpressionWrapper(Money.outgoing_q(), output_field=BooleanField())}
 
 
-def function_body(connection) -> str:
-    new, old = groups_sql(connection, "new_rows"), groups_sql(connection, "old_rows")
-    negated = f"SELECT {GROUP}, -n, -net FROM ({old}) AS old_groups"
-    # Each statement adds the differences it made to each group as new rows only: no statement ever
-    # waits on another's counter row. An update that moves nothing between groups adds nothing.
-    return f"""
+def _payment_sums():
+    from crm.querysets import PaymentRecordQuerySet as Money
+
+    return {"n": Count("pk"), "net": Sum(Money.net_amount())}
+
+
+@dataclass(frozen=True)
+class Tally:
+    function: str  # the trigger function's name, and its triggers' prefix
+    model: str  # the tallied model's label
+    tally: str  # the tally model's label
+    group: tuple[str, ...]  # the tallied columns, under the same names in the tally
+    annotations: Callable[[], dict] = dict  # computed group columns (a rule of the model)
+    sums: Callable[[], dict] = lambda: {"n": Count("pk")}  # noqa: E731
+
+    @property
+    def table(self) -> str:
+        return apps.get_model(self.model)._meta.db_table
+
+    @property
+    def tally_table(self) -> str:
+        return apps.get_model(self.tally)._meta.db_table
+
+    @property
+    def group_columns(self) -> str:
+        return ", ".join([*self.group, *self.annotations()])
+
+    @property
+    def sum_columns(self) -> list[str]:
+        return list(self.sums())
+
+    @property
+    def columns(self) -> str:
+        return ", ".join([self.group_columns, *self.sum_columns])
+
+    def groups_sql(self, connection, source: str) -> str:
+        """The rows of the table ``source`` (a transition table, or the model's own) grouped as the
+        tally's rows: SELECT {columns}, every value a literal."""
+        rows = (
+            apps.get_model(self.model)
+            .objects.using(connection.alias)
+            .order_by()
+            .annotate(**self.annotations())
+            .values(*self.group, *self.annotations())
+            .annotate(**self.sums())
+        )
+        sql, params = rows.query.sql_with_params()
+        table = f' FROM "{self.table}"'
+        if sql.count(table) != 1:
+            raise RuntimeError(f"the groups of {self.model} no longer read one {table!r}: {sql}")
+        sql = sql.replace(table, f' FROM {source} AS "{self.table}"')
+        with connection.cursor() as cursor:
+            # psycopg2's documented mogrify: the parameters as literals, for a function's body.
+            literal = cursor.mogrify(sql, params).decode()
+        return f"SELECT {self.columns} FROM ({literal}) AS groups"
+
+    def function_body(self, connection) -> str:
+        new, old = self.groups_sql(connection, "new_rows"), self.groups_sql(connection, "old_rows")
+        negated = ", ".join(f"-{name}" for name in self.sum_columns)
+        negated = f"SELECT {self.group_columns}, {negated} FROM ({old}) AS old_groups"
+        summed = ", ".join(f"sum({name})" for name in self.sum_columns)
+        changed = " OR ".join(f"sum({name}) <> 0" for name in self.sum_columns)
+        # An update that moves nothing between groups adds nothing.
+        return f"""
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM {TALLY};
+        DELETE FROM {self.tally_table};
     ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO {TALLY} ({COLUMNS}) {new};
+        INSERT INTO {self.tally_table} ({self.columns}) {new};
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO {TALLY} ({COLUMNS}) {negated};
+        INSERT INTO {self.tally_table} ({self.columns}) {negated};
     ELSE
-        INSERT INTO {TALLY} ({COLUMNS})
-        SELECT {GROUP}, sum(n), sum(net) FROM ({new} UNION ALL {negated}) AS moved
-        GROUP BY {GROUP} HAVING sum(n) <> 0 OR sum(net) <> 0;
+        INSERT INTO {self.tally_table} ({self.columns})
+        SELECT {self.group_columns}, {summed} FROM ({new} UNION ALL {negated}) AS moved
+        GROUP BY {self.group_columns} HAVING {changed};
     END IF;
     RETURN NULL;
 END
 """
 
-
-TRIGGERS = {
-    "insert": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT",
-    "delete": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT",
-    "update": "AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
-    " FOR EACH STATEMENT",
-    "truncate": "AFTER TRUNCATE ON {table} FOR EACH STATEMENT",
-}
-
-
-def install_payment_tally(using: str = "default", **kwargs) -> None:
-    """(Re)create the tally's function and triggers when they differ from the code's, and refill the
-    tally then; a ``post_migrate`` receiver. Nothing on another database than PostgreSQL."""
-    connection = connections[using]
-    if connection.vendor != "postgresql" or TALLY not in connection.introspection.table_names():
-        return
-    body = function_body(connection)
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [FUNCTION])
-        installed = cursor.fetchone()
-        if installed and installed[0] == body:
-            return
-        cursor.execute(f"LOCK TABLE {TABLE} IN SHARE MODE")  # no write between the refill and the triggers
-        cursor.execute(
-            f"CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$"
+    def fold_sql(self) -> str:
+        summed = ", ".join(f"sum({name})" for name in self.sum_columns)
+        changed = " OR ".join(f"sum({name}) <> 0" for name in self.sum_columns)
+        return (
+            f"WITH folded AS (DELETE FROM {self.tally_table} RETURNING {self.columns})"
+            f" INSERT INTO {self.tally_table} ({self.columns})"
+            f" SELECT {self.group_columns}, {summed} FROM folded"
+            f" GROUP BY {self.group_columns} HAVING {changed}"
         )
-        for name, when in TRIGGERS.items():
-            cursor.execute(f"DROP TRIGGER IF EXISTS {FUNCTION}_{name} ON {TABLE}")
+
+    def triggers(self) -> dict[str, str]:
+        table = self.table
+        return {
+            "insert": f"AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT",
+            "delete": f"AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT",
+            "update": f"AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+            " FOR EACH STATEMENT",
+            "truncate": f"AFTER TRUNCATE ON {table} FOR EACH STATEMENT",
+        }
+
+    def install(self, connection) -> None:
+        if self.tally_table not in connection.introspection.table_names():
+            return
+        body = self.function_body(connection)
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [self.function])
+            installed = cursor.fetchone()
+            if installed and installed[0] == body:
+                return
+            cursor.execute(f"LOCK TABLE {self.table} IN SHARE MODE")  # no write between refill and triggers
             cursor.execute(
-                f"CREATE TRIGGER {FUNCTION}_{name} {when.format(table=TABLE)} EXECUTE FUNCTION {FUNCTION}()"
+                f"CREATE OR REPLACE FUNCTION {self.function}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$"
             )
-        cursor.execute(f"DELETE FROM {TALLY}")
-        cursor.execute(f"INSERT INTO {TALLY} ({COLUMNS}) {groups_sql(connection, TABLE)}")
+            for name, when in self.triggers().items():
+                cursor.execute(f"DROP TRIGGER IF EXISTS {self.function}_{name} ON {self.table}")
+                cursor.execute(
+                    f"CREATE TRIGGER {self.function}_{name} {when} EXECUTE FUNCTION {self.function}()"
+                )
+            cursor.execute(f"DELETE FROM {self.tally_table}")
+            cursor.execute(
+                f"INSERT INTO {self.tally_table} ({self.columns}) {self.groups_sql(connection, self.table)}"
+            )
+
+    def drop(self, connection) -> None:
+        with connection.cursor() as cursor:
+            for name in self.triggers():
+                cursor.execute(f"DROP TRIGGER IF EXISTS {self.function}_{name} ON {self.table}")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {self.function}()")
 
 
-def drop_payment_tally(using: str = "default") -> None:
+PAYMENTS = Tally(
+    function="crm_payment_tally",
+    model="crm.PaymentRecord",
+    tally="crm.PaymentTally",
+    group=("consultant_id", "enrolment_class_id", "status", "pay_type", "delete_status"),
+    annotations=_payment_annotations,
+    sums=_payment_sums,
+)
+FOLLOW_UPS = Tally(
+    function="crm_consult_record_tally",
+    model="crm.ConsultRecord",
+    tally="crm.ConsultRecordTally",
+    group=("consultant_id", "status", "delete_status"),
+)
+TALLIES = (PAYMENTS, FOLLOW_UPS)
+
+
+def install_tallies(using: str = "default", **kwargs) -> None:
+    """(Re)create each tally's function and triggers when they differ from the code's, refilling the
+    tally then; a ``post_migrate`` receiver. Nothing on another database than PostgreSQL."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        for name in TRIGGERS:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {FUNCTION}_{name} ON {TABLE}")
-        cursor.execute(f"DROP FUNCTION IF EXISTS {FUNCTION}()")
+    for tally in TALLIES:
+        tally.install(connection)
+
+
+def drop_tally(tally: Tally, using: str = "default") -> None:
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        tally.drop(connection)
+
+
+def tally_aggregate(tally: Tally, groups, **aggregates) -> dict | None:
+    """``groups.aggregate(**aggregates)`` over the tally's rows ``groups`` (scoped and filtered with
+    the tallied model's own queryset methods), folding the tally once the read summed more than
+    TALLY_FOLD_ROWS rows; None on another database than PostgreSQL, whose triggers keep the tally."""
+    connection = connections[groups.db]
+    if connection.vendor != "postgresql":
+        return None
+    result = groups.order_by().aggregate(**aggregates, tally_rows=Count("pk"))
+    if result.pop("tally_rows") > TALLY_FOLD_ROWS:
+        # Rows inserted meanwhile by other transactions are not deleted: they stay, and still count.
+        with connection.cursor() as cursor:
+            cursor.execute(tally.fold_sql())
+    return result

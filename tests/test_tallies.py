@@ -12,12 +12,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 def installed_body():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [tallies.FUNCTION])
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [tallies.PAYMENTS.function])
         return cursor.fetchone()[0]
 
 
 def test_the_installed_function_is_the_one_generated_from_the_money_rules():
-    assert installed_body() == tallies.function_body(connection)
+    assert installed_body() == tallies.PAYMENTS.function_body(connection)
     # The rule's own literals, compiled by the ORM: the outgoing types, a refund's sign.
     assert "'refund', 'dropout'" in installed_body()
 
@@ -25,7 +25,7 @@ def test_the_installed_function_is_the_one_generated_from_the_money_rules():
 def test_an_install_with_the_same_rules_changes_nothing():
     PaymentRecordFactory()
     with CaptureQueriesContext(connection) as queries:
-        tallies.install_payment_tally()
+        tallies.install_tallies()
     assert not [query for query in queries if "crm_paymenttally" in query["sql"]]
 
 
@@ -35,14 +35,14 @@ def test_an_install_after_a_rule_changed_refills_the_tally_from_the_payments():
     with connection.cursor() as cursor:
         # As if an older rule had been installed, and had summed the payments its way.
         cursor.execute(
-            f"CREATE OR REPLACE FUNCTION {tallies.FUNCTION}() RETURNS trigger LANGUAGE plpgsql"
+            f"CREATE OR REPLACE FUNCTION {tallies.PAYMENTS.function}() RETURNS trigger LANGUAGE plpgsql"
             " AS $$ BEGIN RETURN NULL; END $$"
         )
         cursor.execute("UPDATE crm_paymenttally SET net = 0")
 
-    tallies.install_payment_tally()
+    tallies.install_tallies()
 
-    assert installed_body() == tallies.function_body(connection)
+    assert installed_body() == tallies.PAYMENTS.function_body(connection)
     assert payments_tally_totals(groups=PaymentTally.objects.all()) == PaymentRecord.objects.totals()
     assert payments_tally_totals(groups=PaymentTally.objects.all())["unconfirmed_net"] == 500
 
@@ -53,3 +53,10 @@ def test_a_truncate_empties_the_tally():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a truncate waits for no deferred check
         cursor.execute("TRUNCATE crm_paymentrecord")
     assert payments_tally_totals(groups=PaymentTally.objects.all())["count"] == 0
+
+
+def test_each_tallys_installed_function_is_the_generated_one():
+    with connection.cursor() as cursor:
+        for tally in tallies.TALLIES:
+            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [tally.function])
+            assert cursor.fetchone()[0] == tally.function_body(connection)

@@ -82,7 +82,7 @@ CONSULTATION_FIELDS = [
     "network_consult_note",
 ]
 # The list parameters a filtered customer list may count from the tally (CustomerTally's columns).
-TALLIED_FILTERS = {"status__exact", "source__exact", "consultant__id__exact"}
+TALLIED_FILTERS = dict.fromkeys(["status__exact", "source__exact", "consultant__id__exact"])
 LINE_BREAK = mark_safe("<br>")  # a constant: nothing of the user's goes through it
 STATUS_COLOURS = {
     Customer.Status.UNREGISTERED: "#8a8a8a",
@@ -499,17 +499,8 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     def get_exact_count(self, request, changelist):
         # Filtered on the tally's columns only (no search, no other filter): the sum of the tally's
         # groups in the same scope, with the same filters (customers_tally_count).
-        params = changelist.get_filters_params()
-        if changelist.query or not params.keys() <= TALLIED_FILTERS:
-            return None
-        if any(len(values) != 1 for values in params.values()):
-            return None
-        groups = self.scope_queryset(request, CustomerTally.objects.all())
-        try:
-            groups = groups.filter(**{key: values[0] for key, values in params.items()})
-        except (ValueError, ValidationError):
-            return None
-        return customers_tally_count(groups=groups)
+        groups = self.tally_groups(request, changelist, CustomerTally.objects.all(), TALLIED_FILTERS)
+        return None if groups is None else customers_tally_count(groups=groups)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         page = CustomerPage(self, request, unquote(object_id))

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.html import format_html
@@ -126,7 +126,15 @@ class PaymentTotalFilter(admin.SimpleListFilter):
 
 
 # The list parameters whose payments the tally's groups select (PaymentTally's columns, and the totals').
-TALLIED_PAYMENT_FILTERS = {"status__exact", "pay_type__exact", "enrolment_class__id__exact", "total"}
+def _payments_of_total(groups, name):
+    # An unknown total selects nothing (PaymentTotalFilter): counted as such, from the payments.
+    return groups.filter(groups.total_q(name)) if name in PaymentRecordQuerySet.TOTALS else None
+
+
+TALLIED_PAYMENT_FILTERS = {
+    **dict.fromkeys(["status__exact", "pay_type__exact", "enrolment_class__id__exact"]),
+    PaymentTotalFilter.parameter_name: _payments_of_total,
+}
 
 # The badge colours of a payment's status: waiting, settled, refused.
 PAYMENT_STATUS_COLOURS = {
@@ -316,22 +324,8 @@ class PaymentRecordAdmin(
         return changelist.tallied_totals
 
     def _tallied_totals(self, request, changelist):
-        params = changelist.get_filters_params()
-        if changelist.query or not params.keys() <= TALLIED_PAYMENT_FILTERS:
-            return None
-        if any(len(values) != 1 for values in params.values()):
-            return None
-        groups = self.scope_queryset(request, PaymentTally.objects.all())
-        total = params.pop(PaymentTotalFilter.parameter_name, [None])[0]
-        if total is not None:
-            if total not in PaymentRecordQuerySet.TOTALS:
-                return None  # the filter selects nothing: counted as such
-            groups = groups.filter(groups.total_q(total))
-        try:
-            groups = groups.filter(**{key: values[0] for key, values in params.items()})
-        except (ValueError, ValidationError):
-            return None
-        return services.payments_tally_totals(groups=groups)
+        groups = self.tally_groups(request, changelist, PaymentTally.objects.all(), TALLIED_PAYMENT_FILTERS)
+        return None if groups is None else services.payments_tally_totals(groups=groups)
 
     def get_exact_count(self, request, changelist):
         totals = self.tallied_totals(request, changelist)

@@ -15,9 +15,9 @@ from crm.admin.base import (
 )
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.rows import row_url
-from crm.models import ConsultRecord, Customer
+from crm.models import ConsultRecord, ConsultRecordTally, Customer
 from crm.roles import VIEW_DELETED_CONSULTRECORD
-from crm.services.followups import consult_records_check, consult_records_save
+from crm.services.followups import consult_records_check, consult_records_save, consult_records_tally_count
 
 
 class CustomerFilter(admin.SimpleListFilter):
@@ -116,6 +116,10 @@ def follow_up_add_link(customer: Customer) -> str:
     return format_html('<a href="{}?customer={}">{}</a>', url, customer.pk, gettext("Add a follow-up"))
 
 
+# The list parameters a filtered follow-up list may count from the tally (ConsultRecordTally's columns).
+TALLIED_FOLLOW_UP_FILTERS = dict.fromkeys(["status__exact", "delete_status__exact"])
+
+
 @admin.register(ConsultRecord)
 class ConsultRecordAdmin(RelatedSearchAdminMixin, RecycleBinAdminMixin, PerPageAdminMixin, CrmModelAdmin):
     form = ConsultRecordForm
@@ -131,6 +135,14 @@ class ConsultRecordAdmin(RelatedSearchAdminMixin, RecycleBinAdminMixin, PerPageA
         if not request.user.has_perm(VIEW_DELETED_CONSULTRECORD):
             queryset = queryset.alive()
         return queryset
+
+    def get_exact_count(self, request, changelist):
+        # Filtered by stage (and the recycle bin's flag) only: the sum of the tally's groups in the
+        # same scope, with the same filters (consult_records_tally_count).
+        groups = self.tally_groups(
+            request, changelist, ConsultRecordTally.objects.all(), TALLIED_FOLLOW_UP_FILTERS
+        )
+        return None if groups is None else consult_records_tally_count(groups=groups)
 
     def get_list_filter(self, request):
         if request.user.has_perm(VIEW_DELETED_CONSULTRECORD):

@@ -24,6 +24,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, InvalidPage, PageNotAnInteger, Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -305,6 +306,28 @@ class NearestPageAdminMixin:
         """The exact row count of ``changelist`` (filtered or searched), when it can be read more
         cheaply than by counting the rows (a tally kept by the database); None: the rows are counted."""
         return None
+
+    def tally_groups(self, request, changelist, groups, filters):
+        """A tally's rows ``groups`` in the list's scope (``scope_queryset``) with the list's filters,
+        when nothing is searched and each filter is one of ``filters`` (the tally's columns' lookups,
+        one value each); None otherwise, and for a value the tally's columns refuse: the list's own
+        rows are then counted or summed. ``filters`` maps a parameter to how it selects groups
+        (``filter(groups, value)``, None for none), or to None for ``groups.filter(parameter=value)``."""
+        params = changelist.get_filters_params()
+        if changelist.query or not params.keys() <= filters.keys():
+            return None
+        if any(len(values) != 1 for values in params.values()):
+            return None
+        groups = self.scope_queryset(request, groups)
+        try:
+            for key, [value] in params.items():
+                select = filters[key]
+                groups = groups.filter(**{key: value}) if select is None else select(groups, value)
+                if groups is None:
+                    return None
+        except (ValueError, ValidationError):
+            return None
+        return groups
 
 
 class PerPageChangeList(NearestPageChangeList):

@@ -2,6 +2,7 @@ from crm.models.choices import ClassType, Course
 from crm.models.customer import (
     Campus,
     ConsultRecord,
+    ConsultRecordTally,
     Customer,
     CustomerStatusChange,
     CustomerTally,
@@ -29,6 +30,7 @@ __all__ = [
     "ClassList",
     "ClassType",
     "ConsultRecord",
+    "ConsultRecordTally",
     "ContractTemplate",
     "Course",
     "CourseRecord",

@@ -441,3 +441,30 @@ class ConsultRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.get_status_display()}"
+
+
+class ConsultRecordTally(models.Model):
+    """How many follow-ups each (salesperson, stage, deleted) group holds, kept exact by PostgreSQL
+    statement triggers on crm_consultrecord (crm/tallies.py): a follow-up list filtered by stage counts
+    its rows by summing a few rows instead of 700,000 of 2,000,000. The columns are the follow-up's under
+    the same names, so that ConsultRecordQuerySet's scopes (``alive``, ``visible_to``) select the same
+    groups here. Empty (and unused) on other databases."""
+
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    status = models.CharField(max_length=8)
+    delete_status = models.BooleanField()
+    n = models.BigIntegerField()
+
+    objects = ConsultRecordQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.consultant_id} {self.status} {self.delete_status}: {self.n}"

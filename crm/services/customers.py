@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Customer, CustomerStatusChange, CustomerTransfer, UserProfile
+from crm.tallies import TALLY_FOLD_ROWS
 
 # A customer's status only moves forward along the school's funnel, except by the boss's correction.
 STATUS_ORDER = [
@@ -398,9 +399,6 @@ def customers_quota(*, user) -> dict[str, int]:
     }
 
 
-# Past this many rows the tally's differences are folded into one row per group (a few milliseconds,
-# once in a few thousand writes): the sums read stay sums of a few hundred rows.
-TALLY_FOLD_ROWS = 5_000
 TALLY_FOLD_SQL = """
 WITH folded AS (DELETE FROM crm_customertally RETURNING consultant_id, campus_id, status, source, n)
 INSERT INTO crm_customertally (consultant_id, campus_id, status, source, n)

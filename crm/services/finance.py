@@ -1,15 +1,15 @@
 """Enrollments and payments: every write that has a rule."""
 
 from django.core.exceptions import ValidationError
-from django.db import connections, transaction
-from django.db.models import Count, QuerySet
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import tallies
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord, UserProfile
 from crm.models.finance import validate_paid_fee
-from crm.services.customers import TALLY_FOLD_ROWS, customers_advance_status
+from crm.services.customers import customers_advance_status
 
 
 def enrollment_check(
@@ -285,24 +285,8 @@ def payments_reject(*, payments: QuerySet, user: UserProfile, reason: str) -> in
     )
 
 
-PAYMENT_TALLY_FOLD_SQL = f"""
-WITH folded AS (DELETE FROM crm_paymenttally RETURNING {tallies.COLUMNS})
-INSERT INTO crm_paymenttally ({tallies.COLUMNS})
-SELECT {tallies.GROUP}, sum(n), sum(net) FROM folded
-GROUP BY {tallies.GROUP} HAVING sum(n) <> 0 OR sum(net) <> 0
-"""
-
-
 def payments_tally_totals(*, groups) -> dict[str, int] | None:
     """The totals (``PaymentRecordQuerySet.totals``) of the payments in the ``PaymentTally`` rows ``groups``
     (scoped and filtered like the payments, with the payment querysets' own methods), in one small query,
     on PostgreSQL, whose triggers keep the tally; None on another database, which sums the payments."""
-    connection = connections[groups.db]
-    if connection.vendor != "postgresql":
-        return None
-    totals = groups.order_by().aggregate(**groups.total_expressions(), rows=Count("pk"))
-    if totals.pop("rows") > TALLY_FOLD_ROWS:
-        # Rows inserted meanwhile by other transactions are not deleted: they stay, and still count.
-        with connection.cursor() as cursor:
-            cursor.execute(PAYMENT_TALLY_FOLD_SQL)
-    return totals
+    return tallies.tally_aggregate(tallies.PAYMENTS, groups, **groups.total_expressions())

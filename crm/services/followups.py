@@ -6,11 +6,12 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from crm import tallies
 from crm.models import ConsultRecord, Customer
 
 # A follow-up typed on a computer whose clock runs a little ahead is still "now".
@@ -125,3 +126,11 @@ def consult_records_refresh_customers(*, customer_ids: Iterable[int]) -> None:
     customers = Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk")
     for customer in customers:
         _refresh_customer_dates(customer)
+
+
+def consult_records_tally_count(*, groups) -> int | None:
+    """How many follow-ups the ``ConsultRecordTally`` rows ``groups`` (scoped and filtered like the
+    follow-ups, with their queryset's own methods) hold, in one small query, on PostgreSQL, whose
+    triggers keep the tally; None on another database, which counts the follow-ups."""
+    counts = tallies.tally_aggregate(tallies.FOLLOW_UPS, groups, n=Sum("n", default=0))
+    return None if counts is None else counts["n"]

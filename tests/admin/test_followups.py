@@ -448,3 +448,44 @@ def test_the_search_asks_the_customers_first_and_never_joins_them_to_every_follo
     (keys,) = [q["sql"] for q in queries if f"LIMIT {SEARCH_KEYS_LIMIT + 1}" in q["sql"]]
     assert "JOIN" not in keys
     assert '"customer_id" IN (SELECT' in keys
+
+
+def stage_queries(client, params):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse(CHANGELIST), params)
+    assert response.status_code == 200
+    return response, [query["sql"] for query in queries]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "params", [{"status__exact": "B"}, {"status__exact": "C", "delete_status__exact": "0"}]
+)
+def test_a_follow_up_list_filtered_by_stage_counts_from_the_tally(boss_client, sales_user, params):
+    customer = CustomerFactory(consultant=sales_user)
+    for stage in "ABBCC":
+        ConsultRecordFactory(customer=customer, consultant=sales_user, status=stage)
+
+    response, read = stage_queries(boss_client, params)
+
+    cl = response.context["cl"]
+    assert cl.result_count == cl.queryset.count() == 2
+    assert len([sql for sql in read if '"crm_consultrecordtally"' in sql]) == 1
+    assert not [sql for sql in read if sql.startswith("SELECT COUNT(*)") and '"crm_consultrecord"' in sql]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"status__exact": "B", "q": "感兴趣"}, {"status__exact": "B", "date__range__gte": "2026-01-01"}],
+)
+def test_a_searched_or_date_filtered_follow_up_list_counts_its_follow_ups(boss_client, sales_user, params):
+    customer = CustomerFactory(consultant=sales_user)
+    for stage in "ABBC":
+        ConsultRecordFactory(customer=customer, consultant=sales_user, status=stage)
+
+    response, read = stage_queries(boss_client, params)
+
+    assert response.context["cl"].result_count == 2
+    assert not [sql for sql in read if '"crm_consultrecordtally"' in sql]

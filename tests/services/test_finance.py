@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from crm import tallies
 from crm.models import Customer, Enrollment, PaymentRecord
 from crm.services import finance as services
 from tests.factories import CustomerFactory, EnrollmentFactory, PaymentRecordFactory
@@ -535,11 +536,11 @@ def test_the_payment_tally_folds_its_differences_into_one_row_per_group_and_stil
     for _ in range(4):
         confirm(payment(customer, klass, paid_fee=1000), user=finance_user)
     rows = PaymentTally.objects.count()
-    services.TALLY_FOLD_ROWS, fold_rows = 3, services.TALLY_FOLD_ROWS
+    tallies.TALLY_FOLD_ROWS, fold_rows = 3, tallies.TALLY_FOLD_ROWS
     try:
         assert services.payments_tally_totals(groups=PaymentTally.objects.all())["confirmed_net"] == 4000
     finally:
-        services.TALLY_FOLD_ROWS = fold_rows
+        tallies.TALLY_FOLD_ROWS = fold_rows
 
     assert PaymentTally.objects.count() == 1 < rows
     assert services.payments_tally_totals(groups=PaymentTally.objects.all()) == PaymentRecord.objects.totals()

@@ -180,3 +180,56 @@ def test_the_recycle_bin_hides_the_follow_up_and_recomputes_the_last_date(sales_
     assert customer.last_consult_date == timezone.localdate(days_ago(20))
     assert list(ConsultRecord.objects.alive()) == [older]
     assert ConsultRecord.objects.count() == 2
+
+
+# --- the follow-up tally (ConsultRecordTally, kept by PostgreSQL's triggers) ---
+
+
+def tally_agrees_with_the_follow_ups(*users):
+    """Every scope and filter a follow-up list counts from the tally gives the count of the follow-ups."""
+    from crm.models import ConsultRecordTally
+    from crm.services.followups import consult_records_tally_count
+
+    for user in users:
+        for scope in ("all", "alive"):
+            records = ConsultRecord.objects.visible_to(user)
+            groups = ConsultRecordTally.objects.visible_to(user)
+            if scope == "alive":
+                records, groups = records.alive(), groups.alive()
+            for stage in [None, *ConsultRecord.Stage.values]:
+                lookups = {"status": stage} if stage else {}
+                assert consult_records_tally_count(groups=groups.filter(**lookups)) == (
+                    records.filter(**lookups).count()
+                )
+
+
+@pytest.mark.postgres
+def test_the_follow_up_tally_counts_each_group_exactly_through_every_kind_of_write(
+    sales_user, other_sales_user, boss_user
+):
+    mine = CustomerFactory(consultant=sales_user)
+    records = [ConsultRecordFactory(customer=mine, consultant=sales_user, status=stage) for stage in "ABBC"]
+    ConsultRecordFactory(customer=CustomerFactory(consultant=other_sales_user), consultant=other_sales_user)
+    tally_agrees_with_the_follow_ups(sales_user, other_sales_user, boss_user)
+
+    ConsultRecord.objects.filter(pk=records[0].pk).update(status="G")
+    ConsultRecord.objects.filter(pk=records[1].pk).update(note="只改内容")  # moves nothing between groups
+    recycle_bin_move(model=ConsultRecord, ids=[records[2].pk], user=boss_user)
+    ConsultRecord.objects.filter(pk=records[3].pk).update(consultant=other_sales_user)
+    ConsultRecord.objects.filter(consultant=other_sales_user, status="B").delete()
+    ConsultRecord.objects.bulk_create(
+        [ConsultRecord(customer=mine, consultant=sales_user, status="H", note="批量")]
+    )
+    tally_agrees_with_the_follow_ups(sales_user, other_sales_user, boss_user)
+
+
+def test_the_follow_up_tally_is_not_read_on_sqlite(sales_user):
+    from django.db import connection
+
+    from crm.models import ConsultRecordTally
+    from crm.services.followups import consult_records_tally_count
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the tally is PostgreSQL's")
+    ConsultRecordFactory(consultant=sales_user)
+    assert consult_records_tally_count(groups=ConsultRecordTally.objects.all()) is None

@@ -166,7 +166,8 @@ PAYMENTS = Tally(
     function="crm_payment_tally",
     model="crm.PaymentRecord",
     tally="crm.PaymentTally",
-    group=("consultant_id", "enrolment_class_id", "status", "pay_type", "delete_status"),
+    # Not the class: a recorder's payments per class are thousands of groups, too many to sum quickly.
+    group=("consultant_id", "status", "pay_type", "delete_status"),
     annotations=_payment_annotations,
     sums=_payment_sums,
 )

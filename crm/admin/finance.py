@@ -132,7 +132,7 @@ def _payments_of_total(groups, name):
 
 
 TALLIED_PAYMENT_FILTERS = {
-    **dict.fromkeys(["status__exact", "pay_type__exact", "enrolment_class__id__exact"]),
+    **dict.fromkeys(["status__exact", "pay_type__exact"]),
     PaymentTotalFilter.parameter_name: _payments_of_total,
 }
 

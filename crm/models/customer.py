@@ -326,7 +326,7 @@ class CustomerTransfer(models.Model):
         _("why released"), max_length=16, choices=ReleaseReason.choices, blank=True
     )
     release_note = models.CharField(_("release note"), max_length=255, blank=True)
-    date = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+    date = models.DateTimeField(_("date"), default=timezone.now)
 
     objects = CustomerTransferQuerySet.as_manager()
 
@@ -338,6 +338,8 @@ class CustomerTransfer(models.Model):
             # The daily claim count and the reclaim cool-down read a user's recent transfers.
             models.Index(fields=["to_consultant", "reason", "date"], name="crm_transfer_to_reason_date"),
             models.Index(fields=["from_consultant", "date"], name="crm_transfer_from_date"),
+            # The list's order (and its date range) with the key: a deep page read from the index alone.
+            models.Index(fields=["date", "id"], name="crm_transfer_date_id"),
         ]
 
     def __str__(self) -> str:
@@ -408,7 +410,7 @@ class ConsultRecord(models.Model):
         on_delete=models.PROTECT,
         related_name="consult_records",
     )
-    date = models.DateTimeField(_("follow-up date"), default=timezone.now, db_index=True)
+    date = models.DateTimeField(_("follow-up date"), default=timezone.now)
     # The salesperson's plan, copied to the customer's next_date (the day's work queue) when saved.
     next_date = models.DateField(_("expected next follow-up date"), null=True, blank=True)
     delete_status = models.BooleanField(_("deleted"), default=False)
@@ -426,6 +428,8 @@ class ConsultRecord(models.Model):
         indexes = [
             models.Index(fields=["customer", "date"], name="crm_consult_customer_date"),
             models.Index(fields=["consultant", "date"], name="crm_consult_owner_date"),
+            # The list's order (and its date range) with the key: a deep page read from the index alone.
+            models.Index(fields=["date", "id"], name="crm_consult_date_id"),
             # The dashboard's live days (follow-ups and customers followed per salesperson): an
             # index-only scan of those days' follow-ups.
             models.Index(

@@ -20,6 +20,7 @@ from crm.admin.base import (
 )
 from crm.admin.confirmation import action_confirmation
 from crm.admin.exporting import StreamingExportMixin
+from crm.admin.filters import SelectListFilterMixin
 from crm.admin.rows import as_row_action, row_button, row_url
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord, PaymentTally
 from crm.models.choices import choice_label
@@ -92,8 +93,12 @@ class PaymentRecordForm(OwnCustomerFormMixin, forms.ModelForm):
         return cleaned
 
 
-class VisibleClassFilter(admin.RelatedFieldListFilter):
+class VisibleClassFilter(SelectListFilterMixin, admin.RelatedFieldListFilter):
     """The class filter offers the classes the user sees, not every class of the school."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.empty_value_display = gettext("No class")
 
     def field_choices(self, field, request, model_admin):
         # A class is named with its campus: read with it, not one query per class offered.

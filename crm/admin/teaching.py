@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
+from crm.admin.filters import SelectListFilterMixin
 from crm.admin.paging import NearestPageChangeList
 from crm.admin.rows import CellFormSet, CellSelect, CellTextInput
 from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
@@ -57,8 +58,12 @@ def changelist_url(model, **params) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
-class ManagedClassFilter(admin.RelatedFieldListFilter):
+class ManagedClassFilter(SelectListFilterMixin, admin.RelatedFieldListFilter):
     """The classes the user teaches (all for the boss). Shown, and applied, even for one class."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.empty_value_display = gettext("No class")
 
     def field_choices(self, field, request, model_admin):
         classes = ClassList.objects.managed_by(request.user).select_related("campus")

@@ -92,3 +92,66 @@ def test_the_badge_says_today_or_how_many_days_overdue():
     assert "逾期 12 天" in follow_up_badge(today - datetime.timedelta(days=12), today=today)
     assert follow_up_badge(today + datetime.timedelta(days=3), today=today) == "2026-12-04"
     assert follow_up_badge(None, today=today) == "-"
+
+
+# --- a filter offered as a drop-down list (SelectListFilterMixin: the class filters) ---
+
+
+def class_filter(response):
+    from crm.admin.filters import SelectListFilterMixin
+
+    cl = response.context["cl"]
+    [spec] = [spec for spec in cl.filter_specs if isinstance(spec, SelectListFilterMixin)]
+    [choice] = spec.choices(cl)
+    return cl, spec, choice
+
+
+def test_the_class_filter_is_a_drop_down_of_the_classes_with_the_lists_other_parameters(finance_client):
+    from django.contrib.admin.filters import RelatedFieldListFilter
+
+    from tests.factories import ClassListFactory, PaymentRecordFactory
+
+    chosen, other = ClassListFactory(), ClassListFactory()
+    PaymentRecordFactory(enrolment_class=chosen)
+    url = reverse("admin:crm_paymentrecord_changelist")
+    params = {
+        "enrolment_class__id__exact": chosen.pk,
+        "pay_type__exact": "tuition",
+        "status__exact": "unconfirmed",
+        "p": 2,
+    }
+
+    response = finance_client.get(url, params)
+
+    cl, spec, choice = class_filter(response)
+    # The same choices, selected and labelled as Django's own links (Django 5.2's choices, pinned).
+    links = list(RelatedFieldListFilter.choices(spec, cl))
+    assert [(str(value), display, selected) for value, display, selected in choice["options"]] == [
+        (
+            link["query_string"].split("enrolment_class__id__exact=")[1].split("&")[0],
+            link["display"],
+            link["selected"],
+        )
+        for link in links[1:-1]
+    ]
+    assert choice["empty"]["query_string"] == links[-1]["query_string"]
+    # The other parameters go with the form; the page does not (a new filter starts at page 1).
+    assert sorted(choice["hidden"]) == [("pay_type__exact", "tuition"), ("status__exact", "unconfirmed")]
+    assert choice["all_query_string"] == "?pay_type__exact=tuition&status__exact=unconfirmed"
+    page = response.content.decode()
+    assert '<select name="enrolment_class__id__exact" class="crm-select-filter"' in page
+    assert f'<option value="{chosen.pk}" selected>' in page
+    assert f'<option value="{other.pk}">' in page
+    assert "crm/admin/select_filter.js" in page
+
+
+def test_the_class_filter_without_a_choice_offers_a_placeholder_that_submits_nothing(finance_client):
+    from tests.factories import ClassListFactory
+
+    ClassListFactory()
+    response = finance_client.get(reverse("admin:crm_paymentrecord_changelist"))
+
+    _cl, _spec, choice = class_filter(response)
+    assert choice["all_selected"] and not choice["chosen"]
+    # A disabled option is not submitted: the form without script shows the same list again.
+    assert '<option value="" selected disabled>请选择…</option>' in response.content.decode()

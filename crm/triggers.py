@@ -4,7 +4,8 @@ Why triggers and not a call in each service: a stored day goes stale on any writ
 a follow-up deleted from the recycle bin, a payment confirmed, a status corrected, a merge moving
 follow-ups with ``QuerySet.update()``, an import reverted, an edit in the admin, a shell session. A trigger
 runs in the writer's transaction on every one of those paths, present and future, at the cost of one
-index probe per written row (none for a write of today: no aggregated day holds it). A claim, a release
+index probe per written row (none for a write of today: no aggregated day holds it); on PostgreSQL an
+INSERT is one statement trigger over its new rows, one probe per distinct instant. A claim, a release
 or a recycling run changes no column the figures read and fires nothing.
 
 Installed after every ``migrate`` (``post_migrate``, like the roles), idempotently: SQLite drops a
@@ -66,15 +67,31 @@ def _postgresql(table: str, columns, moments) -> list[str]:
     name = f"crm_dashboard_{table}"
     old = "".join(f"{mark}; " for mark in _marks(moments, "OLD"))
     new = "".join(f"{mark}; " for mark in _marks(moments, "NEW"))
+    # An INSERT marks once per statement, from its transition table: each distinct instant of the new
+    # rows probes the registry once (an import's COPY of 5,000 customers of one instant: one probe, where
+    # a row trigger cost about a quarter of the COPY). The days marked are the row trigger's.
+    inserted = "".join(
+        f"INSERT INTO crm_dashboarddirtyday (day) SELECT DISTINCT d.day FROM (SELECT DISTINCT"
+        f" {moment.format(row='n')} AS moment FROM new_rows AS n) AS m CROSS JOIN LATERAL (SELECT day, end_at"
+        " FROM crm_dashboardday WHERE start_at <= m.moment ORDER BY start_at DESC LIMIT 1) AS d"
+        " WHERE d.end_at > m.moment; "
+        for moment in moments
+    )
     return [
+        # The row trigger of INSERT and DELETE of the databases migrated before 0018.
         f"DROP TRIGGER IF EXISTS {name}_write ON {table}",
+        f"DROP TRIGGER IF EXISTS {name}_insert ON {table}",
+        f"DROP TRIGGER IF EXISTS {name}_delete ON {table}",
         f"DROP TRIGGER IF EXISTS {name}_update ON {table}",
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
         f" IF TG_OP <> 'INSERT' THEN {old}END IF;"
         f" IF TG_OP <> 'DELETE' THEN {new}END IF;"
         " RETURN NULL; END $$",
-        f"CREATE TRIGGER {name}_write AFTER INSERT OR DELETE ON {table}"
-        f" FOR EACH ROW EXECUTE FUNCTION {name}()",
+        f"CREATE OR REPLACE FUNCTION {name}_inserted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" {inserted}RETURN NULL; END $$",
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {name}_inserted()",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
         f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)} ON {table} FOR EACH ROW"
         f" WHEN ({_changed(columns, 'IS DISTINCT FROM')}) EXECUTE FUNCTION {name}()",
     ]

@@ -82,6 +82,7 @@ class Customer(models.Model):
         null=True,
         blank=True,
         related_name="referrals",
+        db_index=False,  # Meta.indexes: of the customers referred only
     )
     course = MultiSelectField(_("courses of interest"), choices=Course.choices, max_length=128, blank=True)
     class_type = models.CharField(
@@ -100,6 +101,7 @@ class Customer(models.Model):
         null=True,
         blank=True,
         related_name="network_consulted_customers",
+        db_index=False,  # Meta.indexes: of the customers with one only
     )
     # NULL means the customer is in the public pool; otherwise it belongs to this salesperson.
     consultant = models.ForeignKey(
@@ -109,6 +111,7 @@ class Customer(models.Model):
         null=True,
         blank=True,
         related_name="customers",
+        db_index=False,  # crm_customer_owner_status leads with it
     )
     class_list = models.ManyToManyField(
         "crm.ClassList", verbose_name=_("classes joined"), blank=True, related_name="customers"
@@ -141,9 +144,28 @@ class Customer(models.Model):
         verbose_name_plural = _("all customers")
         ordering = ["-date", "-id"]
         indexes = [
+            # Also the index of the consultant's foreign key (its lookups and the SET NULL of a deleted user).
             models.Index(fields=["consultant", "status"], name="crm_customer_owner_status"),
+            # The foreign keys that most customers leave empty (an import's new ones always) are indexed
+            # where set: a lookup of a value (a referrer's referrals, a deleted row's SET NULL, the
+            # foreign-key check) implies the column is not NULL, and an insert of an empty one writes nothing.
+            models.Index(
+                fields=["introduce_from"],
+                name="crm_customer_referred",
+                condition=models.Q(introduce_from__isnull=False),
+            ),
+            models.Index(
+                fields=["network_consultant"],
+                name="crm_customer_net_consultant",
+                condition=models.Q(network_consultant__isnull=False),
+            ),
             models.Index(fields=["last_consult_date"], name="crm_customer_last_consult"),
-            models.Index(fields=["next_date"], name="crm_customer_next_date"),
+            # The 下次跟进 filter's dates (a day, before a day, a range): customers without one are not in it.
+            models.Index(
+                fields=["next_date"],
+                name="crm_customer_next_date",
+                condition=models.Q(next_date__isnull=False),
+            ),
             # The lists' order (and the created date range) with the key: a page of any depth is read
             # from the index alone, with no sort of the rows its OFFSET skips.
             models.Index(fields=["date", "id"], name="crm_customer_date_id"),

@@ -176,3 +176,68 @@ def test_ownership_change_str_names_the_customer_and_both_owners():
     released = models.CustomerTransfer(customer=customer, from_consultant=owner, reason="release")
     assert str(claimed) == "王五 (1****6)：公户 → 李销售"
     assert str(released) == "王五 (1****6)：李销售 → 公户"
+
+
+# The indexes an import writes for every new customer (bench/README.md, issue 15): each one is here
+# because a list, a search, a filter or a foreign key uses it; a new one is added deliberately.
+CUSTOMER_INDEXES = {
+    "crm_customer_pkey",
+    "crm_customer_qq_key",
+    "crm_customer_phone_key",
+    "crm_customer_unique_wechat",
+    "crm_customer_user_id_key",
+    "crm_customer_campus_id_4fc6a4ce",
+    "crm_customer_date_id",
+    "crm_customer_last_consult",
+    "crm_customer_next_date",
+    "crm_customer_referred",
+    "crm_customer_net_consultant",
+    "crm_customer_owner_status",
+    "crm_customer_owner_date",
+    "crm_customer_pool_date",
+    "crm_customer_pool_source",
+    "crm_customer_pool_status",
+    "crm_customer_name_upper_trgm",
+    "crm_customer_qq_upper_trgm",
+    "crm_customer_qq_name_upper_trgm",
+    "crm_customer_phone_upper_trgm",
+    "crm_customer_wechat_upper_trgm",
+}
+
+
+@pytest.mark.postgres
+def test_the_customer_table_has_its_indexes_and_no_other():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'crm_customer'")
+        assert {name for (name,) in cursor.fetchall()} == CUSTOMER_INDEXES
+
+
+def customer_plan(queryset) -> str:
+    from django.db import connection
+
+    sql, params = queryset.order_by().only("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A small table is cheaper to scan: forbid it, to see which index the lookup can use.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row for (row,) in cursor.fetchall())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("lookup", "index"),
+    [
+        ({"consultant_id": 1}, "crm_customer_owner"),  # owner_status or owner_date
+        ({"consultant_id__in": [1, 2]}, "crm_customer_owner"),  # a deleted user's SET NULL
+        ({"introduce_from_id": 1}, "crm_customer_referred"),
+        ({"introduce_from_id__in": [1, 2]}, "crm_customer_referred"),
+        ({"network_consultant_id__in": [1, 2]}, "crm_customer_net_consultant"),
+        ({"next_date__lt": "2026-12-02"}, "crm_customer_next_date"),
+        ({"next_date__range": ("2026-12-02", "2026-12-08")}, "crm_customer_next_date"),
+    ],
+)
+def test_a_foreign_key_and_the_follow_up_filter_find_customers_by_an_index_of_the_set_values(lookup, index):
+    plan = customer_plan(models.Customer.objects.filter(**lookup))
+    assert index in plan and "Seq Scan" not in plan, plan

@@ -583,11 +583,16 @@ class CustomerResource(resources.ModelResource):
         qqs, phones, wechats = sorted(qqs), sorted(phones), sorted(wechats)
         if connection.vendor == "postgresql":
             # Array parameters rather than 200,000 placeholders for the server to parse; lower(wechat)
-            # is the expression of the unique index (crm_customer_unique_wechat), so it is used.
+            # is the expression of the unique index (crm_customer_unique_wechat), so it is used. Each
+            # array is a sub-select the planner does not look into: given the 5,000 values of a chunk,
+            # it expected as many customers and scanned the whole table (in parallel: both cores) where
+            # the three unique indexes take 10 ms (98 ms at 900,000 customers; 23 s of a 1M import).
             table = connection.ops.quote_name(Customer._meta.db_table)
+            # (A scalar sub-select cast to an array: ``ANY (SELECT …)`` alone would compare with its rows.)
+            values = "(SELECT %s::varchar[])::varchar[]"
             yield from Customer.objects.raw(
-                f"SELECT * FROM {table} WHERE qq = ANY(%s::varchar[]) OR phone = ANY(%s::varchar[])"
-                " OR lower(wechat) = ANY(%s::varchar[])",
+                f"SELECT * FROM {table} WHERE qq = ANY({values}) OR phone = ANY({values})"
+                f" OR lower(wechat) = ANY({values})",
                 [qqs, phones, wechats],
             )
             return

@@ -1042,3 +1042,30 @@ def test_an_import_takes_the_same_queries_for_every_chunk(monkeypatch):
     # The temporary table's drop and create, its drop at the end, the history entry, written and read
     # back without its JSON columns, and the transaction's savepoint.
     assert one_chunk == per_chunk + 7
+
+
+@pytest.mark.postgres
+def test_a_chunks_existing_customers_are_found_by_the_unique_indexes_not_a_scan_of_the_table():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO crm_customer (qq, qq_name, name, sex, phone, source, course, class_type,"
+            " customer_note, status, network_consult_note, date, locked)"
+            " SELECT (10000000 + n)::text, '', '', '', '13' || lpad(n::text, 9, '0'), 'qq', '', '', '',"
+            " 'unregistered', '', now(), false FROM generate_series(1, 30000) AS n"
+        )
+        cursor.execute("ANALYZE crm_customer")
+    qqs = {str(20000000 + n) for n in range(5000)}
+    phones = {f"14{n:09d}" for n in range(5000)}
+    with CaptureQueriesContext(connection) as queries:
+        assert list(CustomerResource.existing_customers(qqs, phones, {"wx"})) == []
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {query['sql']}")
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+
+    # Seeing the 10,000 values of a chunk, the planner expected as many rows and scanned the table.
+    assert "Seq Scan" not in plan, plan
+    assert "crm_customer_qq_key" in plan and "crm_customer_phone_key" in plan, plan

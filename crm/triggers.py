@@ -78,7 +78,7 @@ def _postgresql(table: str, columns, moments) -> list[str]:
         for moment in moments
     )
     return [
-        # The row trigger of INSERT and DELETE of the databases migrated before 0018.
+        # The row trigger of INSERT and DELETE of the databases migrated before 0021.
         f"DROP TRIGGER IF EXISTS {name}_write ON {table}",
         f"DROP TRIGGER IF EXISTS {name}_insert ON {table}",
         f"DROP TRIGGER IF EXISTS {name}_delete ON {table}",

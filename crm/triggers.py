@@ -137,3 +137,27 @@ def install_triggers(using: str = "default", **kwargs) -> None:
     with connection.cursor() as cursor:
         for statement in trigger_statements(connection.vendor):
             cursor.execute(statement)
+
+
+def migration_install_triggers(apps, schema_editor) -> None:
+    """``install_triggers`` as a migration's RunPython step, on the migration's own connection."""
+    for statement in trigger_statements(schema_editor.connection.vendor):
+        schema_editor.execute(statement, params=None)
+
+
+def migration_drop_triggers(apps, schema_editor) -> None:
+    for statement in drop_statements(schema_editor.connection.vendor):
+        schema_editor.execute(statement, params=None)
+
+
+def around_table_rebuild(*operations) -> list:
+    """A migration's ``operations`` with the triggers dropped before them and put back after: SQLite
+    rebuilds a table for most altered fields, and refuses while a trigger names it (the follow-ups',
+    enrollments' and payments' triggers name crm_customer); post_migrate reinstalls them too."""
+    from django.db import migrations
+
+    return [
+        migrations.RunPython(migration_drop_triggers, migration_install_triggers, elidable=False),
+        *operations,
+        migrations.RunPython(migration_install_triggers, migration_drop_triggers, elidable=False),
+    ]

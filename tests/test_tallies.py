@@ -10,15 +10,19 @@ from tests.factories import PaymentRecordFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
-def installed_body():
+def installed_body(tally=tallies.PAYMENTS):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [tallies.PAYMENTS.function])
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [tally.function])
         return cursor.fetchone()[0]
 
 
-def test_the_installed_function_is_the_one_generated_from_the_money_rules():
-    assert installed_body() == tallies.PAYMENTS.function_body(connection)
-    # The rule's own literals, compiled by the ORM: the outgoing types, a refund's sign.
+@pytest.mark.parametrize("tally", tallies.TALLIES, ids=lambda tally: tally.function)
+def test_each_tallys_installed_function_is_the_one_generated_from_its_rules(tally):
+    assert installed_body(tally) == tally.function_body(connection)
+
+
+def test_the_payment_tallys_function_holds_the_money_rules_own_literals():
+    # Compiled by the ORM from PaymentRecordQuerySet: the outgoing types.
     assert "'refund', 'dropout'" in installed_body()
 
 
@@ -53,10 +57,3 @@ def test_a_truncate_empties_the_tally():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a truncate waits for no deferred check
         cursor.execute("TRUNCATE crm_paymentrecord")
     assert payments_tally_totals(groups=PaymentTally.objects.all())["count"] == 0
-
-
-def test_each_tallys_installed_function_is_the_generated_one():
-    with connection.cursor() as cursor:
-        for tally in tallies.TALLIES:
-            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [tally.function])
-            assert cursor.fetchone()[0] == tally.function_body(connection)

@@ -2,19 +2,7 @@
 
 from django.db import migrations, models
 
-
-def install_triggers(apps, schema_editor):
-    from crm.triggers import trigger_statements
-
-    for statement in trigger_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
-
-
-def drop_triggers(apps, schema_editor):
-    from crm.triggers import drop_statements
-
-    for statement in drop_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
+from crm.triggers import migration_drop_triggers, migration_install_triggers
 
 
 class Migration(migrations.Migration):
@@ -129,5 +117,5 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['day'], name='crm_dailypayments_day'),
         ),
         # The triggers that mark aggregated days stale (crm/triggers.py; reinstalled after every migrate).
-        migrations.RunPython(install_triggers, drop_triggers),
+        migrations.RunPython(migration_install_triggers, migration_drop_triggers),
     ]

@@ -4,21 +4,7 @@ the pool's (-date, -id) with the campus beside it in place of (campus, -date), w
 import django.utils.timezone
 from django.db import migrations, models
 
-
-def install_triggers(apps, schema_editor):
-    from crm.triggers import trigger_statements
-
-    for statement in trigger_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
-
-
-def drop_triggers(apps, schema_editor):
-    # SQLite rebuilds crm_customer for the altered field, and refuses while other tables' triggers
-    # name it; they are put back at the end (and by post_migrate).
-    from crm.triggers import drop_statements
-
-    for statement in drop_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
+from crm.triggers import around_table_rebuild
 
 
 class Migration(migrations.Migration):
@@ -26,8 +12,7 @@ class Migration(migrations.Migration):
         ("crm", "0017_list_filter_indexes"),
     ]
 
-    operations = [
-        migrations.RunPython(drop_triggers, install_triggers),
+    operations = around_table_rebuild(
         migrations.RemoveIndex(
             model_name="customer",
             name="crm_customer_pool_campus",
@@ -50,5 +35,4 @@ class Migration(migrations.Migration):
                 name="crm_customer_pool_date",
             ),
         ),
-        migrations.RunPython(install_triggers, drop_triggers),
-    ]
+    )

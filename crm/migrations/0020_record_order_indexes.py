@@ -6,21 +6,7 @@ ownership history, enrollments and payments is read from the index alone, with n
 import django.utils.timezone
 from django.db import migrations, models
 
-
-def install_triggers(apps, schema_editor):
-    from crm.triggers import trigger_statements
-
-    for statement in trigger_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
-
-
-def drop_triggers(apps, schema_editor):
-    # SQLite rebuilds the tables for the altered fields, and refuses while triggers name them; they
-    # are put back at the end (and by post_migrate).
-    from crm.triggers import drop_statements
-
-    for statement in drop_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
+from crm.triggers import around_table_rebuild
 
 
 class Migration(migrations.Migration):
@@ -29,8 +15,7 @@ class Migration(migrations.Migration):
         ('crm', '0019_list_tallies'),
     ]
 
-    operations = [
-        migrations.RunPython(drop_triggers, install_triggers),
+    operations = around_table_rebuild(
         migrations.AlterField(
             model_name='consultrecord',
             name='date',
@@ -67,5 +52,4 @@ class Migration(migrations.Migration):
             model_name='paymentrecord',
             index=models.Index(fields=['date', 'id'], name='crm_payment_date_id'),
         ),
-        migrations.RunPython(install_triggers, drop_triggers),
-    ]
+    )

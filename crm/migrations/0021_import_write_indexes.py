@@ -14,19 +14,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
-def drop_triggers(apps, schema_editor):
-    from crm.triggers import drop_statements
-
-    for statement in drop_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
-
-
-def install_triggers(apps, schema_editor):
-    from crm.triggers import trigger_statements
-
-    for statement in trigger_statements(schema_editor.connection.vendor):
-        schema_editor.execute(statement, params=None)
+from crm.triggers import around_table_rebuild
 
 
 # Django's names for them (``_create_index_name(table, [column], suffix="_like")``).
@@ -53,11 +41,10 @@ class Migration(migrations.Migration):
         ('crm', '0020_record_order_indexes'),
     ]
 
-    operations = [
+    operations = around_table_rebuild(
         # SQLite rebuilds crm_customer below, which the triggers of the follow-ups, enrollments and
         # payments name: off during the rebuild. PostgreSQL gets the triggers of this version
         # (an INSERT marks the dashboard's days from its new rows, crm/triggers.py).
-        migrations.RunPython(drop_triggers, install_triggers, elidable=False),
         migrations.AlterField(
             model_name='customer',
             name='consultant',
@@ -90,5 +77,4 @@ class Migration(migrations.Migration):
             index=models.Index(condition=models.Q(('next_date__isnull', False)), fields=['next_date'], name='crm_customer_next_date'),
         ),
         migrations.RunPython(drop_pattern_indexes, create_pattern_indexes, elidable=False),
-        migrations.RunPython(install_triggers, drop_triggers, elidable=False),
-    ]
+    )

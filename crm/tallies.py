@@ -1,5 +1,5 @@
-"""The tallies of long lists (PaymentTally, ConsultRecordTally): the PostgreSQL statement triggers that
-keep each exact, and the fold of their rows.
+"""The tallies of long lists (CustomerTally, PaymentTally, ConsultRecordTally): the PostgreSQL statement
+triggers that keep each exact, and the fold of their rows.
 
 A tally holds, per group of its table's columns, how many rows the group has and its sums. The triggers'
 SQL is generated from the model's own rules (the payments' net amount and money-out test), compiled by
@@ -10,8 +10,8 @@ in the same transaction, the table locked against writes meanwhile.
 
 The triggers only insert: each statement adds one row per group it changed, with the differences, so
 that concurrent writers never wait on one counter row; the reader folds them back into one row per group
-once there are many (``fold_sql``). The customer tally (CustomerTally, migration 0014) is the same design
-written by hand.
+once there are many (``fold_sql``). The customer tally's triggers were first written by hand (migration
+0014); the next ``migrate`` replaces them with the generated ones, under the same names.
 """
 
 from collections.abc import Callable
@@ -162,6 +162,13 @@ END
             cursor.execute(f"DROP FUNCTION IF EXISTS {self.function}()")
 
 
+CUSTOMERS = Tally(
+    # The function and trigger names of migration 0014, which wrote the same triggers by hand.
+    function="crm_customer_tally",
+    model="crm.Customer",
+    tally="crm.CustomerTally",
+    group=("consultant_id", "campus_id", "status", "source"),
+)
 PAYMENTS = Tally(
     function="crm_payment_tally",
     model="crm.PaymentRecord",
@@ -177,7 +184,7 @@ FOLLOW_UPS = Tally(
     tally="crm.ConsultRecordTally",
     group=("consultant_id", "status", "delete_status"),
 )
-TALLIES = (PAYMENTS, FOLLOW_UPS)
+TALLIES = (CUSTOMERS, PAYMENTS, FOLLOW_UPS)
 
 
 def install_tallies(using: str = "default", **kwargs) -> None:

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import tallies
 from crm.models import Customer, CustomerStatusChange, CustomerTransfer, UserProfile
 from crm.tallies import TALLY_FOLD_ROWS
 
@@ -399,14 +400,6 @@ def customers_quota(*, user) -> dict[str, int]:
     }
 
 
-TALLY_FOLD_SQL = """
-WITH folded AS (DELETE FROM crm_customertally RETURNING consultant_id, campus_id, status, source, n)
-INSERT INTO crm_customertally (consultant_id, campus_id, status, source, n)
-SELECT consultant_id, campus_id, status, source, sum(n) FROM folded
-GROUP BY consultant_id, campus_id, status, source HAVING sum(n) <> 0
-"""
-
-
 def customers_tally_count(*, groups) -> int | None:
     """How many customers the ``CustomerTally`` rows ``groups`` (scoped and filtered like the customers,
     with the customer querysets' own methods) hold: an exact count in one small query, on PostgreSQL,
@@ -434,7 +427,7 @@ def customers_tally_counts(*, groups, by: tuple[str, ...] = ()) -> dict[tuple, i
     if sum(row["rows"] for row in rows) > TALLY_FOLD_ROWS:
         # Rows inserted meanwhile by other transactions are not deleted: they stay, and still count.
         with connection.cursor() as cursor:
-            cursor.execute(TALLY_FOLD_SQL)
+            cursor.execute(tallies.CUSTOMERS.fold_sql())
     return {tuple(row[name] for name in by): row["total"] for row in rows if row["total"]}
 
 

@@ -241,15 +241,16 @@ class Customer(models.Model):
 
 class CustomerTally(models.Model):
     """How many customers each (owner, campus, status, source) group holds, kept exact by PostgreSQL
-    triggers on crm_customer (migration 0014): a filtered list of a million customers counts its rows
-    by summing a few hundred of these instead of scanning 900,000 index entries.
+    statement triggers on crm_customer (crm/tallies.py; first written by hand in migration 0014): a
+    filtered list of a million customers counts its rows by summing a few hundred of these instead of
+    scanning 900,000 index entries.
 
     The triggers only insert: each statement that adds, removes or moves customers between groups
     adds one row per group it changed, with the difference in ``n`` (so that concurrent claims never
-    wait on one another's counter); ``crm.selectors.customer_counts`` sums them and folds them back
-    into one row per group once there are many. The owner and the campus are the customer's columns
-    under the same names, so that the customer querysets' scopes (``pool_of``, ``owned_by``,
-    ``visible_to``) select the same groups here. Empty (and unused) on other databases."""
+    wait on one another's counter); ``customers_tally_counts`` (crm/services/customers.py) sums them
+    and folds them back into one row per group once there are many. The owner and the campus are the
+    customer's columns under the same names, so that the customer querysets' scopes (``pool_of``,
+    ``owned_by``, ``visible_to``) select the same groups here. Empty (and unused) on other databases."""
 
     consultant = models.ForeignKey(
         settings.AUTH_USER_MODEL,

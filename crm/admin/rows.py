@@ -11,6 +11,7 @@ import html
 from django import forms
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote
+from django.forms.utils import ErrorList
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, mark_safe
@@ -120,9 +121,23 @@ class CellHiddenInput(forms.HiddenInput):
         return _input(self, name, value, attrs)
 
 
+class CellErrorList(ErrorList):
+    """A cell's errors. Django renders an empty error list through two templates (errors/list/
+    default.html including ul.html) to print nothing, before each of the page's editable cells; the
+    errors of a rejected save are rendered as Django renders them."""
+
+    def __str__(self):
+        return self.render() if self.data else ""
+
+    __html__ = __str__
+
+
 class CellFormSet(forms.BaseModelFormSet):
     """The formset of a list's editable cells (``get_changelist_formset``): each row's key, a hidden
-    input, is written without a template too."""
+    input, is written without a template too, and a cell without errors prints none without one."""
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "error_class": CellErrorList}
 
     def add_fields(self, form, index):
         super().add_fields(form, index)

@@ -793,3 +793,35 @@ def test_the_editable_cells_render_what_djangos_widgets_render(widget, cell, val
 
     expected = django_widget.render("form-0-x", value, attrs)
     assert parse_html(cell_widget.render("form-0-x", value, attrs)) == parse_html(expected)
+
+
+@pytest.mark.parametrize("messages", [[], ["请填写此项。", "a <b> & 'c'"]])
+def test_a_cells_errors_render_what_djangos_error_list_renders(messages):
+    # Pins Django 5.2's errors/list templates: an empty list prints nothing, without rendering them.
+    from django.forms.utils import ErrorList
+    from django.test.html import parse_html
+
+    from crm.admin.rows import CellErrorList
+
+    expected = str(ErrorList(messages, field_id="id_form-0-score"))
+    cell = CellErrorList(messages, field_id="id_form-0-score")
+
+    assert parse_html(str(cell)) == parse_html(expected)
+    assert parse_html(cell.__html__()) == parse_html(expected)
+    assert (str(cell) == "") is (not messages)
+
+
+def test_a_rejected_cell_shows_its_error_on_the_list_and_saves_nothing(client_for, ta_user, teaching_class):
+    lesson_with_records(teaching_class, 2)
+    records = list(StudyRecord.objects.order_by("-student_id"))
+    data = editable_list_post(records, row0={"score": "90"}, row1={"attendance": "no-such-mark"})
+
+    response = client_for(ta_user).post(STUDY_RECORDS, data)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count('<ul class="errorlist"') == 1
+    assert '<ul class="errorlist" id="id_form-1-attendance_error">' in page
+    assert [(r.attendance, r.score) for r in StudyRecord.objects.order_by("-student_id")] == [
+        (r.attendance, r.score) for r in records
+    ]

@@ -155,3 +155,19 @@ def test_the_class_filter_without_a_choice_offers_a_placeholder_that_submits_not
     assert choice["all_selected"] and not choice["chosen"]
     # A disabled option is not submitted: the form without script shows the same list again.
     assert '<option value="" selected disabled>请选择…</option>' in response.content.decode()
+
+
+def test_the_drop_downs_options_are_escaped_as_the_template_escaped_them():
+    from django.template import Context, Template
+    from django.test.html import parse_html
+
+    from crm.admin.filters import options_html
+
+    options = [(1, "Python 1期 (<昌平> & 'A')", True), ("2", '"quoted"', False)]
+    template = Template(
+        "{% for value, display, selected in options %}"
+        '<option value="{{ value }}"{% if selected %} selected{% endif %}>{{ display }}</option>'
+        "{% endfor %}"
+    )
+
+    assert parse_html(options_html(options)) == parse_html(template.render(Context({"options": options})))

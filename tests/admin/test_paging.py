@@ -546,3 +546,32 @@ def test_a_deep_page_of_a_long_list_is_read_in_its_order_index_without_sorting_t
     # The page's keys (a subquery U0 when the page joins other rows) come in the index's order; only
     # the rows shown may be sorted.
     assert ("Sort Key: u0." not in plan) if 'U0."' in page_query else ("Sort" not in plan), plan
+
+
+def test_a_filtered_lists_row_links_carry_its_query_as_django_preserves_it(boss_client, campuses):
+    # Pins Django 5.2's items_for_result and add_preserved_filters: the row links' query is added once
+    # per list (NearestPageChangeList.row_query), and Django's own call per row then adds nothing.
+    from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+    from django.contrib.admin.views.main import ChangeList
+
+    params = {"q": "校区", "p": "2", "o": "1"}
+    response = boss_client.get(reverse(CAMPUSES), params)
+    cl = response.context["cl"]
+    preserved = cl.model_admin.get_preserved_filters(response.wsgi_request)
+    page = response.content.decode()
+
+    assert cl.result_list and preserved and not cl.preserved_filters
+    for row in cl.result_list:
+        expected = add_preserved_filters(
+            {"preserved_filters": preserved, "opts": cl.opts}, ChangeList.url_for_result(cl, row)
+        )
+        assert cl.url_for_result(row) == expected
+        assert f'href="{expected.replace("&", "&amp;")}"' in page
+
+
+def test_an_unfiltered_lists_row_links_carry_no_query(boss_client, campuses):
+    response = boss_client.get(reverse(CAMPUSES))
+    cl = response.context["cl"]
+
+    assert cl.row_query == ""
+    assert all("?" not in cl.url_for_result(row) for row in cl.result_list)

@@ -5,6 +5,7 @@ form rendered after the list (admin/crm/row_actions_form.html) that carries only
 says with ``formaction`` where it posts. No script: the content security policy forbids inline ones.
 """
 
+import copy
 import functools
 import html
 
@@ -93,6 +94,14 @@ def _options(options) -> str:
 
 
 class CellSelect(forms.Select):
+    def __deepcopy__(self, memo):
+        # Copied for each row of the list (each form deep-copies its fields): the choices, a list of
+        # tuples nobody changes in place, are shared, where Django copies and normalizes them again.
+        widget = copy.copy(self)
+        widget.attrs = self.attrs.copy()
+        memo[id(self)] = widget
+        return widget
+
     def render(self, name, value, attrs=None, renderer=None):
         widget = self.get_context(name, value, attrs)["widget"]
         groups = "".join(
@@ -119,6 +128,26 @@ class CellTextInput(forms.TextInput):
 class CellHiddenInput(forms.HiddenInput):
     def render(self, name, value, attrs=None, renderer=None):
         return _input(self, name, value, attrs)
+
+
+class CellChoiceField(forms.TypedChoiceField):
+    """A cell's choice field (a model field with choices), copied for each row of the list with its
+    choices shared (see CellSelect.__deepcopy__), where Django deep-copies them for each form."""
+
+    def __deepcopy__(self, memo):
+        return forms.Field.__deepcopy__(self, memo)
+
+
+def cell_formfield_callback(formfield_for_dbfield):
+    """The ``formfield_callback`` of a list's row form (``get_changelist_form``): the admin's own form
+    field of each model field, a CellChoiceField for a field with choices."""
+
+    def formfield(db_field, **kwargs):
+        if db_field.choices is not None:
+            kwargs.setdefault("choices_form_class", CellChoiceField)
+        return formfield_for_dbfield(db_field, **kwargs)
+
+    return formfield
 
 
 class CellErrorList(ErrorList):

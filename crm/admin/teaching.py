@@ -1,3 +1,4 @@
+import functools
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -20,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
 from crm.admin.filters import SelectListFilterMixin
 from crm.admin.paging import NearestPageChangeList
-from crm.admin.rows import CellFormSet, CellSelect, CellTextInput
+from crm.admin.rows import CellFormSet, CellSelect, CellTextInput, cell_formfield_callback
 from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
 from crm.services.teaching import (
     MARK_FIELDS,
@@ -522,10 +523,16 @@ class StudyRecordAdmin(RelatedSearchAdminMixin, CrmModelAdmin):
         return NextKeepingChangeList
 
     def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("formfield_callback", self.cell_formfields(request))
         return super().get_changelist_form(request, form=StudyRecordListForm, **kwargs)
 
     def get_changelist_formset(self, request, **kwargs):
+        kwargs.setdefault("formfield_callback", self.cell_formfields(request))
         return super().get_changelist_formset(request, formset=CellFormSet, **kwargs)
+
+    def cell_formfields(self, request):
+        # The list's form and formset each build the row form's fields (Django 5.2).
+        return cell_formfield_callback(functools.partial(self.formfield_for_dbfield, request=request))
 
     def save_model(self, request, obj, form, change):
         # The add form, the change form and each changed row of the list's editable columns.

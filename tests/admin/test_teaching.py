@@ -825,3 +825,21 @@ def test_a_rejected_cell_shows_its_error_on_the_list_and_saves_nothing(client_fo
     assert [(r.attendance, r.score) for r in StudyRecord.objects.order_by("-student_id")] == [
         (r.attendance, r.score) for r in records
     ]
+
+
+def test_each_rows_choice_fields_are_copies_sharing_their_choices(client_for, ta_user, teaching_class):
+    # A list's row forms copy their fields without copying (and normalizing again) the choices.
+    from crm.admin.rows import CellChoiceField, CellSelect
+
+    lesson_with_records(teaching_class, 2)
+    first, second = client_for(ta_user).get(STUDY_RECORDS).context["cl"].formset.forms
+
+    for name in ("attendance", "score"):
+        one, other = first.fields[name], second.fields[name]
+        assert type(one) is CellChoiceField and type(one.widget) is CellSelect
+        assert one is not other and one.widget is not other.widget
+        assert one.widget.attrs is not other.widget.attrs
+        assert one.choices is other.choices and one.widget.choices is other.widget.choices
+        assert [value for value, _label in one.choices] == [
+            value for value, _label in StudyRecord._meta.get_field(name).choices
+        ]

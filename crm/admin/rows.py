@@ -14,6 +14,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote
 from django.forms.utils import ErrorList
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, mark_safe
 
@@ -84,16 +85,16 @@ def _attrs(attrs: dict) -> str:
     )
 
 
-def _options(options) -> str:
-    # One f-string and two escapes per option: format_html's argument escaping, and the lazy label's
-    # translation on each of its calls, were most of the page (50 rows x two selects x their options).
-    return "".join(
-        f'<option value="{_text(option["value"])}"{_attrs(option["attrs"])}>{_text(option["label"])}</option>'
-        for option in options
-    )
-
-
 class CellSelect(forms.Select):
+    """A select whose options are written once for all the rows of the list (the rows' copies share
+    them, in the active language), each row marking its own value selected: the options' markup, and
+    the translation of their lazy labels, were most of the page (50 rows x two selects x 5 to 13
+    options)."""
+
+    def __init__(self, attrs=None, choices=()):
+        super().__init__(attrs, choices)
+        self._options_written = {}  # language -> (the choices written, their markup)
+
     def __deepcopy__(self, memo):
         # Copied for each row of the list (each form deep-copies its fields): the choices, a list of
         # tuples nobody changes in place, are shared, where Django copies and normalizes them again.
@@ -102,14 +103,44 @@ class CellSelect(forms.Select):
         memo[id(self)] = widget
         return widget
 
+    def written_options(self) -> list[tuple[str | None, list[tuple[str, str, str]]]]:
+        """Per group of options (Django 5.2's ChoiceWidget.optgroups): its label's markup (None for
+        no group) and its options, each as the value compared with the row's and its markup before
+        and after where `` selected`` goes."""
+        language = translation.get_language()
+        written = self._options_written.get(language)
+        if written is None or written[0] is not self.choices:
+            groups = []
+            for value, label in self.choices:
+                if isinstance(label, (list, tuple)):
+                    group, options = value, label
+                else:
+                    group, options = None, [("" if value is None else value, label)]
+                markup = [
+                    (str(option), f'<option value="{_text(option)}"', f">{_text(text)}</option>")
+                    for option, text in options
+                ]
+                groups.append((_text(group) if group else None, markup))
+            written = self._options_written[language] = (self.choices, groups)
+        return written[1]
+
     def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        groups = "".join(
-            f'<optgroup label="{_text(group)}">{_options(options)}</optgroup>' if group else _options(options)
-            for group, options, _index in widget["optgroups"]
-        )
-        attrs = _attrs(widget["attrs"])
-        return mark_safe(f'<select name="{_text(widget["name"])}"{attrs}>{groups}</select>')
+        # Django 5.2's Select.get_context and select.html, select_option.html and attrs.html.
+        chosen = self.format_value(value)
+        attrs = self.build_attrs(self.attrs, attrs)
+        if self.allow_multiple_selected:
+            attrs["multiple"] = True
+        found, parts = False, []
+        for group, options in self.written_options():
+            if group is not None:
+                parts.append(f'<optgroup label="{group}">')
+            for option, before, after in options:
+                selected = (not found or self.allow_multiple_selected) and option in chosen
+                found |= selected
+                parts.append(f"{before} selected{after}" if selected else f"{before}{after}")
+            if group is not None:
+                parts.append("</optgroup>")
+        return mark_safe(f'<select name="{_text(name)}"{_attrs(attrs)}>{"".join(parts)}</select>')
 
 
 def _input(widget: forms.widgets.Input, name, value, attrs) -> str:

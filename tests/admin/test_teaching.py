@@ -773,6 +773,9 @@ def test_the_class_list_shows_upcoming_classes_first(client_for, boss_user):
     [
         ("Select", "CellSelect", "late"),
         ("Select", "CellSelect", None),
+        ("Select", "CellSelect", "b"),
+        ("Select", "CellSelect", "nothing offered"),
+        ("Select", "CellSelect", ""),
         ("TextInput", "CellTextInput", 'a "quoted" <note> & more'),
         ("TextInput", "CellTextInput", None),
         ("HiddenInput", "CellHiddenInput", 12345),
@@ -785,7 +788,15 @@ def test_the_editable_cells_render_what_djangos_widgets_render(widget, cell, val
 
     from crm.admin import rows
 
-    choices = [("checked", "已签到"), ("late", "迟到 <5'"), ("Group", [("a", "A"), ("b", "B")])]
+    choices = [
+        ("", "---------"),
+        ("checked", "已签到"),
+        ("late", "迟到 <5'"),
+        ("Group", [("a", "A"), ("b", "B")]),
+        ("", [("c", "no group")]),
+        (None, "none"),
+        (7, "seven"),
+    ]
     attrs = {"id": "id_form-0-x", "required": True, "disabled": False, "size": 24}
     django_widget, cell_widget = getattr(forms, widget)(), getattr(rows, cell)()
     for one in (django_widget, cell_widget):
@@ -843,3 +854,23 @@ def test_each_rows_choice_fields_are_copies_sharing_their_choices(client_for, ta
         assert [value for value, _label in one.choices] == [
             value for value, _label in StudyRecord._meta.get_field(name).choices
         ]
+
+
+def test_a_cell_select_writes_its_options_in_the_active_language_and_for_its_choices():
+    from django.utils import translation
+
+    from crm.admin.rows import CellSelect
+
+    widget = CellSelect(choices=StudyRecord.Attendance.choices)
+    late = str(StudyRecord.Attendance.LATE.value)
+    with translation.override("zh-hans"):
+        chinese = widget.render("form-0-attendance", late)
+    with translation.override("en"):
+        english = widget.render("form-0-attendance", late)
+    widget.choices = [("x", "X")]
+
+    assert f'<option value="{late}" selected>迟到</option>' in chinese
+    assert f'<option value="{late}" selected>Late</option>' in english
+    assert widget.render("form-0-attendance", "x") == (
+        '<select name="form-0-attendance"><option value="x" selected>X</option></select>'
+    )

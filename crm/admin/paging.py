@@ -10,8 +10,9 @@ Every list also counts and fetches at the database's floor (issue 15):
   countdown) are computed for the rows of the page only: the page's primary keys are picked by the
   plain list query, and the figures annotated on those rows alone, never on the rows an OFFSET skips
   nor in the count.
-- A filtered list may count from a tally its admin knows of (``get_exact_count``: the customers'
-  groups of owner, campus, status and source, CustomerTally), still exactly.
+- A list, filtered or not, may count from a tally its admin knows of (``get_exact_count``: the
+  customers' groups of owner, campus, status and source, CustomerTally; the payments', the follow-ups'
+  and the study records'), still exactly, in a millisecond.
 - An action's POST does not count nor fetch: Django builds the list before running the action, then
   redirects or shows the action's own page. An action that reads the ticked rows' ids itself
   (``actions_on_ticked_rows``: the claim) does not even build the list's filters and search.
@@ -257,12 +258,17 @@ class NearestPageChangeList(ChangeList):
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
         if may_estimate is None:
             may_estimate = self.shows_whole_list() and not self.date_hierarchy
-        paginator.may_estimate = may_estimate and hasattr(paginator, "may_estimate")
-        if not paginator.may_estimate:
-            exact_count = getattr(self.model_admin, "get_exact_count", None)
-            exact = exact_count(request, self) if exact_count else None
-            if exact is not None:
-                paginator.__dict__["count"] = exact  # the paginator's cached count
+        may_estimate = may_estimate and hasattr(paginator, "may_estimate")
+        exact_count = getattr(self.model_admin, "get_exact_count", None)
+        known = exact_count(request, self) if exact_count else None
+        if known is None:
+            paginator.may_estimate = may_estimate
+            return paginator
+        # Read from a tally, the whole list's count too: neither counted up to the limit nor planned.
+        # Past the limit it is still shown as the estimate the list shows there (「约 90 万条」, its
+        # last pages exactly), however it was read.
+        paginator.__dict__["count"] = known  # the paginator's cached count
+        paginator.count_is_estimated = may_estimate and known > settings.ADMIN_EXACT_COUNT_LIMIT
         return paginator
 
     def page_is_inside_estimate(self, paginator) -> bool:

@@ -1,5 +1,5 @@
-"""The tallies of long lists (CustomerTally, PaymentTally, ConsultRecordTally): the PostgreSQL statement
-triggers that keep each exact, and the fold of their rows.
+"""The tallies of long lists (CustomerTally, PaymentTally, ConsultRecordTally, StudyRecordTally): the
+PostgreSQL statement triggers that keep each exact, and the fold of their rows.
 
 A tally holds, per group of its table's columns, how many rows the group has and its sums. The triggers'
 SQL is generated from the model's own rules (the payments' net amount and money-out test), compiled by
@@ -184,7 +184,14 @@ FOLLOW_UPS = Tally(
     tally="crm.ConsultRecordTally",
     group=("consultant_id", "status", "delete_status"),
 )
-TALLIES = (CUSTOMERS, PAYMENTS, FOLLOW_UPS)
+STUDY_RECORDS = Tally(
+    function="crm_study_record_tally",
+    model="crm.StudyRecord",
+    tally="crm.StudyRecordTally",
+    # Not the student nor the score: a lesson's hundred records are then a handful of groups.
+    group=("course_record_id", "attendance"),
+)
+TALLIES = (CUSTOMERS, PAYMENTS, FOLLOW_UPS, STUDY_RECORDS)
 
 
 def install_tallies(using: str = "default", **kwargs) -> None:
@@ -216,3 +223,10 @@ def tally_aggregate(tally: Tally, groups, **aggregates) -> dict | None:
         with connection.cursor() as cursor:
             cursor.execute(tally.fold_sql())
     return result
+
+
+def tally_count(tally: Tally, groups) -> int | None:
+    """How many rows of the tallied table the tally's rows ``groups`` hold (the sum of their ``n``),
+    in one small query; None on another database than PostgreSQL, which counts the rows themselves."""
+    counts = tally_aggregate(tally, groups, n=Sum("n", default=0))
+    return None if counts is None else counts["n"]

@@ -22,7 +22,16 @@ from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
 from crm.admin.filters import SelectListFilterMixin
 from crm.admin.paging import NearestPageChangeList
 from crm.admin.rows import CellFormSet, CellSelect, CellTextInput, cell_formfield_callback
-from crm.models import ClassList, ContractTemplate, Course, CourseRecord, Customer, StudyRecord, UserProfile
+from crm.models import (
+    ClassList,
+    ContractTemplate,
+    Course,
+    CourseRecord,
+    Customer,
+    StudyRecord,
+    StudyRecordTally,
+    UserProfile,
+)
 from crm.services.teaching import (
     MARK_FIELDS,
     Marks,
@@ -31,10 +40,16 @@ from crm.services.teaching import (
     study_records_create_for,
     study_records_save,
     study_records_take_attendance,
+    study_records_tally_count,
 )
 from crm.templatetags.crm_formats import yuan
 
 NEXT_VAR = "next"
+# The 学习记录 list's parameters whose records the tally's groups select (StudyRecordTally's columns):
+# the class, the lesson and the attendance filters.
+TALLIED_STUDY_RECORD_FILTERS = dict.fromkeys(
+    ["course_record__re_class__id__exact", "course_record__id__exact", "attendance__exact"]
+)
 
 
 def row_count(queryset):
@@ -510,6 +525,14 @@ class StudyRecordAdmin(RelatedSearchAdminMixin, CrmModelAdmin):
 
     def scope_queryset(self, request, queryset):
         return queryset.visible_to(request.user)
+
+    def get_exact_count(self, request, changelist):
+        # Filtered by class, lesson or attendance only: the sum of the tally's groups in the same
+        # scope, with the same filters (study_records_tally_count).
+        groups = self.tally_groups(
+            request, changelist, StudyRecordTally.objects.all(), TALLIED_STUDY_RECORD_FILTERS
+        )
+        return None if groups is None else study_records_tally_count(groups=groups)
 
     def related_scope(self, request, model):
         if model is Customer:

@@ -22,7 +22,7 @@ from crm.models.dashboard import (
 from crm.models.finance import Enrollment, PaymentRecord, PaymentTally
 from crm.models.imports import CustomerImport
 from crm.models.jobs import Job
-from crm.models.teaching import ClassList, ContractTemplate, CourseRecord, StudyRecord
+from crm.models.teaching import ClassList, ContractTemplate, CourseRecord, StudyRecord, StudyRecordTally
 from crm.models.user import Department, UserProfile
 
 __all__ = [
@@ -54,5 +54,6 @@ __all__ = [
     "PrivateCustomer",
     "PublicCustomer",
     "StudyRecord",
+    "StudyRecordTally",
     "UserProfile",
 ]

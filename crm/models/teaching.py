@@ -146,6 +146,9 @@ class StudyRecord(models.Model):
         verbose_name=_("course record"),
         on_delete=models.CASCADE,
         related_name="study_records",
+        # A lesson's records are found by the unique index, which starts with the lesson: an index of
+        # its own was one more index to write, and one the list's pages could be sorted from.
+        db_index=False,
     )
     student = models.ForeignKey(
         "crm.Customer",
@@ -183,7 +186,32 @@ class StudyRecord(models.Model):
             # The list filtered by attendance counts its rows exactly (a school's million study
             # records): an index-only scan.
             models.Index(fields=["attendance"], name="crm_studyrecord_attendance"),
+            # The list's order (StudyRecordAdmin.ordering) with the key: a deep page's OFFSET walks
+            # this index alone (an index-only scan), not the table's rows.
+            models.Index(fields=["course_record", "student", "id"], name="crm_studyrecord_order"),
         ]
 
     def __str__(self) -> str:
         return f"{self.course_record} {self.student}"
+
+
+class StudyRecordTally(models.Model):
+    """How many study records each (lesson, attendance) group holds, kept exact by PostgreSQL
+    statement triggers on crm_studyrecord (crm/tallies.py): the 学习记录 list counts a million records,
+    or a class's, or its late ones, by summing a few of these rows. The columns are the record's under
+    the same names, so that StudyRecordQuerySet's scope (``visible_to``) and the list's filters select
+    the same groups here. Empty (and unused) on other databases."""
+
+    course_record = models.ForeignKey(
+        CourseRecord, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    attendance = models.CharField(max_length=16)
+    n = models.BigIntegerField()
+
+    objects = StudyRecordQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.course_record_id} {self.attendance}: {self.n}"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -132,5 +132,4 @@ def consult_records_tally_count(*, groups) -> int | None:
     """How many follow-ups the ``ConsultRecordTally`` rows ``groups`` (scoped and filtered like the
     follow-ups, with their queryset's own methods) hold, in one small query, on PostgreSQL, whose
     triggers keep the tally; None on another database, which counts the follow-ups."""
-    counts = tallies.tally_aggregate(tallies.FOLLOW_UPS, groups, n=Sum("n", default=0))
-    return None if counts is None else counts["n"]
+    return tallies.tally_count(tallies.FOLLOW_UPS, groups)

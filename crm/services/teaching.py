@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from crm import tallies
 from crm.models import CourseRecord, Customer, StudyRecord
 
 # Rows per INSERT. A class has a few dozen students, so one statement covers a whole batch of
@@ -153,3 +154,10 @@ def study_records_save(*, study_record: StudyRecord, fields: Iterable[str] = ())
     if changed:
         study_record.save(update_fields=changed)
     return study_record
+
+
+def study_records_tally_count(*, groups) -> int | None:
+    """How many study records the ``StudyRecordTally`` rows ``groups`` (scoped and filtered like the
+    records, with their queryset's own methods) hold, in one small query, on PostgreSQL, whose triggers
+    keep the tally; None on another database, which counts the records."""
+    return tallies.tally_count(tallies.STUDY_RECORDS, groups)

@@ -874,3 +874,38 @@ def test_a_cell_select_writes_its_options_in_the_active_language_and_for_its_cho
     assert widget.render("form-0-attendance", "x") == (
         '<select name="form-0-attendance"><option value="x" selected>X</option></select>'
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("params", "tallied"),
+    [
+        ({}, True),
+        ({"attendance__exact": "late"}, True),
+        ({"course_record__re_class__id__exact": "class"}, True),
+        ({"course_record__id__exact": "lesson", "attendance__exact": "checked"}, True),
+        ({"score__exact": "90"}, False),
+        ({"q": "学生"}, False),
+    ],
+)
+def test_the_study_record_list_counts_from_the_tally_within_its_filters(
+    client_for, lecturer_user, teaching_class, other_class, params, tallied
+):
+    lesson = lesson_with_records(teaching_class, 3)
+    lesson_with_records(other_class, 2)
+    StudyRecord.objects.filter(pk=StudyRecord.objects.filter(course_record=lesson).first().pk).update(
+        attendance="late", score=90
+    )
+    values = {"class": str(teaching_class.pk), "lesson": str(lesson.pk)}
+    params = {key: values.get(value, value) for key, value in params.items()}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client_for(lecturer_user).get(STUDY_RECORDS, params)
+
+    cl = response.context["cl"]
+    assert cl.result_count == cl.queryset.count() == len(cl.result_list)
+    read = [q["sql"] for q in queries]
+    assert len([sql for sql in read if '"crm_studyrecordtally"' in sql]) == (1 if tallied else 0)
+    counted = [sql for sql in read if sql.startswith("SELECT COUNT(*)") and '"crm_studyrecord"' in sql]
+    # Otherwise the records are counted: a filter by a COUNT, a search by the keys it finds.
+    assert bool(counted) is (not tallied and "q" not in params)

@@ -361,8 +361,12 @@ class CourseRecordQuerySet(models.QuerySet):
 
 
 class StudyRecordQuerySet(models.QuerySet):
+    @staticmethod
+    def sees_every_record(user) -> bool:
+        return user.has_perm(SEES_EVERY_RECORD)
+
     def visible_to(self, user):
-        if user.has_perm(SEES_EVERY_RECORD):
+        if self.sees_every_record(user):
             return self
         return self.filter(course_record__re_class__teachers=user)
 
@@ -374,6 +378,15 @@ class StudyRecordQuerySet(models.QuerySet):
         # Built as one OR (not a union) so that the caller can still filter and slice the result.
         staff = self.visible_to(user).values("pk")
         return self.filter(models.Q(student__user=user) | models.Q(pk__in=staff))
+
+
+class StudyRecordTallyQuerySet(models.QuerySet):
+    """StudyRecordTally's groups, per attendance of every record of the school."""
+
+    def visible_to(self, user):
+        """The groups of the records ``user`` sees (StudyRecordQuerySet.visible_to): all of them, or
+        None for a teacher, whose records (their classes') the tally does not tell apart: counted."""
+        return self if StudyRecordQuerySet.sees_every_record(user) else None
 
 
 # --- users ---

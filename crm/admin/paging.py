@@ -345,7 +345,8 @@ class NearestPageAdminMixin:
         """A tally's rows ``groups`` in the list's scope (``scope_queryset``) with the list's filters,
         when nothing is searched and each filter is one of ``filters`` (the tally's columns' lookups,
         one value each); None otherwise, and for a value the tally's columns refuse: the list's own
-        rows are then counted or summed. ``filters`` maps a parameter to how it selects groups
+        rows are then counted or summed, as for a scope the tally cannot select (``scope_queryset``
+        giving None). ``filters`` maps a parameter to how it selects groups
         (``filter(groups, value)``, None for none), or to None for ``groups.filter(parameter=value)``."""
         params = changelist.get_filters_params()
         if changelist.query or not params.keys() <= filters.keys():
@@ -353,6 +354,8 @@ class NearestPageAdminMixin:
         if any(len(values) != 1 for values in params.values()):
             return None
         groups = self.scope_queryset(request, groups)
+        if groups is None:  # a scope the tally's groups do not tell apart
+            return None
         try:
             for key, [value] in params.items():
                 select = filters[key]

@@ -45,11 +45,8 @@ from crm.services.teaching import (
 from crm.templatetags.crm_formats import yuan
 
 NEXT_VAR = "next"
-# The 学习记录 list's parameters whose records the tally's groups select (StudyRecordTally's columns):
-# the class, the lesson and the attendance filters.
-TALLIED_STUDY_RECORD_FILTERS = dict.fromkeys(
-    ["course_record__re_class__id__exact", "course_record__id__exact", "attendance__exact"]
-)
+# The 学习记录 list's parameters whose records the tally's groups select (StudyRecordTally's column).
+TALLIED_STUDY_RECORD_FILTERS = dict.fromkeys(["attendance__exact"])
 
 
 def row_count(queryset):
@@ -527,8 +524,8 @@ class StudyRecordAdmin(RelatedSearchAdminMixin, CrmModelAdmin):
         return queryset.visible_to(request.user)
 
     def get_exact_count(self, request, changelist):
-        # Filtered by class, lesson or attendance only: the sum of the tally's groups in the same
-        # scope, with the same filters (study_records_tally_count).
+        # The boss's list, whole or by attendance: the sum of the tally's groups with the same filter
+        # (study_records_tally_count).
         groups = self.tally_groups(
             request, changelist, StudyRecordTally.objects.all(), TALLIED_STUDY_RECORD_FILTERS
         )

@@ -5,7 +5,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.models.choices import ClassType, Course, choice_labels
-from crm.querysets import ClassListQuerySet, CourseRecordQuerySet, StudyRecordQuerySet
+from crm.querysets import (
+    ClassListQuerySet,
+    CourseRecordQuerySet,
+    StudyRecordQuerySet,
+    StudyRecordTallyQuerySet,
+)
 from crm.storage import homework_upload_to, private_storage
 
 
@@ -196,22 +201,19 @@ class StudyRecord(models.Model):
 
 
 class StudyRecordTally(models.Model):
-    """How many study records each (lesson, attendance) group holds, kept exact by PostgreSQL
-    statement triggers on crm_studyrecord (crm/tallies.py): the 学习记录 list counts a million records,
-    or a class's, or its late ones, by summing a few of these rows. The columns are the record's under
-    the same names, so that StudyRecordQuerySet's scope (``visible_to``) and the list's filters select
-    the same groups here. Empty (and unused) on other databases."""
+    """How many study records each attendance holds, kept exact by PostgreSQL statement triggers on
+    crm_studyrecord (crm/tallies.py): the boss's 学习记录 list, whole or by attendance, counts a
+    million records by summing a few of these rows. Per attendance only: per lesson too, the school's
+    10,000 lessons would make more groups than a sum reads quickly; a class's or a teacher's records,
+    a few thousand, are counted. Empty (and unused) on other databases."""
 
-    course_record = models.ForeignKey(
-        CourseRecord, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
     attendance = models.CharField(max_length=16)
     n = models.BigIntegerField()
 
-    objects = StudyRecordQuerySet.as_manager()
+    objects = StudyRecordTallyQuerySet.as_manager()
 
     class Meta:
         default_permissions = ()
 
     def __str__(self) -> str:
-        return f"{self.course_record_id} {self.attendance}: {self.n}"
+        return f"{self.attendance}: {self.n}"

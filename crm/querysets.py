@@ -1,5 +1,7 @@
 """Read vocabulary of the models: who sees which rows. Never writes."""
 
+from collections import namedtuple
+
 from django.contrib.auth.models import UserManager
 from django.db import models
 
@@ -335,7 +337,18 @@ class PaymentTallyQuerySet(PaymentRecordQuerySet):
 SEES_EVERY_RECORD = "crm.view_all_customers"
 
 
+# A class as ClassList.names_of names it: its course code, semester and campus's name.
+ClassName = namedtuple("ClassName", ["pk", "course", "semester", "campus"])
+
+
 class ClassListQuerySet(models.QuerySet):
+    def named(self) -> list[tuple[int, str]]:
+        """(key, name) of each class, named as ``str()`` names it (ClassList.names_of), read as four
+        columns: the class filters of the lists offer every class of the school on each page, and the
+        school's 200 classes and their campuses were 400 model instances."""
+        classes = [ClassName(*row) for row in self.values_list("pk", "course", "semester", "campus__name")]
+        return list(zip([klass.pk for klass in classes], self.model.names_of(classes), strict=True))
+
     def taught_by(self, user):
         return self.filter(teachers=user)
 

@@ -58,3 +58,16 @@ def test_a_user_without_a_role_sees_nothing(make_user, records):
 
     assert not ClassList.objects.visible_to(nobody).exists()
     assert not StudyRecord.objects.visible_to(nobody).exists()
+
+
+def test_the_classes_are_named_in_their_order_as_str_names_them(django_assert_num_queries):
+    from tests.factories import ClassListFactory
+
+    ClassListFactory.create_batch(3)
+    ClassListFactory(course="PythonFullStack", semester=7)
+    classes = ClassList.objects.order_by("-semester")
+
+    with django_assert_num_queries(1):
+        named = classes.named()
+
+    assert named == [(klass.pk, str(klass)) for klass in classes]

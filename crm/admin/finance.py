@@ -103,9 +103,7 @@ class VisibleClassFilter(SelectListFilterMixin, admin.RelatedFieldListFilter):
     def field_choices(self, field, request, model_admin):
         # A class is named with its campus: read with it, not one query per class offered.
         ordering = self.field_admin_ordering(field, request, model_admin) or ClassList._meta.ordering
-        classes = ClassList.objects.visible_to(request.user).select_related("campus").order_by(*ordering)
-        classes = list(classes)
-        return list(zip([klass.pk for klass in classes], ClassList.names_of(classes), strict=True))
+        return ClassList.objects.visible_to(request.user).order_by(*ordering).named()
 
 
 class PaymentTotalFilter(admin.SimpleListFilter):

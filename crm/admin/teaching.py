@@ -79,9 +79,7 @@ class ManagedClassFilter(SelectListFilterMixin, admin.RelatedFieldListFilter):
         self.empty_value_display = gettext("No class")
 
     def field_choices(self, field, request, model_admin):
-        classes = ClassList.objects.managed_by(request.user).select_related("campus")
-        classes = list(classes)
-        return list(zip([klass.pk for klass in classes], ClassList.names_of(classes), strict=True))
+        return ClassList.objects.managed_by(request.user).named()
 
     def has_output(self):
         return bool(self.lookup_choices) or self.lookup_val is not None

@@ -144,8 +144,13 @@ class Customer(models.Model):
         verbose_name_plural = _("all customers")
         ordering = ["-date", "-id"]
         indexes = [
-            # Also the index of the consultant's foreign key (its lookups and the SET NULL of a deleted user).
-            models.Index(fields=["consultant", "status"], name="crm_customer_owner_status"),
+            # Also the index of the consultant's foreign key (its lookups and the SET NULL of a deleted user),
+            # where set: the pool's customers (an import's new ones) are in the pool's own indexes.
+            models.Index(
+                fields=["consultant", "status"],
+                name="crm_customer_owner_status",
+                condition=models.Q(consultant__isnull=False),
+            ),
             # The foreign keys that most customers leave empty (an import's new ones always) are indexed
             # where set: a lookup of a value (a referrer's referrals, a deleted row's SET NULL, the
             # foreign-key check) implies the column is not NULL, and an insert of an empty one writes nothing.
@@ -205,9 +210,12 @@ class Customer(models.Model):
                 name="crm_customer_has_a_contact",
                 violation_error_message=_("Enter at least one of QQ, phone and WeChat id."),
             ),
+            # Where set: most customers have no WeChat id (NULLs never conflict), and an import's
+            # insert of one without it writes nothing here.
             models.UniqueConstraint(
                 Lower("wechat"),
                 name="crm_customer_unique_wechat",
+                condition=models.Q(wechat__isnull=False),
                 violation_error_message=_("A customer with this WeChat id already exists."),
             ),
         ]

@@ -412,7 +412,7 @@ def test_follow_ups_can_be_added_inline_on_my_customers(sales_client, sales_user
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("column", ["name", "qq", "qq_name", "phone"])
+@pytest.mark.parametrize("column", ["name", "qq", "qq_name", "phone", "wechat"])
 def test_the_search_uses_the_upper_trigram_index_on_postgresql(rf, sales_user, column):
     from django.contrib import admin
     from django.db import connection

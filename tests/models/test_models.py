@@ -241,3 +241,21 @@ def customer_plan(queryset) -> str:
 def test_a_foreign_key_and_the_follow_up_filter_find_customers_by_an_index_of_the_set_values(lookup, index):
     plan = customer_plan(models.Customer.objects.filter(**lookup))
     assert index in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_an_imports_lookup_of_wechat_ids_uses_the_unique_index_of_the_set_ones():
+    # crm.resources.customers.existing_customers: lower(wechat) of the file's ids, NULLs left out.
+    from django.db.models.functions import Lower
+
+    ids = models.Customer.objects.annotate(wechat_key=Lower("wechat")).filter(wechat_key__in=["a", "b"])
+    plan = customer_plan(ids)
+    assert "crm_customer_unique_wechat" in plan and "Seq Scan" not in plan, plan
+
+
+def test_two_customers_without_a_wechat_id_do_not_conflict_and_two_with_the_same_one_do():
+    CustomerFactory(wechat=None)
+    CustomerFactory(wechat=None)
+    CustomerFactory(wechat="Sunny_2026")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CustomerFactory(wechat="sunny_2026")

@@ -1045,22 +1045,25 @@ def test_an_import_takes_the_same_queries_for_every_chunk(monkeypatch):
 
 
 @pytest.mark.postgres
-def test_a_chunks_existing_customers_are_found_by_the_unique_indexes_not_a_scan_of_the_table():
+@pytest.mark.parametrize("wechats", [{"wx_1", "wx_2"}, set()])
+def test_a_chunks_existing_customers_are_found_by_the_unique_indexes_not_a_scan_of_the_table(wechats):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with connection.cursor() as cursor:
+        # A third of them with a WeChat id.
         cursor.execute(
-            "INSERT INTO crm_customer (qq, qq_name, name, sex, phone, source, course, class_type,"
+            "INSERT INTO crm_customer (qq, qq_name, name, sex, phone, wechat, source, course, class_type,"
             " customer_note, status, network_consult_note, date, locked)"
-            " SELECT (10000000 + n)::text, '', '', '', '13' || lpad(n::text, 9, '0'), 'qq', '', '', '',"
+            " SELECT (10000000 + n)::text, '', '', '', '13' || lpad(n::text, 9, '0'),"
+            " CASE WHEN n % 3 = 0 THEN 'wechat_' || n END, 'qq', '', '', '',"
             " 'unregistered', '', now(), false FROM generate_series(1, 30000) AS n"
         )
         cursor.execute("ANALYZE crm_customer")
     qqs = {str(20000000 + n) for n in range(5000)}
     phones = {f"14{n:09d}" for n in range(5000)}
     with CaptureQueriesContext(connection) as queries:
-        assert list(CustomerResource.existing_customers(qqs, phones, {"wx"})) == []
+        assert list(CustomerResource.existing_customers(qqs, phones, wechats)) == []
     (query,) = queries.captured_queries
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {query['sql']}")
@@ -1069,3 +1072,6 @@ def test_a_chunks_existing_customers_are_found_by_the_unique_indexes_not_a_scan_
     # Seeing the 10,000 values of a chunk, the planner expected as many rows and scanned the table.
     assert "Seq Scan" not in plan, plan
     assert "crm_customer_qq_key" in plan and "crm_customer_phone_key" in plan, plan
+    # The WeChat ids by their unique index; a chunk without any asks nothing of the column.
+    assert ("crm_customer_unique_wechat" in plan) is bool(wechats), plan
+    assert ("wechat" in query["sql"]) is bool(wechats)

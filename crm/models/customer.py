@@ -125,7 +125,6 @@ class Customer(models.Model):
         null=True,
         blank=True,
         related_name="customers",
-        db_index=False,  # crm_customer_campus, where set
     )
     # A locked private customer is never recycled (crm.lock_customer, CUSTOMER_LOCK_LIMIT per owner).
     locked = models.BooleanField(_("locked"), default=False)
@@ -164,11 +163,6 @@ class Customer(models.Model):
                 fields=["network_consultant"],
                 name="crm_customer_net_consultant",
                 condition=models.Q(network_consultant__isnull=False),
-            ),
-            # A campus's customers (its filter, a deleted campus's SET NULL); the pool's lists read the
-            # campus from their own indexes, and an import's new customers often have none.
-            models.Index(
-                fields=["campus"], name="crm_customer_campus", condition=models.Q(campus__isnull=False)
             ),
             models.Index(fields=["last_consult_date"], name="crm_customer_last_consult"),
             # The 下次跟进 filter's dates (a day, before a day, a range): customers without one are not in it.

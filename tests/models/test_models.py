@@ -186,7 +186,7 @@ CUSTOMER_INDEXES = {
     "crm_customer_phone_key",
     "crm_customer_unique_wechat",
     "crm_customer_user_id_key",
-    "crm_customer_campus",
+    "crm_customer_campus_id_4fc6a4ce",
     "crm_customer_date_id",
     "crm_customer_last_consult",
     "crm_customer_next_date",
@@ -234,8 +234,6 @@ def customer_plan(queryset) -> str:
         ({"introduce_from_id": 1}, "crm_customer_referred"),
         ({"introduce_from_id__in": [1, 2]}, "crm_customer_referred"),
         ({"network_consultant_id__in": [1, 2]}, "crm_customer_net_consultant"),
-        ({"campus_id": 1}, "crm_customer_campus"),
-        ({"campus_id__in": [1, 2]}, "crm_customer_campus"),  # a deleted campus's SET NULL
         ({"next_date__lt": "2026-12-02"}, "crm_customer_next_date"),
         ({"next_date__range": ("2026-12-02", "2026-12-08")}, "crm_customer_next_date"),
     ],

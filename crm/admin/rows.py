@@ -70,7 +70,7 @@ def as_row_action(request, pk, action: str) -> None:
 # widget's own context, without a template.
 
 
-def _text(value) -> str:
+def escaped(value) -> str:
     """``conditional_escape(value)``, without the lazy-argument wrappers Django's escaping functions call
     for each of the thousands of values of a page."""
     text = str(value)
@@ -79,7 +79,7 @@ def _text(value) -> str:
 
 def _attrs(attrs: dict) -> str:
     return "".join(
-        f" {name}" if value is True else f' {name}="{_text(value)}"'
+        f" {name}" if value is True else f' {name}="{escaped(value)}"'
         for name, value in attrs.items()
         if value is not False
     )
@@ -117,10 +117,10 @@ class CellSelect(forms.Select):
                 else:
                     group, options = None, [("" if value is None else value, label)]
                 markup = [
-                    (str(option), f'<option value="{_text(option)}"', f">{_text(text)}</option>")
+                    (str(option), f'<option value="{escaped(option)}"', f">{escaped(text)}</option>")
                     for option, text in options
                 ]
-                groups.append((_text(group) if group else None, markup))
+                groups.append((escaped(group) if group else None, markup))
             written = self._options_written[language] = (self.choices, groups)
         return written[1]
 
@@ -140,14 +140,14 @@ class CellSelect(forms.Select):
                 parts.append(f"{before} selected{after}" if selected else f"{before}{after}")
             if group is not None:
                 parts.append("</optgroup>")
-        return mark_safe(f'<select name="{_text(name)}"{_attrs(attrs)}>{"".join(parts)}</select>')
+        return mark_safe(f'<select name="{escaped(name)}"{_attrs(attrs)}>{"".join(parts)}</select>')
 
 
 def _input(widget: forms.widgets.Input, name, value, attrs) -> str:
     widget = widget.get_context(name, value, attrs)["widget"]
-    shown = f' value="{_text(widget["value"])}"' if widget["value"] is not None else ""
+    shown = f' value="{escaped(widget["value"])}"' if widget["value"] is not None else ""
     attrs = _attrs(widget["attrs"])
-    kind, name = _text(widget["type"]), _text(widget["name"])
+    kind, name = escaped(widget["type"]), escaped(widget["name"])
     return mark_safe(f'<input type="{kind}" name="{name}"{shown}{attrs}>')
 
 

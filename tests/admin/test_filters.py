@@ -160,10 +160,16 @@ def test_the_class_filter_without_a_choice_offers_a_placeholder_that_submits_not
 def test_the_drop_downs_options_are_escaped_as_the_template_escaped_them():
     from django.template import Context, Template
     from django.test.html import parse_html
+    from django.utils.safestring import mark_safe
 
     from crm.admin.filters import options_html
 
-    options = [(1, "Python 1期 (<昌平> & 'A')", True), ("2", '"quoted"', False)]
+    # Escaped as the template escapes (conditional_escape): marked-safe text is kept as it is.
+    options = [
+        (1, "Python 1期 (<昌平> & 'A')", True),
+        ("2", '"quoted"', False),
+        (3, mark_safe("<b>3</b>"), False),
+    ]
     template = Template(
         "{% for value, display, selected in options %}"
         '<option value="{{ value }}"{% if selected %} selected{% endif %}>{{ display }}</option>'

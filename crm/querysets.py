@@ -286,20 +286,22 @@ class PaymentRecordQuerySet(models.QuerySet):
         return self.annotate(net_amount=self.net_amount())
 
     @classmethod
-    def row_count(cls) -> models.Aggregate:
-        return models.Count("pk")
+    def row_count(cls, within: models.Q) -> models.Aggregate:
+        return models.Count("pk", filter=within)
 
     @classmethod
-    def total_expressions(cls) -> dict[str, models.Aggregate]:
-        """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group."""
+    def total_expressions(cls, within: models.Q | None = None) -> dict[str, models.Aggregate]:
+        """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group, of the
+        rows ``within`` only (every row by default)."""
         net = cls.net_amount()
+        within = within or models.Q()
 
         def total(rows: models.Q) -> models.Sum:
             # 64-bit sums on both databases, whatever each backend's default for a sum of integers.
-            return models.Sum(net, filter=rows, default=0, output_field=models.BigIntegerField())
+            return models.Sum(net, filter=within & rows, default=0, output_field=models.BigIntegerField())
 
         return {
-            "count": cls.row_count(),
+            "count": cls.row_count(within),
             "confirmed_net": total(cls.confirmed_q()),
             "confirmed_income": total(cls.income_q()),
             "confirmed_refunds": total(cls.refunds_q()),
@@ -324,8 +326,8 @@ class PaymentTallyQuerySet(PaymentRecordQuerySet):
         return models.F("net")
 
     @classmethod
-    def row_count(cls) -> models.Aggregate:
-        return models.Sum("n", default=0)
+    def row_count(cls, within: models.Q) -> models.Aggregate:
+        return models.Sum("n", filter=within, default=0)
 
 
 # --- teaching ---

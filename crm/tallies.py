@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import connections, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 
 # Past this many rows the tally's differences are folded into one row per group (a few milliseconds,
 # once in a few thousand writes): the sums read stay sums of a few hundred rows.
@@ -210,23 +210,43 @@ def drop_tally(tally: Tally, using: str = "default") -> None:
         tally.drop(connection)
 
 
-def tally_aggregate(tally: Tally, groups, **aggregates) -> dict | None:
-    """``groups.aggregate(**aggregates)`` over the tally's rows ``groups`` (scoped and filtered with
-    the tallied model's own queryset methods), folding the tally once the read summed more than
-    TALLY_FOLD_ROWS rows; None on another database than PostgreSQL, whose triggers keep the tally."""
+def tally_sums(
+    tally: Tally, groups, sums: Callable[[Q], dict], *, by: tuple[str, ...] = ()
+) -> list[dict] | None:
+    """The aggregates ``sums(within)`` of the tally's rows ``groups`` (scoped and filtered with the
+    tallied model's own queryset methods), each aggregate filtered ``within`` them: one row of them per
+    value of the tally's columns ``by`` (their values beside), one row when ``by`` is empty. None on
+    another database than PostgreSQL, whose triggers keep the tally.
+
+    The same pass counts every row of the tally and folds it past TALLY_FOLD_ROWS: the whole tally's,
+    not the groups read, because a tally has no index, so that each read scans all of its rows."""
     connection = connections[groups.db]
     if connection.vendor != "postgresql":
         return None
-    result = groups.order_by().aggregate(**aggregates, tally_rows=Count("pk"))
-    if result.pop("tally_rows") > TALLY_FOLD_ROWS:
+    within = Q(pk__in=groups.order_by().values("pk"))
+    every_row = groups.model._default_manager.using(groups.db).order_by()
+    aggregates = {**sums(within), "tally_rows": Count("pk")}
+    rows = list(every_row.values(*by).annotate(**aggregates)) if by else [every_row.aggregate(**aggregates)]
+    if sum(row.pop("tally_rows") for row in rows) > TALLY_FOLD_ROWS:
         # Rows inserted meanwhile by other transactions are not deleted: they stay, and still count.
         with connection.cursor() as cursor:
             cursor.execute(tally.fold_sql())
-    return result
+    return rows
+
+
+def _count(within: Q) -> dict:
+    return {"n": Sum("n", filter=within, default=0)}
 
 
 def tally_count(tally: Tally, groups) -> int | None:
     """How many rows of the tallied table the tally's rows ``groups`` hold (the sum of their ``n``),
     in one small query; None on another database than PostgreSQL, which counts the rows themselves."""
-    counts = tally_aggregate(tally, groups, n=Sum("n", default=0))
-    return None if counts is None else counts["n"]
+    rows = tally_sums(tally, groups, _count)
+    return None if rows is None else rows[0]["n"]
+
+
+def tally_counts(tally: Tally, groups, *, by: tuple[str, ...]) -> dict[tuple, int] | None:
+    """``tally_count`` per value of the tally's columns ``by`` (e.g. ``("consultant",)``): {values:
+    count}, the values without rows left out; None on another database than PostgreSQL."""
+    rows = tally_sums(tally, groups, _count, by=by)
+    return None if rows is None else {tuple(row[name] for name in by): row["n"] for row in rows if row["n"]}

@@ -3,9 +3,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm import tallies
-from crm.models import PaymentRecord, PaymentTally
+from crm.models import ConsultRecord, ConsultRecordTally, PaymentRecord, PaymentTally
 from crm.services.finance import payments_tally_totals
-from tests.factories import PaymentRecordFactory
+from tests.factories import ConsultRecordFactory, PaymentRecordFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -57,3 +57,46 @@ def test_a_truncate_empties_the_tally():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a truncate waits for no deferred check
         cursor.execute("TRUNCATE crm_paymentrecord")
     assert payments_tally_totals(groups=PaymentTally.objects.all())["count"] == 0
+
+
+@pytest.fixture
+def fold_rows():
+    """TALLY_FOLD_ROWS at 3 for the test."""
+    fold_rows, tallies.TALLY_FOLD_ROWS = tallies.TALLY_FOLD_ROWS, 3
+    yield
+    tallies.TALLY_FOLD_ROWS = fold_rows
+
+
+def test_a_read_of_few_groups_folds_the_tally_once_the_whole_tally_is_long(fold_rows):
+    # Each follow-up's insert adds a row to the tally; the read selects none of them, but scans all.
+    first = ConsultRecordFactory()
+    ConsultRecordFactory.create_batch(3, consultant=first.consultant, customer=first.customer)
+    assert ConsultRecordTally.objects.count() == 4
+
+    assert tallies.tally_count(tallies.FOLLOW_UPS, ConsultRecordTally.objects.filter(status="none")) == 0
+
+    assert ConsultRecordTally.objects.count() == 1
+    assert tallies.tally_count(tallies.FOLLOW_UPS, ConsultRecordTally.objects.all()) == 4
+
+
+def test_a_short_tally_is_not_folded(fold_rows):
+    ConsultRecordFactory()
+    rows = ConsultRecordTally.objects.count()
+    assert tallies.tally_count(tallies.FOLLOW_UPS, ConsultRecordTally.objects.all()) == 1
+    assert ConsultRecordTally.objects.count() == rows
+
+
+def test_the_counts_per_group_leave_out_the_groups_without_rows():
+    first, second = ConsultRecordFactory(), ConsultRecordFactory()
+    ConsultRecord.objects.filter(pk=second.pk).delete()
+    counts = tallies.tally_counts(tallies.FOLLOW_UPS, ConsultRecordTally.objects.all(), by=("consultant",))
+    assert counts == {(first.consultant_id,): 1}
+
+
+def test_a_sum_is_of_the_groups_read_only():
+    PaymentRecordFactory(paid_fee=700)
+    PaymentRecordFactory(pay_type=PaymentRecord.PayType.REFUND, paid_fee=200)
+    incoming = PaymentTally.objects.filter(outgoing=False)
+    totals = payments_tally_totals(groups=incoming)
+    assert totals == PaymentRecord.objects.exclude(pay_type=PaymentRecord.PayType.REFUND).totals()
+    assert totals["count"] == 1

@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 
 from crm import tallies
 from crm.models import Customer, CustomerStatusChange, CustomerTransfer, UserProfile
-from crm.tallies import TALLY_FOLD_ROWS
 
 # A customer's status only moves forward along the school's funnel, except by the boss's correction.
 STATUS_ORDER = [
@@ -404,31 +403,13 @@ def customers_tally_count(*, groups) -> int | None:
     """How many customers the ``CustomerTally`` rows ``groups`` (scoped and filtered like the customers,
     with the customer querysets' own methods) hold: an exact count in one small query, on PostgreSQL,
     whose triggers keep the tally; None on another database, which counts the customers instead."""
-    counts = customers_tally_counts(groups=groups)
-    return None if counts is None else counts.get((), 0)
+    return tallies.tally_count(tallies.CUSTOMERS, groups)
 
 
-def customers_tally_counts(*, groups, by: tuple[str, ...] = ()) -> dict[tuple, int] | None:
+def customers_tally_counts(*, groups, by: tuple[str, ...]) -> dict[tuple, int] | None:
     """``customers_tally_count`` per value of the tally's columns ``by`` (e.g. ``("consultant",)``):
     {values: count}, the groups without customers left out; None on another database than PostgreSQL."""
-    from django.db import connections
-    from django.db.models import Count, Q, Sum
-
-    from crm.models import CustomerTally
-
-    connection = connections[groups.db]
-    if connection.vendor != "postgresql":
-        return None
-    # Every tally row in one pass, grouped by ``by``: the sum of those in ``groups``, and how many rows
-    # the table has (each group's, added up) for the fold.
-    tally = CustomerTally.objects.using(groups.db).order_by()
-    sums = {"total": Sum("n", filter=Q(pk__in=groups.values("pk")), default=0), "rows": Count("pk")}
-    rows = list(tally.values(*by).annotate(**sums)) if by else [tally.aggregate(**sums)]
-    if sum(row["rows"] for row in rows) > TALLY_FOLD_ROWS:
-        # Rows inserted meanwhile by other transactions are not deleted: they stay, and still count.
-        with connection.cursor() as cursor:
-            cursor.execute(tallies.CUSTOMERS.fold_sql())
-    return {tuple(row[name] for name in by): row["total"] for row in rows if row["total"]}
+    return tallies.tally_counts(tallies.CUSTOMERS, groups, by=by)
 
 
 @transaction.atomic

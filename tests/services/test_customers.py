@@ -549,18 +549,18 @@ def test_the_tally_counts_each_group_exactly_through_every_kind_of_write(
 
 @pytest.mark.postgres
 def test_the_tally_folds_its_differences_into_one_row_per_group_and_still_counts(sales_user, settings):
+    from crm import tallies
     from crm.models import CustomerTally
-    from crm.services import customers as service
 
     pool = CustomerFactory.create_batch(5)
     for customer in pool:
         customers_claim(user=sales_user, customer_ids=[customer.pk])
     rows = CustomerTally.objects.count()
-    service.TALLY_FOLD_ROWS, fold_rows = 3, service.TALLY_FOLD_ROWS
+    tallies.TALLY_FOLD_ROWS, fold_rows = 3, tallies.TALLY_FOLD_ROWS
     try:
         assert tallied(CustomerTally.objects.owned_by(sales_user)) == 5
     finally:
-        service.TALLY_FOLD_ROWS = fold_rows
+        tallies.TALLY_FOLD_ROWS = fold_rows
 
     assert CustomerTally.objects.count() < rows
     assert tallied(CustomerTally.objects.owned_by(sales_user)) == 5

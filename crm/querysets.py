@@ -286,22 +286,20 @@ class PaymentRecordQuerySet(models.QuerySet):
         return self.annotate(net_amount=self.net_amount())
 
     @classmethod
-    def row_count(cls, within: models.Q) -> models.Aggregate:
-        return models.Count("pk", filter=within)
+    def row_count(cls) -> models.Aggregate:
+        return models.Count("pk")
 
     @classmethod
-    def total_expressions(cls, within: models.Q | None = None) -> dict[str, models.Aggregate]:
-        """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group, of the
-        rows ``within`` only (every row by default)."""
+    def total_expressions(cls) -> dict[str, models.Aggregate]:
+        """The totals as aggregates, for ``aggregate()`` over rows or ``annotate()`` per group."""
         net = cls.net_amount()
-        within = within or models.Q()
 
         def total(rows: models.Q) -> models.Sum:
             # 64-bit sums on both databases, whatever each backend's default for a sum of integers.
-            return models.Sum(net, filter=within & rows, default=0, output_field=models.BigIntegerField())
+            return models.Sum(net, filter=rows, default=0, output_field=models.BigIntegerField())
 
         return {
-            "count": cls.row_count(within),
+            "count": cls.row_count(),
             "confirmed_net": total(cls.confirmed_q()),
             "confirmed_income": total(cls.income_q()),
             "confirmed_refunds": total(cls.refunds_q()),
@@ -326,8 +324,8 @@ class PaymentTallyQuerySet(PaymentRecordQuerySet):
         return models.F("net")
 
     @classmethod
-    def row_count(cls, within: models.Q) -> models.Aggregate:
-        return models.Sum("n", filter=within, default=0)
+    def row_count(cls) -> models.Aggregate:
+        return models.Sum("n", default=0)
 
 
 # --- teaching ---

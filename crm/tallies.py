@@ -210,43 +210,40 @@ def drop_tally(tally: Tally, using: str = "default") -> None:
         tally.drop(connection)
 
 
-def tally_sums(
-    tally: Tally, groups, sums: Callable[[Q], dict], *, by: tuple[str, ...] = ()
-) -> list[dict] | None:
-    """The aggregates ``sums(within)`` of the tally's rows ``groups`` (scoped and filtered with the
-    tallied model's own queryset methods), each aggregate filtered ``within`` them: one row of them per
-    value of the tally's columns ``by`` (their values beside), one row when ``by`` is empty. None on
-    another database than PostgreSQL, whose triggers keep the tally.
+def tally_sums(tally: Tally, groups, *, by: tuple[str, ...] = (), **aggregates) -> list[dict] | None:
+    """``groups.values(*by).annotate(**aggregates)`` over the tally's rows ``groups`` (scoped and
+    filtered with the tallied model's own queryset methods), the values without rows left out; one
+    row, ``groups.aggregate(**aggregates)``, when ``by`` is empty. None on another database than
+    PostgreSQL, whose triggers keep the tally.
 
     The same pass counts every row of the tally and folds it past TALLY_FOLD_ROWS: the whole tally's,
     not the groups read, because a tally has no index, so that each read scans all of its rows."""
     connection = connections[groups.db]
     if connection.vendor != "postgresql":
         return None
-    within = Q(pk__in=groups.order_by().values("pk"))
-    every_row = groups.model._default_manager.using(groups.db).order_by()
-    aggregates = {**sums(within), "tally_rows": Count("pk")}
-    rows = list(every_row.values(*by).annotate(**aggregates)) if by else [every_row.aggregate(**aggregates)]
+    selected = ExpressionWrapper(Q(pk__in=groups.order_by().values("pk")), output_field=BooleanField())
+    every_row = groups.model._default_manager.using(groups.db).order_by().annotate(tally_selected=selected)
+    rows = list(every_row.values(*by, "tally_selected").annotate(**aggregates, tally_rows=Count("pk")))
     if sum(row.pop("tally_rows") for row in rows) > TALLY_FOLD_ROWS:
         # Rows inserted meanwhile by other transactions are not deleted: they stay, and still count.
         with connection.cursor() as cursor:
             cursor.execute(tally.fold_sql())
-    return rows
-
-
-def _count(within: Q) -> dict:
-    return {"n": Sum("n", filter=within, default=0)}
+    read = [row for row in rows if row.pop("tally_selected")]
+    # No row selected: the aggregates' values over no rows (their defaults), without a query.
+    return read or ([] if by else [groups.none().aggregate(**aggregates)])
 
 
 def tally_count(tally: Tally, groups) -> int | None:
     """How many rows of the tallied table the tally's rows ``groups`` hold (the sum of their ``n``),
     in one small query; None on another database than PostgreSQL, which counts the rows themselves."""
-    rows = tally_sums(tally, groups, _count)
-    return None if rows is None else rows[0]["n"]
+    rows = tally_sums(tally, groups, total=Sum("n", default=0))
+    return None if rows is None else rows[0]["total"]
 
 
 def tally_counts(tally: Tally, groups, *, by: tuple[str, ...]) -> dict[tuple, int] | None:
     """``tally_count`` per value of the tally's columns ``by`` (e.g. ``("consultant",)``): {values:
     count}, the values without rows left out; None on another database than PostgreSQL."""
-    rows = tally_sums(tally, groups, _count, by=by)
-    return None if rows is None else {tuple(row[name] for name in by): row["n"] for row in rows if row["n"]}
+    rows = tally_sums(tally, groups, by=by, total=Sum("n", default=0))
+    if rows is None:
+        return None
+    return {tuple(row[name] for name in by): row["total"] for row in rows if row["total"]}

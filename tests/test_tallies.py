@@ -100,3 +100,12 @@ def test_a_sum_is_of_the_groups_read_only():
     totals = payments_tally_totals(groups=incoming)
     assert totals == PaymentRecord.objects.exclude(pay_type=PaymentRecord.PayType.REFUND).totals()
     assert totals["count"] == 1
+
+
+def test_a_read_selecting_no_group_gives_the_aggregates_defaults_in_its_one_query():
+    PaymentRecordFactory()
+    with CaptureQueriesContext(connection) as queries:
+        totals = payments_tally_totals(groups=PaymentTally.objects.filter(delete_status=True))
+    assert len(queries) == 1
+    assert totals == PaymentRecord.objects.none().totals()
+    assert totals["count"] == 0

@@ -289,5 +289,5 @@ def payments_tally_totals(*, groups) -> dict[str, int] | None:
     """The totals (``PaymentRecordQuerySet.totals``) of the payments in the ``PaymentTally`` rows ``groups``
     (scoped and filtered like the payments, with the payment querysets' own methods), in one small query,
     on PostgreSQL, whose triggers keep the tally; None on another database, which sums the payments."""
-    rows = tallies.tally_sums(tallies.PAYMENTS, groups, groups.total_expressions)
+    rows = tallies.tally_sums(tallies.PAYMENTS, groups, **groups.total_expressions())
     return None if rows is None else rows[0]

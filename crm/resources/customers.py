@@ -13,8 +13,6 @@ import itertools
 import json
 import re
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter, itemgetter
@@ -361,15 +359,6 @@ def seen_key(name: str, value) -> str:
     return f"{name[0]}{value}"
 
 
-def copy_in(cursor, sql: str, buffer: io.StringIO) -> None:
-    """``COPY … FROM STDIN`` of the rows written in ``buffer``, through psycopg2's own cursor behind
-    Django's wrapper (``.cursor``, checked against Django 5.2): COPY has no Django API. Every PostgreSQL
-    import test goes through it. The buffer is handed over in one read, not 8 KB at a time: each read
-    takes the GIL back from the thread that parses the next chunk meanwhile (``parsed_chunks``)."""
-    buffer.seek(0)
-    cursor.cursor.copy_expert(sql, buffer, size=max(len(buffer.getvalue()), 8192))
-
-
 class SeenContacts:
     """The contacts of the file's rows read so far, and the customers they found, each with the first
     line that had it (for "Same customer as row N of this file."), for the chunks still to come.
@@ -435,7 +424,11 @@ class SeenContacts:
             if self.db.vendor == "postgresql":
                 buffer = io.StringIO()
                 csv.writer(buffer, lineterminator="\n").writerows(lines.items())
-                copy_in(cursor, f"COPY {self.quoted} (key, line) FROM STDIN WITH (FORMAT csv)", buffer)
+                buffer.seek(0)
+                # psycopg2's own cursor, as in insert_postgresql.
+                cursor.cursor.copy_expert(
+                    f"COPY {self.quoted} (key, line) FROM STDIN WITH (FORMAT csv)", buffer
+                )
             else:
                 cursor.executemany(
                     f"INSERT INTO {self.quoted} (key, line) VALUES (%s, %s)", list(lines.items())
@@ -745,13 +738,8 @@ class CustomerResource(resources.ModelResource):
         raise ValidationError(_("“%(value)s” is not a date such as 2001-09-30.") % {"value": text})
 
     def before_import_row(self, row, **kwargs):
-        self.current = self.parse_row(row, kwargs["row_number"])
-
-    def parse_row(self, row: dict, number: int) -> ImportRow:
-        """The ``number``-th row's cells parsed: its values, its errors, its contacts. Reads nothing but
-        the row and what ``begin`` loaded, and changes nothing, so that the next chunk's rows are parsed
-        in a thread of their own while this chunk is written (``import_rows``)."""
-        state = ImportRow(line=number + 1)
+        state = ImportRow(line=kwargs["row_number"] + 1)
+        self.current = state
         notes, values = [], state.values
         for name, parse in self.column_parsers:
             try:
@@ -787,9 +775,8 @@ class CustomerResource(resources.ModelResource):
             # Only a row without a contact can be blank: the others need no look at every cell.
             if not any(cell_text(value) for value in row.values()):
                 state.blank, state.values, state.errors = True, {}, {}
-                return state
+                return
             state.errors[self.contact_column] = [_("Enter at least one of QQ, phone and WeChat id.")]
-        return state
 
     def init_instance(self, row=None):
         # Model.__init__ walks every field: for 100,000 rows, a copy of one new customer is far cheaper.
@@ -916,11 +903,16 @@ class CustomerResource(resources.ModelResource):
         # Owner pk -> (owner, first line, its cells, the new customers given to them).
         self.owned: dict[int, tuple] = {}
         totals = ImportTotals()
+        names, pick, number = columns.names, columns.pick, 0
         seen = SeenContacts(connections[self.get_db_connection_name()], rows=total)
         seen.create()
-        number = 0
-        for chunk, states in self.parsed_chunks(rows, columns):
-            number += len(chunk)
+        rows = iter(rows)
+        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+            states = []
+            for raw in chunk:
+                number += 1
+                self.before_import_row(dict(zip(names, pick(raw), strict=True)), row_number=number)
+                states.append(self.current)
             earlier = seen.lines(self.load_existing(states))
             self.seen = dict(earlier)
             pending = []
@@ -943,35 +935,6 @@ class CustomerResource(resources.ModelResource):
         self.finish(totals, dry_run=dry_run)
         totals.problems.sort(key=itemgetter(0))
         return totals
-
-    def parsed_chunks(self, rows, columns: Columns) -> Iterator[tuple[list[tuple], list[ImportRow]]]:
-        """The file's rows CHUNK_ROWS at a time, each with its rows parsed (``parse_row``).
-
-        The next chunk is read and parsed in a thread while the caller checks and writes this one: the
-        writes wait on the database, which runs on a core of its own, and the driver lets the thread
-        run meanwhile. One chunk ahead at most, so that no more than two are held at once."""
-        names, pick, language = columns.names, columns.pick, translation.get_language()
-        rows = iter(rows)
-        start = 0
-
-        def parse_next(start: int):
-            with translation.override(language):  # the errors' language is the thread's own
-                chunk = list(itertools.islice(rows, CHUNK_ROWS))
-                states = [
-                    self.parse_row(dict(zip(names, pick(raw), strict=True)), start + offset)
-                    for offset, raw in enumerate(chunk, 1)
-                ]
-            return chunk, states
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-parse") as parser:
-            ahead = parser.submit(parse_next, start)
-            while True:
-                chunk, states = ahead.result()
-                if not chunk:
-                    return
-                start += len(chunk)
-                ahead = parser.submit(parse_next, start)
-                yield chunk, states
 
     def import_parsed(self, state: ImportRow) -> None:
         """A parsed row (``before_import_row``) through the rest of the rules: find the customer it is,
@@ -1059,11 +1022,13 @@ class CustomerResource(resources.ModelResource):
                 if row[course]:  # the list of courses is stored comma-separated
                     row = (*row[:course], ",".join(row[course]), *row[course + 1 :])
                 writer.writerow(row)
+            buffer.seek(0)
             quote = db.ops.quote_name
             columns = ", ".join(quote(field.column) for field in fields)
             not_null = ", ".join(quote(field.column) for field in fields if not field.null)
-            copy_in(
-                cursor,
+            # psycopg2's own cursor behind Django's wrapper (``.cursor``, checked against Django 5.2): COPY
+            # has no Django API. Every PostgreSQL import test goes through it.
+            cursor.cursor.copy_expert(
                 f"COPY {quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
                 buffer,
             )

@@ -978,35 +978,6 @@ def test_the_duplicate_check_is_exact_when_every_key_shares_one_bit_of_its_bitma
     ]
 
 
-def test_the_next_chunk_is_parsed_in_a_thread_while_this_one_is_written_one_chunk_ahead_at_most(monkeypatch):
-    import threading
-
-    from crm.resources import customers
-
-    monkeypatch.setattr(customers, "CHUNK_ROWS", 2)
-    parse_row, write = CustomerResource.parse_row, CustomerResource.write
-    parsed, ahead = [], []
-
-    def parse_row_noted(self, row, number):
-        parsed.append((threading.current_thread() is threading.main_thread(), number))
-        return parse_row(self, row, number)
-
-    def write_noted(self, pending, totals, *, dry_run):
-        ahead.append(max(number for _main, number in parsed) - max(state.line - 1 for state, _raw in pending))
-        return write(self, pending, totals, dry_run=dry_run)
-
-    monkeypatch.setattr(CustomerResource, "parse_row", parse_row_noted)
-    monkeypatch.setattr(CustomerResource, "write", write_noted)
-    outcome = run(csv_bytes([["姓名", "QQ"], *[[f"客户{i}", str(10001 + i)] for i in range(7)]]))
-
-    assert (outcome.new, outcome.error_count) == (7, 0)
-    assert sorted(number for _main, number in parsed) == list(range(1, 8))
-    assert not any(main for main, _number in parsed)
-    # When a chunk is written, the rows parsed beyond it are the next chunk's at most.
-    assert len(ahead) == 4 and max(ahead) <= 2
-    assert sorted(Customer.objects.values_list("qq", flat=True)) == [str(10001 + i) for i in range(7)]
-
-
 def test_the_resource_has_one_way_in_not_import_exports_own_loop():
     from crm.resources.customers import Table
 

@@ -376,6 +376,7 @@ class SeenContacts:
         self.quoted = db.ops.quote_name(self.table)
         size = 1 << max(16, (rows * 32).bit_length())
         self.bitmap, self.mask = bytearray(size >> 3), size - 1
+        self.chunk_bits: dict[str, tuple[int, int]] = {}
 
     def bits(self, keys) -> list[tuple[int, int]]:
         # crc32 rather than hash(): the same bits in every process, so the same queries.
@@ -399,7 +400,9 @@ class SeenContacts:
     def lines(self, keys: list[str]) -> dict[str, int]:
         """Those of ``keys`` that earlier chunks had, with their first line."""
         bitmap = self.bitmap
-        keys = [key for key, (byte, bit) in zip(keys, self.bits(keys), strict=True) if bitmap[byte] & bit]
+        # Kept for ``add``: the chunk's new keys are among these, each hashed once.
+        self.chunk_bits = dict(zip(keys, self.bits(keys), strict=True))
+        keys = [key for key, (byte, bit) in self.chunk_bits.items() if bitmap[byte] & bit]
         if not keys:
             return {}
         with self.db.cursor() as cursor:
@@ -417,8 +420,9 @@ class SeenContacts:
     def add(self, lines: dict[str, int]) -> None:
         if not lines:
             return
-        bitmap = self.bitmap
-        for byte, bit in self.bits(lines):
+        bitmap, known = self.bitmap, self.chunk_bits
+        for key in lines:
+            byte, bit = known.get(key) or self.bits([key])[0]
             bitmap[byte] |= bit
         with self.db.cursor() as cursor:
             if self.db.vendor == "postgresql":

@@ -978,6 +978,32 @@ def test_the_duplicate_check_is_exact_when_every_key_shares_one_bit_of_its_bitma
     ]
 
 
+def test_the_duplicate_check_hashes_each_key_of_a_chunk_once(monkeypatch):
+    from crm.resources import customers
+
+    monkeypatch.setattr(customers, "CHUNK_ROWS", 2)
+    bits, hashed = customers.SeenContacts.bits, []
+
+    def bits_noted(self, keys):
+        hashed.extend(keys)
+        return bits(self, keys)
+
+    monkeypatch.setattr(customers.SeenContacts, "bits", bits_noted)
+    rows = [
+        ["姓名", "QQ", "手机"],
+        ["甲", "10001", "13800000001"],
+        ["乙", "10002", ""],
+        ["甲again", "", "13800000001"],
+    ]
+
+    outcome = run(csv_bytes(rows))
+
+    assert (outcome.new, outcome.skipped) == (2, 1)
+    # Each chunk's contacts, and in the second the customer the first one wrote (its key, "#" and pk).
+    first = Customer.objects.get(qq="10001").pk
+    assert sorted(hashed) == sorted(["q10001", "p13800000001", "q10002", "p13800000001", f"#{first}"])
+
+
 def test_the_resource_has_one_way_in_not_import_exports_own_loop():
     from crm.resources.customers import Table
 

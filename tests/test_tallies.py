@@ -60,11 +60,8 @@ def test_a_truncate_empties_the_tally():
 
 
 @pytest.fixture
-def fold_rows():
-    """TALLY_FOLD_ROWS at 3 for the test."""
-    fold_rows, tallies.TALLY_FOLD_ROWS = tallies.TALLY_FOLD_ROWS, 3
-    yield
-    tallies.TALLY_FOLD_ROWS = fold_rows
+def fold_rows(monkeypatch):
+    monkeypatch.setattr(tallies, "TALLY_FOLD_ROWS", 3)
 
 
 def test_a_read_of_few_groups_folds_the_tally_once_the_whole_tally_is_long(fold_rows):

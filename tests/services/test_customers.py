@@ -548,7 +548,7 @@ def test_the_tally_counts_each_group_exactly_through_every_kind_of_write(
 
 
 @pytest.mark.postgres
-def test_the_tally_folds_its_differences_into_one_row_per_group_and_still_counts(sales_user, settings):
+def test_the_tally_folds_its_differences_into_one_row_per_group_and_still_counts(sales_user, monkeypatch):
     from crm import tallies
     from crm.models import CustomerTally
 
@@ -556,11 +556,9 @@ def test_the_tally_folds_its_differences_into_one_row_per_group_and_still_counts
     for customer in pool:
         customers_claim(user=sales_user, customer_ids=[customer.pk])
     rows = CustomerTally.objects.count()
-    tallies.TALLY_FOLD_ROWS, fold_rows = 3, tallies.TALLY_FOLD_ROWS
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(tallies, "TALLY_FOLD_ROWS", 3)
         assert tallied(CustomerTally.objects.owned_by(sales_user)) == 5
-    finally:
-        tallies.TALLY_FOLD_ROWS = fold_rows
 
     assert CustomerTally.objects.count() < rows
     assert tallied(CustomerTally.objects.owned_by(sales_user)) == 5

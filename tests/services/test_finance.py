@@ -528,7 +528,7 @@ def test_the_payment_tally_sums_each_group_exactly_through_every_kind_of_write(
 
 @pytest.mark.postgres
 def test_the_payment_tally_folds_its_differences_into_one_row_per_group_and_still_sums(
-    sales_user, finance_user, klass
+    sales_user, finance_user, klass, monkeypatch
 ):
     from crm.models import PaymentTally
 
@@ -536,11 +536,9 @@ def test_the_payment_tally_folds_its_differences_into_one_row_per_group_and_stil
     for _ in range(4):
         confirm(payment(customer, klass, paid_fee=1000), user=finance_user)
     rows = PaymentTally.objects.count()
-    tallies.TALLY_FOLD_ROWS, fold_rows = 3, tallies.TALLY_FOLD_ROWS
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(tallies, "TALLY_FOLD_ROWS", 3)
         assert services.payments_tally_totals(groups=PaymentTally.objects.all())["confirmed_net"] == 4000
-    finally:
-        tallies.TALLY_FOLD_ROWS = fold_rows
 
     assert PaymentTally.objects.count() == 1 < rows
     assert services.payments_tally_totals(groups=PaymentTally.objects.all()) == PaymentRecord.objects.totals()

@@ -15,8 +15,9 @@ from django.contrib.admin.utils import quote
 from django.forms.utils import ErrorList
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.html import format_html
-from django.utils.safestring import SafeData, mark_safe
+from django.utils.safestring import mark_safe
 
 # The one form the row buttons of a list submit (``<button form=... formaction=...>``): rendered after
 # the changelist's own form, since forms cannot nest (admin/crm/row_actions_form.html).
@@ -71,10 +72,12 @@ def as_row_action(request, pk, action: str) -> None:
 
 
 def escaped(value) -> str:
-    """``conditional_escape(value)``, without the lazy-argument wrappers Django's escaping functions call
-    for each of the thousands of values of a page."""
-    text = str(value)
-    return text if isinstance(text, SafeData) else html.escape(text)
+    """``django.utils.html.conditional_escape(value)``, without the lazy-argument wrappers Django's
+    escaping functions (and ``format_html``) call for each of the thousands of values of a page."""
+    if isinstance(value, Promise):
+        value = str(value)
+    markup = getattr(value, "__html__", None)
+    return markup() if markup is not None else html.escape(str(value))
 
 
 def _attrs(attrs: dict) -> str:

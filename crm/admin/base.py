@@ -9,7 +9,6 @@ from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 from django.utils import translation
-from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +17,7 @@ from rangefilter import filters as rangefilter
 from crm import formats
 from crm.admin.confirmation import action_confirmation
 from crm.admin.paging import NearestPageAdminMixin
+from crm.admin.rows import cell_html
 from crm.roles import recycle_permission
 from crm.services.recycle_bin import recycle_bin_check, recycle_bin_move
 
@@ -28,7 +28,7 @@ FILTER_YEARS = range(formats.MIN_YEAR, formats.MAX_YEAR + 1)
 
 def badge(label: str, colour: str) -> str:
     """A coloured label in a list cell (a customer's status, a recycling warning)."""
-    return format_html('<span class="crm-badge" style="background:{}">{}</span>', colour, label)
+    return cell_html('<span class="crm-badge" style="background:{}">{}</span>', colour, label)
 
 
 def related_row_lookup(model, key: str):
@@ -266,11 +266,11 @@ class CrmModelAdmin(ValidSelectionAdminMixin, NearestPageAdminMixin, ScopedAdmin
     def action_checkbox(self, obj):
         # The markup of Django 5.2's ModelAdmin.action_checkbox (pinned by tests/admin/test_base.py)
         # without a form widget rendered through the template engine for every row of every page.
-        return format_html(
+        return cell_html(
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
             helpers.ACTION_CHECKBOX_NAME,
             obj.pk,
-            format_html(gettext("Select this object for an action - {}"), str(obj)),
+            cell_html(gettext("Select this object for an action - {}"), str(obj)),
         )
 
     def construct_change_message(self, request, form, formsets, add=False):

@@ -10,7 +10,6 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, cached_property
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +25,7 @@ from crm.admin.followups import ConsultRecordInline, follow_up_add_link
 from crm.admin.imports import CustomerImportAdminMixin
 from crm.admin.paging import PerPageAdminMixin
 from crm.admin.recycling import RecycleWarningMixin
-from crm.admin.rows import as_row_action, row_button, row_url
+from crm.admin.rows import as_row_action, cell_html, cell_html_join, row_button, row_url
 from crm.contacts import MASKS, canonical_phone, canonical_qq, canonical_wechat
 from crm.models import (
     Campus,
@@ -636,19 +635,19 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     def courses(self, obj):
         course_labels = choice_labels(Course)
         labels = [(course_labels[code],) for code in obj.course if code in course_labels]
-        return format_html_join(LINE_BREAK, '<span class="crm-nowrap">{}</span>', labels) or "-"
+        return cell_html_join(LINE_BREAK, '<span class="crm-nowrap">{}</span>', labels) or "-"
 
     @admin.display(description=_("classes joined"))
     def classes_joined(self, obj):
         names = [(str(class_list),) for class_list in obj.class_list.all()]
-        return format_html_join(LINE_BREAK, "{}", names) or "-"
+        return cell_html_join(LINE_BREAK, "{}", names) or "-"
 
     @admin.display(description=_("last follow-up"), ordering="last_consult_date")
     def last_follow_up(self, obj):
         if obj.last_consult_date is None:
             return "-"
         days = (timezone.localdate() - obj.last_consult_date).days
-        return format_html("{}<br><small>{}</small>", obj.last_consult_date.isoformat(), days_ago(days))
+        return cell_html("{}<br><small>{}</small>", obj.last_consult_date.isoformat(), days_ago(days))
 
     @admin.display(description=_("created"), ordering="date")
     def created(self, obj):
@@ -658,7 +657,7 @@ class CustomerAdminBase(PerPageAdminMixin, CrmModelAdmin):
     def follow_ups_link(self, obj):
         url = row_url("admin:crm_consultrecord_changelist")
         label = gettext("Follow-ups (%(count)d)") % {"count": obj.follow_up_count}
-        return format_html('<a href="{}?customer={}">{}</a>', url, obj.pk, label)
+        return cell_html('<a href="{}?customer={}">{}</a>', url, obj.pk, label)
 
 
 def days_ago(days: int) -> str:
@@ -915,8 +914,8 @@ class PublicCustomerAdmin(QuotaChangeListMixin, CustomerAdminBase):
         why = transfer.get_release_reason_display() or transfer.get_reason_display()
         when = timezone.localdate(transfer.date).isoformat()
         if transfer.release_note:
-            return format_html("{} · {}<br>{}", when, why, transfer.release_note)
-        return format_html("{} · {}", when, why)
+            return cell_html("{} · {}<br>{}", when, why, transfer.release_note)
+        return cell_html("{} · {}", when, why)
 
     def has_claim_permission(self, request):
         return request.user.has_perm("crm.claim_customer")
@@ -999,7 +998,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
 
     @admin.display(description=_("follow-up records"))
     def follow_ups_link(self, obj):
-        return format_html("{}<br>{}", super().follow_ups_link(obj), follow_up_add_link(obj))
+        return cell_html("{}<br>{}", super().follow_ups_link(obj), follow_up_add_link(obj))
 
     @admin.display(description=FollowUpFilter.title, ordering=F("next_date").asc(nulls_last=True))
     def next_follow_up(self, obj):
@@ -1049,7 +1048,7 @@ class PrivateCustomerAdmin(QuotaChangeListMixin, RecycleWarningMixin, CustomerAd
     def status_badge(self, obj):
         shown = super().status_badge(obj)
         if obj.locked:
-            return format_html('{} <span class="crm-lock" title="{}">🔒</span>', shown, gettext("Locked"))
+            return cell_html('{} <span class="crm-lock" title="{}">🔒</span>', shown, gettext("Locked"))
         return shown
 
 

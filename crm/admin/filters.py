@@ -4,12 +4,11 @@ from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import npgettext, pgettext, pgettext_lazy
 
 from crm.admin.base import badge
-from crm.admin.rows import escaped
+from crm.admin.rows import cell_html, escaped
 from crm.querysets import CustomerQuerySet
 
 
@@ -56,7 +55,7 @@ def follow_up_badge(next_date, *, today=None) -> str:
         label, colour = pgettext("follow-up", "Today"), FOLLOW_UP_COLOURS[FollowUpFilter.TODAY]
     else:
         return next_date.isoformat()
-    return format_html("{}<br>{}", next_date.isoformat(), badge(label, colour))
+    return cell_html("{}<br>{}", next_date.isoformat(), badge(label, colour))
 
 
 def options_html(options) -> str:

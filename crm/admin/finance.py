@@ -4,7 +4,6 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path
-from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -21,7 +20,7 @@ from crm.admin.base import (
 from crm.admin.confirmation import action_confirmation
 from crm.admin.exporting import StreamingExportMixin
 from crm.admin.filters import SelectListFilterMixin
-from crm.admin.rows import as_row_action, row_button, row_url
+from crm.admin.rows import as_row_action, cell_html, row_button, row_url
 from crm.models import ClassList, Customer, Enrollment, PaymentRecord, PaymentTally
 from crm.models.choices import choice_label
 from crm.querysets import PaymentRecordQuerySet
@@ -443,7 +442,7 @@ class PaymentRecordAdmin(
         if obj.status == PaymentRecord.Status.CONFIRMED and obj.confirm_user:
             return str(obj.confirm_user)
         if obj.status == PaymentRecord.Status.REJECTED and obj.confirm_user:
-            return format_html("{} <small>({})</small>", obj.confirm_user, gettext("rejected"))
+            return cell_html("{} <small>({})</small>", obj.confirm_user, gettext("rejected"))
         return "—"
 
     @admin.display(description=_("Decision"))
@@ -452,7 +451,7 @@ class PaymentRecordAdmin(
             return ""
         confirm = row_button(row_url("admin:crm_paymentrecord_confirm", obj.pk), gettext("Confirm payment"))
         reject = row_button(row_url("admin:crm_paymentrecord_reject", obj.pk), gettext("Reject"), danger=True)
-        return format_html('<span class="crm-nowrap">{} {}</span>', confirm, reject)
+        return cell_html('<span class="crm-nowrap">{} {}</span>', confirm, reject)
 
     @admin.display(description=_("rejected by"))
     def rejected_by(self, obj):

@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin
 from django.http import QueryDict
-from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +13,7 @@ from crm.admin.base import (
     RelatedSearchAdminMixin,
 )
 from crm.admin.paging import PerPageAdminMixin
-from crm.admin.rows import row_url
+from crm.admin.rows import cell_html, row_url
 from crm.models import ConsultRecord, ConsultRecordTally, Customer
 from crm.roles import VIEW_DELETED_CONSULTRECORD
 from crm.services.followups import consult_records_check, consult_records_save, consult_records_tally_count
@@ -113,7 +112,7 @@ class ConsultRecordInline(admin.TabularInline):
 def follow_up_add_link(customer: Customer) -> str:
     """ "写跟进" on a customer's row: the add-follow-up form with the customer chosen, cursor in the note."""
     url = row_url("admin:crm_consultrecord_add")
-    return format_html('<a href="{}?customer={}">{}</a>', url, customer.pk, gettext("Add a follow-up"))
+    return cell_html('<a href="{}?customer={}">{}</a>', url, customer.pk, gettext("Add a follow-up"))
 
 
 # The list parameters a filtered follow-up list may count from the tally (ConsultRecordTally's columns).

@@ -6,11 +6,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.admin.base import CrmModelAdmin, ReadOnlyAdminMixin, badge
+from crm.admin.rows import cell_html
 from crm.models import Job
 from crm.services.jobs import (
     jobs_cancel,
@@ -159,10 +159,10 @@ class JobAdmin(ReadOnlyAdminMixin, CrmModelAdmin):
         if obj.kind == Job.Kind.PREVIEW and obj.state == Job.State.DONE:
             # A check's result is the import page's preview, with the confirm button (and rejected rows).
             url = reverse("admin:crm_customer_import")
-            return format_html('<a href="{}?job={}">{}</a>', url, obj.pk, _("the check's result"))
+            return cell_html('<a href="{}?job={}">{}</a>', url, obj.pk, _("the check's result"))
         if not obj.result_file:
             return ""
-        return format_html(
+        return cell_html(
             '<a href="{}">{}</a>',
             reverse("admin:crm_job_download", args=[obj.pk]),
             obj.result_name or _("download"),

@@ -1,11 +1,11 @@
 """我的客户 warns about the customers automatic recycling will soon put back in the public pool."""
 
 from django.contrib import admin
-from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import badge
+from crm.admin.rows import cell_html
 from crm.services.customers import (
     RECYCLE_WARNING_DAYS,
     customers_recycle_days_left,
@@ -56,7 +56,7 @@ class RecycleWarningMixin:
     def last_follow_up(self, obj):
         shown = super().last_follow_up(obj)
         warning = self.recycle_warning(obj)
-        return format_html("{}<br>{}", shown, warning) if warning else shown
+        return cell_html("{}<br>{}", shown, warning) if warning else shown
 
     def recycle_warning(self, obj) -> str:
         left = customers_recycle_days_left(

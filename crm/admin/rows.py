@@ -16,8 +16,7 @@ from django.forms.utils import ErrorList
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.functional import Promise
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 # The one form the row buttons of a list submit (``<button form=... formaction=...>``): rendered after
 # the changelist's own form, since forms cannot nest (admin/crm/row_actions_form.html).
@@ -45,7 +44,7 @@ def row_url(name: str, pk=None, *, current_app: str | None = None) -> str:
 
 def row_button(url: str, label: str, *, danger: bool = False) -> str:
     """A button in a list cell that POSTs (with the CSRF token of ROW_ACTIONS_FORM) to ``url``."""
-    return format_html(
+    return cell_html(
         '<button type="submit" form="{}" formaction="{}" class="button crm-row-button{}">{}</button>',
         ROW_ACTIONS_FORM,
         url,
@@ -78,6 +77,17 @@ def escaped(value) -> str:
         value = str(value)
     markup = getattr(value, "__html__", None)
     return markup() if markup is not None else html.escape(str(value))
+
+
+def cell_html(format_string: str, *args) -> SafeString:
+    """``format_html(format_string, *args)``, for the cells of a list: the same markup, without the
+    lazy-argument wrappers Django puts around the escaping of every value."""
+    return SafeString(format_string.format(*[escaped(arg) for arg in args]))
+
+
+def cell_html_join(separator, format_string: str, args_generator) -> SafeString:
+    """``format_html_join(separator, format_string, args_generator)``, as ``cell_html``."""
+    return SafeString(escaped(separator).join(cell_html(format_string, *args) for args in args_generator))
 
 
 def _attrs(attrs: dict) -> str:

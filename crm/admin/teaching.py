@@ -11,7 +11,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
@@ -21,7 +20,14 @@ from django.utils.translation import gettext_lazy as _
 from crm.admin.base import CrmModelAdmin, RelatedSearchAdminMixin
 from crm.admin.filters import SelectListFilterMixin
 from crm.admin.paging import NearestPageChangeList
-from crm.admin.rows import CellFormSet, CellSelect, CellTextInput, cell_formfield_callback
+from crm.admin.rows import (
+    CellFormSet,
+    CellSelect,
+    CellTextInput,
+    cell_formfield_callback,
+    cell_html,
+    cell_html_join,
+)
 from crm.models import (
     ClassList,
     ContractTemplate,
@@ -248,15 +254,15 @@ class ClassListAdmin(CrmModelAdmin):
             label = gettext("Students (%(count)s)") % {"count": klass.student_count}
             if klass.managed:
                 url = reverse("admin:crm_classlist_students", args=[klass.pk])
-                return format_html('<a href="{}">{}</a> / {}', url, label, klass.member_count)
-            return format_html("{} / {}", label, klass.member_count)
+                return cell_html('<a href="{}">{}</a> / {}', url, label, klass.member_count)
+            return cell_html("{} / {}", label, klass.member_count)
 
         @admin.display(description=_("course records"), ordering="course_record_count")
         def course_records(klass):
             label = gettext("Course records (%(count)s)") % {"count": klass.course_record_count}
             if may_view_lessons:
                 url = changelist_url(CourseRecord, re_class__id__exact=klass.pk)
-                return format_html('<a href="{}">{}</a>', url, label)
+                return cell_html('<a href="{}">{}</a>', url, label)
             return label
 
         return [*self.list_display[:-2], students, course_records]
@@ -301,11 +307,11 @@ class ClassListAdmin(CrmModelAdmin):
 
     @admin.display(description=_("teachers"))
     def teacher_names(self, klass):
-        return format_html_join(mark_safe("<br>"), "{}", ((teacher,) for teacher in klass.teachers.all()))
+        return cell_html_join(mark_safe("<br>"), "{}", ((teacher,) for teacher in klass.teachers.all()))
 
     @admin.display(description=_("start and graduation dates"), ordering="start_date")
     def dates(self, klass):
-        return format_html(
+        return cell_html(
             "{}<br>{}",
             date_format(klass.start_date),
             date_format(klass.graduate_date) if klass.graduate_date else "-",
@@ -372,7 +378,7 @@ class CourseRecordAdmin(CrmModelAdmin):
         def study_records(record):
             url = changelist_url(StudyRecord, course_record__id__exact=record.pk, next=back)
             label = gettext("Study records (%(count)s)") % {"count": record.study_record_count}
-            return format_html('<a href="{}">{}</a>', url, label)
+            return cell_html('<a href="{}">{}</a>', url, label)
 
         columns = [*self.list_display[:-1], study_records]
         if not self.has_attendance_permission(request):
@@ -426,7 +432,7 @@ class CourseRecordAdmin(CrmModelAdmin):
     @admin.display(description=_("attendance"))
     def attendance_link(self, record):
         url = reverse("admin:crm_courserecord_attendance", args=[record.pk])
-        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Take attendance"))
+        return cell_html('<a class="button" href="{}">{}</a>', url, gettext("Take attendance"))
 
     def has_study_records_permission(self, request):
         return request.user.has_perm("crm.add_studyrecord")
@@ -585,7 +591,7 @@ class StudyRecordAdmin(RelatedSearchAdminMixin, CrmModelAdmin):
         if not study_record.homework:
             return "-"
         name = PurePosixPath(study_record.homework.name).name
-        return format_html('<a href="{}">{}</a>', study_record.homework.url, name)
+        return cell_html('<a href="{}">{}</a>', study_record.homework.url, name)
 
     @admin.display(description=_("course record"), ordering="course_record")
     def lesson(self, study_record):

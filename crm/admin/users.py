@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
-from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext
@@ -11,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.admin.base import CrmModelAdmin, ValidSelectionAdminMixin
 from crm.admin.paging import NearestPageAdminMixin
+from crm.admin.rows import cell_html_join
 from crm.models import Department, UserProfile
 
 
@@ -172,4 +172,4 @@ class RoleGroupAdmin(ValidSelectionAdminMixin, NearestPageAdminMixin, GroupAdmin
     @admin.display(description=_("permissions"))
     def permission_list(self, group):
         labels = sorted(permission_label(p) for p in group.permissions.select_related("content_type"))
-        return format_html_join(mark_safe("<br>"), "{}", ((label,) for label in labels)) or "-"
+        return cell_html_join(mark_safe("<br>"), "{}", ((label,) for label in labels)) or "-"

@@ -472,6 +472,14 @@ class ConsultRecord(models.Model):
             # The list filtered by stage counts its rows exactly (hundreds of thousands at a school's
             # size): an index-only scan, for the boss's list and the recycle bin's alive rows alike.
             models.Index(fields=["status"], include=["delete_status"], name="crm_consult_status"),
+            # A salesperson's customer list counts each row's own live follow-ups (the page's rows
+            # only): one index probe a row, where the customer's and the owner's indexes alone are
+            # combined by a BitmapAnd over all the customer's follow-ups and all the owner's.
+            models.Index(
+                fields=["customer", "consultant"],
+                name="crm_consult_alive_cust_owner",
+                condition=models.Q(delete_status=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -910,3 +910,26 @@ def test_a_deep_page_of_a_customer_list_is_read_from_its_order_index_without_a_s
     assert f"Index Only Scan Backward using {index}" in plan or f"Index Only Scan using {index}" in plan, plan
     # The page's keys (the subquery U0) come in the index's order; only the 20 rows shown are sorted.
     assert "Sort Key: u0." not in plan, plan
+
+
+@pytest.mark.postgres
+def test_a_salespersons_list_counts_each_rows_follow_ups_by_one_probe_of_the_customer_and_owner_index(
+    sales_client, sales_user
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for customer in CustomerFactory.create_batch(3, consultant=sales_user):
+        ConsultRecordFactory.create_batch(2, customer=customer, consultant=sales_user)
+    with CaptureQueriesContext(connection) as queries:
+        response = sales_client.get(reverse("admin:crm_privatecustomer_changelist"))
+    assert len(rows(response)) == 3
+    [page_query] = [
+        query["sql"] for query in queries if '"crm_consultrecord"' in query["sql"] and "COUNT" in query["sql"]
+    ]
+    with connection.cursor() as cursor:
+        # A small table is cheaper to scan: forbid it, to see which index each row's count can use.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {page_query}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "crm_consult_alive_cust_owner" in plan and "BitmapAnd" not in plan, plan

@@ -443,7 +443,7 @@ class PaymentRecordAdmin(
             return str(obj.confirm_user)
         if obj.status == PaymentRecord.Status.REJECTED and obj.confirm_user:
             return cell_html("{} <small>({})</small>", obj.confirm_user, gettext("rejected"))
-        return "—"
+        return None  # the admin's empty value, as in the columns beside it
 
     @admin.display(description=_("Decision"))
     def decision_buttons(self, obj):
@@ -455,11 +455,11 @@ class PaymentRecordAdmin(
 
     @admin.display(description=_("rejected by"))
     def rejected_by(self, obj):
-        return obj.confirm_user or "—"
+        return obj.confirm_user
 
     @admin.display(description=_("rejected on"))
     def rejected_on(self, obj):
-        return formats.format_datetime(obj.confirm_date) or "—"
+        return formats.format_datetime(obj.confirm_date) or None
 
     @admin.action(permissions=["confirm"], description=_("Confirm the selected payments"))
     def confirm_payments(self, request, queryset):

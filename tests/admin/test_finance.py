@@ -987,8 +987,12 @@ def test_who_confirmed_shows_only_for_confirmed_and_who_rejected_for_rejected(
     assert decided == {
         confirmed.pk: str(finance_user),
         rejected.pk: f"{finance_user} <small>(驳回)</small>",
-        pending.pk: "—",
+        pending.pk: None,
     }
+    # Shown as every empty cell of the admin is, as in the decision column beside it.
+    assert f'<td class="field-decided_by">{admin.site.empty_value_display}</td>' in html.unescape(
+        finance_client.get(PAYMENTS).content.decode()
+    )
 
 
 # --- 确认收款 / 驳回 buttons on each unconfirmed payment ---

@@ -65,6 +65,13 @@ def changelists() -> list[tuple[str, object]]:
     ]
 
 
+def list_pages(name: str, model_admin) -> list[str]:
+    """A changelist and, where it has one, its export page, which takes the list's query string."""
+    if not hasattr(model_admin, "export_action"):
+        return [name]
+    return [name, name.removesuffix("_changelist") + "_export"]
+
+
 def date_range_parameters(world) -> list[tuple[str, str]]:
     """(changelist URL name, parameter) of every date range filter of every list."""
     found = []
@@ -222,16 +229,23 @@ def list_parameters(model_admin, request) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_query_string_of_any_list_gives_a_500_or_unescaped_text(client, world, role, rf):
+def test_no_query_string_of_any_list_or_its_export_gives_a_500_or_unescaped_text(client, world, role, rf):
     superuser = rf.get("/admin/")
     superuser.user = world.users["superuser"]
-    lists = [(name, list_parameters(model_admin, superuser)) for name, model_admin in changelists()]
+    lists = [
+        (page, parameters)
+        for name, model_admin in changelists()
+        for parameters in [list_parameters(model_admin, superuser)]
+        for page in list_pages(name, model_admin)
+    ]
     login(client, world, role)
     # Every list once with each of its parameters at an extreme, then what Hypothesis makes of them.
     for name, parameters in lists:
         response = client.get(reverse(name), dict.fromkeys([*parameters, *COMMON_PARAMETERS], "9999-12-31"))
         assert response.status_code < 500
         assert_escaped(response)
+        # A parameter that is no filter of the list: the list can apply none of it.
+        assert client.get(reverse(name), {"no_such_filter": "1"}).status_code < 500
 
     @EXAMPLES
     @given(data=st.data())

@@ -1,5 +1,7 @@
 """django-import-export in the admin: exactly the changelist's rows (or the selected ones), streamed."""
 
+from django.contrib import messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -50,6 +52,25 @@ class StreamingExportMixin(ExportActionMixin):
     # The change form keeps Django's own template (no "export this row" button).
     change_form_template = None
     show_change_form_export = False
+
+    def export_action(self, request):
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:
+            # An address whose filters the list cannot apply (edited by hand, or from an older version
+            # of the list): back to the whole list, as the list itself does with such an address, and
+            # told why nothing was exported.
+            self.message_user(
+                request,
+                _(
+                    "The filters in the export's address are not valid, so nothing was exported. "
+                    "Filter the list again, then export it."
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(
+                reverse(f"{self.admin_site.name}:%s_%s_changelist" % self.get_model_info())
+            )
 
     def get_valid_export_item_pks(self, request):
         # django-import-export 4.4 loads every pk of the table to validate the posted ones (issue

@@ -1,9 +1,13 @@
 """django-import-export in the admin: exactly the changelist's rows (or the selected ones), streamed."""
 
+import functools
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -11,10 +15,12 @@ from import_export.admin import ExportActionMixin
 from import_export.formats import base_formats
 from import_export.forms import SelectableFieldsExportForm
 from import_export.signals import post_export
+from rangefilter.filters import BaseRangeFilter
 
 from crm.admin.base import CrmModelAdmin
-from crm.admin.jobs import export_as_job
+from crm.admin.jobs import export_as_job, export_rows
 from crm.resources.streaming import export_response
+from crm.services.jobs import jobs_should_run_in_background
 
 # Strings of django-import-export's templates that its Chinese catalog lacks; ours translates them.
 # "Submit" is the only button of the export page (import.html, which also has one, is replaced by ours).
@@ -53,9 +59,11 @@ class StreamingExportMixin(ExportActionMixin):
     change_form_template = None
     show_change_form_export = False
 
+    export_template_name = "admin/crm/export.html"
+
     def export_action(self, request):
         try:
-            return super().export_action(request)
+            response = super().export_action(request)
         except IncorrectLookupParameters:
             # An address whose filters the list cannot apply (edited by hand, or from an older version
             # of the list): back to the whole list, as the list itself does with such an address, and
@@ -71,6 +79,33 @@ class StreamingExportMixin(ExportActionMixin):
             return HttpResponseRedirect(
                 reverse(f"{self.admin_site.name}:%s_%s_changelist" % self.get_model_info())
             )
+        if isinstance(response, TemplateResponse) and "export_items" not in request.POST:
+            # The form of the whole list (the action's form names its ticked rows instead).
+            response.context_data["export_scope"] = self.export_scope(request)
+        return response
+
+    def export_scope(self, request) -> dict:
+        """What the export page says it will write: how many rows, which filters and search of the list,
+        and whether it runs as a background job, so that the user sees it before clicking 导出."""
+        changelist = request.crm_changelist  # the one the export's queryset came from (RememberedChangeList)
+        rows = export_rows(changelist.queryset)
+        changelist_url = reverse(f"{self.admin_site.name}:%s_%s_changelist" % self.get_model_info())
+        query = request.GET.urlencode()
+        return {
+            "rows": rows,
+            "background": jobs_should_run_in_background(rows=rows),
+            "threshold": settings.JOB_ROWS_THRESHOLD,
+            "filters": [
+                (spec.title, shown)
+                for spec in changelist.filter_specs
+                if (shown := active_filter_display(spec, changelist))
+            ],
+            "search": changelist.query,
+            "list_url": f"{changelist_url}?{query}" if query else changelist_url,
+        }
+
+    def get_changelist(self, request, **kwargs):
+        return remembered(super().get_changelist(request, **kwargs))
 
     def get_valid_export_item_pks(self, request):
         # django-import-export 4.4 loads every pk of the table to validate the posted ones (issue
@@ -125,3 +160,40 @@ class StreamingExportMixin(ExportActionMixin):
         )
         post_export.send(sender=None, model=self.model)
         return response
+
+
+@functools.cache
+def remembered(changelist_class):
+    """``changelist_class`` leaving each of its instances on its request as ``crm_changelist``.
+
+    django-import-export 4.4.3 builds the export's queryset with a subclass of the admin's ChangeList
+    (``get_export_queryset``, which has no other way to hand it out: checked against that version); the
+    export page describes that changelist's filters, rather than building and counting the list again.
+    tests/admin/test_exporting.py pins the page's query count."""
+
+    class RememberedChangeList(changelist_class):
+        def __init__(self, request, *args, **kwargs):
+            super().__init__(request, *args, **kwargs)
+            request.crm_changelist = self
+
+    return RememberedChangeList
+
+
+def active_filter_display(spec, changelist) -> str:
+    """What an active filter of the list keeps, as its sidebar shows it ("已确认", "2026-11-01 – 2026-11-30"),
+    or "" when the filter is not used."""
+    if not any(name in changelist.filter_params for name in spec.expected_parameters()):
+        return ""
+    if isinstance(spec, BaseRangeFilter):
+        low, high = (changelist.filter_params.get(name, [""])[-1] for name in spec.expected_parameters())
+        return f"{low or '…'} – {high or '…'}"
+    shown = []
+    for choice in spec.choices(changelist):
+        # A drop-down filter (crm.admin.filters.SelectListFilterMixin) gives its options in one choice.
+        shown += [display for _value, display, selected in choice.get("options", ()) if selected]
+        empty = choice.get("empty")
+        if empty and empty["selected"]:
+            shown.append(empty["display"])
+        if choice.get("selected") and "display" in choice:
+            shown.append(choice["display"])
+    return "、".join(str(display) for display in shown)

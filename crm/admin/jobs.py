@@ -48,6 +48,12 @@ def job_started_response(request, job: Job) -> HttpResponse:
     return redirect("admin:crm_job_changelist")
 
 
+def export_rows(queryset) -> int:
+    """How many rows an export of ``queryset`` writes, counted up to one past JOB_ROWS_THRESHOLD: enough to
+    tell whether it runs as a background job, and a bounded query even on a million rows."""
+    return queryset.order_by()[: settings.JOB_ROWS_THRESHOLD + 1].count()
+
+
 def export_as_job(model_admin, request, **export) -> HttpResponse | None:
     """The admin export as a background job: inside a job's worker, write the file to the job; for
     more rows than JOB_ROWS_THRESHOLD, start a job. None: export in the request as usual."""
@@ -55,8 +61,7 @@ def export_as_job(model_admin, request, **export) -> HttpResponse | None:
     if job is not None:
         request.crm_job_result = jobs_export_file(job=job, **export)
         return HttpResponse()
-    # At most one row past the threshold is counted: a bounded query even on a million rows.
-    rows = export["queryset"].order_by()[: settings.JOB_ROWS_THRESHOLD + 1].count()
+    rows = export_rows(export["queryset"])
     if not jobs_should_run_in_background(rows=rows):
         return None
     job = jobs_start_export(user=request.user, model_admin=model_admin, request=request, rows=rows)

@@ -1,8 +1,14 @@
+import datetime
+import html
+import re
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.urls import reverse
 
 from crm.models import Job
-from tests.factories import PaymentRecordFactory
+from tests.factories import ClassListFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +40,83 @@ def test_an_export_with_filters_the_list_cannot_apply_goes_back_to_the_list_with
             "导出地址中的筛选条件无效，未导出任何数据。请重新筛选列表后再导出。"
         ]
     assert not Job.objects.exists()
+
+
+# --- what the export page says it will write ---
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(day: int) -> datetime.datetime:
+    return datetime.datetime(2026, 11, day, 10, 30, tzinfo=SHANGHAI)
+
+
+def page_text(response) -> str:
+    content = response.content.decode()
+    scope = content[content.index('class="module crm-export-scope">') + 32 :]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", scope[: scope.index("</div>")])).split())
+
+
+def test_the_export_page_says_how_many_rows_of_which_filters_and_search_it_writes(finance_client):
+    klass = ClassListFactory()
+    wanted = PaymentRecordFactory(
+        customer=CustomerFactory(name="张三"), enrolment_class=klass, status="confirmed", date=at(10)
+    )
+    PaymentRecordFactory(
+        customer=CustomerFactory(name="张四"), enrolment_class=klass, status="confirmed", date=at(12)
+    )
+    PaymentRecordFactory(customer=CustomerFactory(name="张三丰"), status="unconfirmed", date=at(10))
+    PaymentRecordFactory(customer=CustomerFactory(name="李四"), status="confirmed", date=at(10))
+    PaymentRecordFactory(customer=CustomerFactory(name="张五"), status="confirmed", date=at(25))
+    query = {
+        "date__range__gte": "2026-11-01",
+        "date__range__lte": "2026-11-15",
+        "status__exact": "confirmed",
+        "enrolment_class__id__exact": str(klass.pk),
+        "q": "张",
+    }
+    listed = finance_client.get(reverse("admin:crm_paymentrecord_changelist"), query).context["cl"]
+
+    response = finance_client.get(reverse("admin:crm_paymentrecord_export"), query)
+
+    assert listed.result_count == 2 and wanted in listed.result_list
+    assert page_text(response) == (
+        f"将导出列表中的 2 条记录。 筛选条件： 状态 已确认 · 班级 {klass} · "
+        "交款日期 2026-11-01 – 2026-11-15 · 搜索 “张” 在列表中修改筛选条件"
+    )
+    scope = response.context["export_scope"]
+    assert scope["list_url"] == f"{reverse('admin:crm_paymentrecord_changelist')}?{urlencode(query)}"
+
+
+def test_the_export_page_of_an_unfiltered_list_says_so(finance_client):
+    EnrollmentFactory.create_batch(2)
+
+    response = finance_client.get(reverse("admin:crm_enrollment_export"))
+
+    assert page_text(response) == "将导出列表中的 2 条记录。 整个列表，未筛选、未搜索。 在列表中修改筛选条件"
+
+
+def test_the_export_page_says_beforehand_that_a_big_export_runs_as_a_background_job(boss_client, settings):
+    settings.JOB_ROWS_THRESHOLD = 2
+    CustomerFactory.create_batch(3)
+
+    response = boss_client.get(reverse("admin:crm_customer_export"), {"consultant__isnull": "True"})
+
+    assert page_text(response) == (
+        "超过 2 条记录：将作为后台任务导出，完成后在「后台任务」页面下载文件。 "
+        "筛选条件： 销售 未分配 在列表中修改筛选条件"
+    )
+
+
+def test_the_export_page_reads_the_list_and_counts_its_rows_in_a_fixed_number_of_queries(
+    finance_client, django_assert_num_queries
+):
+    PaymentRecordFactory.create_batch(3)
+    url = reverse("admin:crm_paymentrecord_export")
+    finance_client.get(url)  # the session and the user's permissions are cached after the first page
+
+    with django_assert_num_queries(5):
+        finance_client.get(url, {"status__exact": "confirmed"})
+    PaymentRecordFactory.create_batch(3)
+    with django_assert_num_queries(5):
+        finance_client.get(url, {"status__exact": "confirmed"})

@@ -4,7 +4,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -436,7 +436,7 @@ class PaymentRecordAdmin(
     def paid_on(self, obj):
         return formats.format_datetime(obj.date)
 
-    @admin.display(description=_("Confirmed or rejected by"))
+    @admin.display(description=_("Decided by"))
     def decided_by(self, obj):
         # Who confirmed a confirmed payment, who rejected a rejected one; nobody yet for the others.
         if obj.status == PaymentRecord.Status.CONFIRMED and obj.confirm_user:
@@ -449,7 +449,9 @@ class PaymentRecordAdmin(
     def decision_buttons(self, obj):
         if obj.status != PaymentRecord.Status.UNCONFIRMED:
             return ""
-        confirm = row_button(row_url("admin:crm_paymentrecord_confirm", obj.pk), gettext("Confirm payment"))
+        confirm = row_button(
+            row_url("admin:crm_paymentrecord_confirm", obj.pk), pgettext("payment decision", "Confirm")
+        )
         reject = row_button(row_url("admin:crm_paymentrecord_reject", obj.pk), gettext("Reject"), danger=True)
         return cell_html('<span class="crm-nowrap">{} {}</span>', confirm, reject)
 

@@ -120,3 +120,18 @@ def test_the_export_page_reads_the_list_and_counts_its_rows_in_a_fixed_number_of
     PaymentRecordFactory.create_batch(3)
     with django_assert_num_queries(5):
         finance_client.get(url, {"status__exact": "confirmed"})
+
+
+def test_the_export_page_reads_in_english_too(finance_client):
+    PaymentRecordFactory(date=at(10))
+
+    response = finance_client.get(
+        reverse("admin:crm_paymentrecord_export"),
+        {"date__range__gte": "2026-11-01", "date__range__lte": "2026-11-30"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert page_text(response) == (
+        "1 row of the list will be exported. Filtered by: paid on 2026-11-01 – 2026-11-30 "
+        "Change the filters in the list"
+    )

@@ -63,10 +63,23 @@ def related_row_lookup(model, key: str):
 class DateRangeFilter(rangefilter.DateRangeFilter):
     """django-admin-rangefilter's date range, ignoring (with a message) a date outside FILTER_YEARS."""
 
-    def queryset(self, request, queryset):
-        if self.form.is_valid() and any(
+    def dates_outside_years(self) -> bool:
+        return self.form.is_valid() and any(
             value and value.year not in FILTER_YEARS for value in self.form.cleaned_data.values()
-        ):
+        )
+
+    def applied_dates(self) -> tuple | None:
+        """(from, to) of the range the list is filtered on, either None when not given; None when it is
+        filtered on no date: none given, a date the form refuses, or one outside FILTER_YEARS."""
+        if not self.form.is_valid() or self.dates_outside_years():
+            return None
+        low, high = (
+            self.form.cleaned_data.get(name) for name in (self.lookup_kwarg_gte, self.lookup_kwarg_lte)
+        )
+        return (low, high) if low or high else None
+
+    def queryset(self, request, queryset):
+        if self.dates_outside_years():
             messages.warning(
                 request,
                 _("Dates before %(first)d or after %(last)d are not filtered on: the filter was ignored.")

@@ -15,9 +15,8 @@ from import_export.admin import ExportActionMixin
 from import_export.formats import base_formats
 from import_export.forms import SelectableFieldsExportForm
 from import_export.signals import post_export
-from rangefilter.filters import BaseRangeFilter
 
-from crm.admin.base import CrmModelAdmin
+from crm.admin.base import CrmModelAdmin, DateRangeFilter
 from crm.admin.jobs import export_as_job, export_rows
 from crm.resources.streaming import export_response
 from crm.services.jobs import jobs_should_run_in_background
@@ -184,9 +183,10 @@ def active_filter_display(spec, changelist) -> str:
     or "" when the filter is not used."""
     if not any(name in changelist.filter_params for name in spec.expected_parameters()):
         return ""
-    if isinstance(spec, BaseRangeFilter):
-        low, high = (changelist.filter_params.get(name, [""])[-1] for name in spec.expected_parameters())
-        return f"{low or '…'} – {high or '…'}"
+    if isinstance(spec, DateRangeFilter):
+        # Only the dates the list is filtered on: a refused or ignored date filters nothing.
+        dates = spec.applied_dates()
+        return " – ".join(day.isoformat() if day else "…" for day in dates) if dates else ""
     shown = []
     for choice in spec.choices(changelist):
         # A drop-down filter (crm.admin.filters.SelectListFilterMixin) gives its options in one choice.

@@ -135,3 +135,21 @@ def test_the_export_page_reads_in_english_too(finance_client):
         "1 row of the list will be exported. Filtered by: paid on 2026-11-01 – 2026-11-30 "
         "Change the filters in the list"
     )
+
+
+@pytest.mark.parametrize(
+    ("dates", "shown"),
+    [
+        ({"date__range__gte": "2026-11-01"}, "筛选条件： 交款日期 2026-11-01 – …"),
+        ({"date__range__lte": "2026-11-30"}, "筛选条件： 交款日期 … – 2026-11-30"),
+        # Filtered on no date, as the list: a date the form refuses, one outside the years filtered on.
+        ({"date__range__gte": "notadate"}, "整个列表，未筛选、未搜索。"),
+        ({"date__range__gte": "0001-01-01", "date__range__lte": "2026-11-30"}, "整个列表，未筛选、未搜索。"),
+    ],
+)
+def test_the_export_page_names_only_the_dates_the_list_is_filtered_on(finance_client, dates, shown):
+    PaymentRecordFactory(date=at(10))
+
+    text = page_text(finance_client.get(reverse("admin:crm_paymentrecord_export"), dates))
+
+    assert text == f"将导出列表中的 1 条记录。 {shown} 在列表中修改筛选条件"

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from import_export.admin import ExportActionMixin
 from import_export.formats import base_formats
 from import_export.forms import SelectableFieldsExportForm
@@ -94,14 +95,18 @@ class StreamingExportMixin(ExportActionMixin):
             "rows": rows,
             "background": jobs_should_run_in_background(rows=rows),
             "threshold": settings.JOB_ROWS_THRESHOLD,
-            "filters": [
-                (spec.title, shown)
-                for spec in changelist.filter_specs
-                if (shown := active_filter_display(spec, changelist))
-            ],
-            "search": changelist.query,
+            "filters": scope_parts(changelist),
             "list_url": f"{changelist_url}?{query}" if query else changelist_url,
         }
+
+    def export_subject(self, request, title: str) -> str:
+        """The export's name on the jobs page: the list, and its filters and search when it has some
+        ("缴费记录（交款日期 2026-11-01 – 2026-11-30 · 状态 已确认）"); ticked rows: the list's name."""
+        parts = [] if "export_items" in request.POST else scope_parts(request.crm_changelist)
+        if not parts:
+            return title
+        scope = " · ".join(f"{part_title} {shown}" for part_title, shown in parts)
+        return _("%(list)s (%(scope)s)") % {"list": title, "scope": scope}
 
     def get_changelist(self, request, **kwargs):
         return remembered(super().get_changelist(request, **kwargs))
@@ -146,6 +151,7 @@ class StreamingExportMixin(ExportActionMixin):
             file_format=file_format,
             filename=filename,
             title=title,
+            subject=self.export_subject(request, title),
         )
         if background is not None:
             return background
@@ -176,6 +182,18 @@ def remembered(changelist_class):
             request.crm_changelist = self
 
     return RememberedChangeList
+
+
+def scope_parts(changelist) -> list[tuple[str, str]]:
+    """(title, what it keeps) of each filter the list is filtered by, then of its search."""
+    parts = [
+        (str(spec.title), shown)
+        for spec in changelist.filter_specs
+        if (shown := active_filter_display(spec, changelist))
+    ]
+    if changelist.query:
+        parts.append((pgettext("export scope", "Search"), f"“{changelist.query}”"))
+    return parts
 
 
 def active_filter_display(spec, changelist) -> str:

@@ -54,7 +54,7 @@ def export_rows(queryset) -> int:
     return queryset.order_by()[: settings.JOB_ROWS_THRESHOLD + 1].count()
 
 
-def export_as_job(model_admin, request, **export) -> HttpResponse | None:
+def export_as_job(model_admin, request, *, subject: str = "", **export) -> HttpResponse | None:
     """The admin export as a background job: inside a job's worker, write the file to the job; for
     more rows than JOB_ROWS_THRESHOLD, start a job. None: export in the request as usual."""
     job = getattr(request, "crm_job", None)
@@ -64,7 +64,9 @@ def export_as_job(model_admin, request, **export) -> HttpResponse | None:
     rows = export_rows(export["queryset"])
     if not jobs_should_run_in_background(rows=rows):
         return None
-    job = jobs_start_export(user=request.user, model_admin=model_admin, request=request, rows=rows)
+    job = jobs_start_export(
+        user=request.user, model_admin=model_admin, request=request, rows=rows, subject=subject
+    )
     return job_started_response(request, job)
 
 

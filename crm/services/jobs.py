@@ -111,14 +111,15 @@ def jobs_start_preview(*, user, stored_name: str, file_name: str, encoding: str,
 
 
 @transaction.atomic
-def jobs_start_export(*, user, model_admin, request, rows: int) -> Job:
+def jobs_start_export(*, user, model_admin, request, rows: int, subject: str = "") -> Job:
     """A job exporting what this export request of ``model_admin`` asks for: the worker replays the
-    request (its changelist query and export form) as the same user, so it sees the same rows."""
+    request (its changelist query and export form) as the same user, so it sees the same rows.
+    ``subject`` names it on the jobs page (default: the list's name)."""
     post = {key: values for key, values in request.POST.lists() if key != "csrfmiddlewaretoken"}
     job = Job.objects.create(
         user=user,
         kind=Job.Kind.EXPORT,
-        subject=str(model_admin.model._meta.verbose_name_plural)[:255],
+        subject=(subject or str(model_admin.model._meta.verbose_name_plural))[:255],
         params={
             "model": model_admin.model._meta.label_lower,
             "path": request.path,

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from crm.models import Job
+from crm.resources.finance import PaymentRecordResource
 from tests.factories import ClassListFactory, CustomerFactory, EnrollmentFactory, PaymentRecordFactory
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +154,34 @@ def test_the_export_page_names_only_the_dates_the_list_is_filtered_on(finance_cl
     text = page_text(finance_client.get(reverse("admin:crm_paymentrecord_export"), dates))
 
     assert text == f"将导出列表中的 1 条记录。 {shown} 在列表中修改筛选条件"
+
+
+def payments_export_form() -> dict:
+    fields = {f"paymentrecordresource_{name}": "on" for name in PaymentRecordResource().get_export_order()}
+    return {"format": "0", "resource": "0", **fields}
+
+
+@pytest.mark.parametrize(
+    ("query", "subject"),
+    [
+        (
+            "?status__exact=confirmed&date__range__gte=2026-11-01&date__range__lte=2026-11-30&q=张",
+            "缴费记录（状态 已确认 · 交款日期 2026-11-01 – 2026-11-30 · 搜索 “张”）",
+        ),
+        ("", "缴费记录"),
+    ],
+)
+def test_a_background_export_is_named_on_the_jobs_page_by_its_list_filters_and_search(
+    finance_client, settings, django_capture_on_commit_callbacks, query, subject
+):
+    settings.JOB_ROWS_THRESHOLD = 1
+    for day in (10, 12):
+        PaymentRecordFactory(customer=CustomerFactory(name="张三"), status="confirmed", date=at(day))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = finance_client.post(
+            reverse("admin:crm_paymentrecord_export") + query, payments_export_form()
+        )
+
+    assert response.status_code == 302
+    assert Job.objects.get().subject == subject

@@ -127,8 +127,12 @@ class StreamingExportMixin(ExportActionMixin):
         return super().export_admin_action(request, queryset)
 
     def get_export_filename(self, request, queryset, file_format):
-        date = timezone.localdate().isoformat()
-        return f"{self.model._meta.verbose_name_plural}-{date}.{file_format.get_extension()}"
+        # A list narrowed to dates is named by them (缴费记录-2026-11-01至2026-11-30.xlsx), so that one
+        # month's file and the next one's differ; any other by the day of the export.
+        changelist = getattr(request, "crm_changelist", None)
+        days = exported_days(changelist) if changelist is not None else ""
+        name = days or timezone.localdate().isoformat()
+        return f"{self.model._meta.verbose_name_plural}-{name}.{file_format.get_extension()}"
 
     # django-import-export 4.4.3 builds the whole file in memory here and has no public hook for
     # writing it otherwise (checked against that version); the export tests (tests/admin/test_finance.py,
@@ -194,6 +198,17 @@ def scope_parts(changelist) -> list[tuple[str, str]]:
     if changelist.query:
         parts.append((pgettext("export scope", "Search"), f"“{changelist.query}”"))
     return parts
+
+
+def exported_days(changelist) -> str:
+    """The days of the first date range the list is filtered on, for a file name; "" when there is none."""
+    for spec in changelist.filter_specs:
+        if isinstance(spec, DateRangeFilter) and (dates := spec.applied_dates()):
+            low, high = (day.isoformat() if day else None for day in dates)
+            if low and high:
+                return _("%(from)s to %(to)s") % {"from": low, "to": high}
+            return _("from %(from)s") % {"from": low} if low else _("until %(to)s") % {"to": high}
+    return ""
 
 
 def active_filter_display(spec, changelist) -> str:

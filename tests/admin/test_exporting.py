@@ -1,11 +1,12 @@
 import datetime
 import html
 import re
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import Job
 from crm.resources.finance import PaymentRecordResource
@@ -185,3 +186,31 @@ def test_a_background_export_is_named_on_the_jobs_page_by_its_list_filters_and_s
 
     assert response.status_code == 302
     assert Job.objects.get().subject == subject
+
+
+@pytest.mark.parametrize(
+    ("dates", "name"),
+    [
+        (
+            {"date__range__gte": "2026-11-01", "date__range__lte": "2026-11-30"},
+            "缴费记录-2026-11-01至2026-11-30.csv",
+        ),
+        ({"date__range__gte": "2026-11-01"}, "缴费记录-2026-11-01起.csv"),
+        ({"date__range__lte": "2026-11-30"}, "缴费记录-至2026-11-30.csv"),
+        ({"status__exact": "confirmed"}, "缴费记录-{today}.csv"),
+        ({"date__range__gte": "0001-01-01"}, "缴费记录-{today}.csv"),  # ignored: the whole list
+    ],
+)
+def test_an_export_of_a_date_range_is_named_by_its_dates_and_any_other_by_the_day(
+    finance_client, dates, name
+):
+    PaymentRecordFactory(status="confirmed", date=at(10))
+
+    response = finance_client.post(
+        f"{reverse('admin:crm_paymentrecord_export')}?{urlencode(dates)}",
+        {**payments_export_form(), "format": "1"},
+    )
+
+    assert response.status_code == 200
+    name = name.format(today=timezone.localdate().isoformat())
+    assert f"filename*=utf-8''{quote(name)}" in response["Content-Disposition"]

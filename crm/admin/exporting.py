@@ -76,20 +76,22 @@ class StreamingExportMixin(ExportActionMixin):
                 ),
                 messages.ERROR,
             )
-            return HttpResponseRedirect(
-                reverse(f"{self.admin_site.name}:%s_%s_changelist" % self.get_model_info())
-            )
-        if isinstance(response, TemplateResponse) and "export_items" not in request.POST:
+            return HttpResponseRedirect(self.admin_url("changelist"))
+        if isinstance(response, TemplateResponse) and not exports_ticked_rows(request):
             # The form of the whole list (the action's form names its ticked rows instead).
             response.context_data["export_scope"] = self.export_scope(request)
         return response
+
+    def admin_url(self, view: str) -> str:
+        """The URL of this admin's ``view`` ("changelist", "export") on its site."""
+        return reverse(f"{self.admin_site.name}:%s_%s_{view}" % self.get_model_info())
 
     def export_scope(self, request) -> dict:
         """What the export page says it will write: how many rows, which filters and search of the list,
         and whether it runs as a background job, so that the user sees it before clicking 导出."""
         changelist = request.crm_changelist  # the one the export's queryset came from (RememberedChangeList)
         rows = export_rows(changelist.queryset)
-        changelist_url = reverse(f"{self.admin_site.name}:%s_%s_changelist" % self.get_model_info())
+        changelist_url = self.admin_url("changelist")
         query = request.GET.urlencode()
         return {
             "rows": rows,
@@ -102,7 +104,7 @@ class StreamingExportMixin(ExportActionMixin):
     def export_subject(self, request, title: str) -> str:
         """The export's name on the jobs page: the list, and its filters and search when it has some
         ("缴费记录（交款日期 2026-11-01 – 2026-11-30 · 状态 已确认）"); ticked rows: the list's name."""
-        parts = [] if "export_items" in request.POST else scope_parts(request.crm_changelist)
+        parts = [] if exports_ticked_rows(request) else scope_parts(request.crm_changelist)
         if not parts:
             return title
         scope = " · ".join(f"{part_title} {shown}" for part_title, shown in parts)
@@ -121,7 +123,7 @@ class StreamingExportMixin(ExportActionMixin):
         if request.POST.get("select_across") == "1":
             # "Select all N rows" is the whole changelist: export it as such rather than posting
             # every one of its pks back through a hidden field.
-            url = reverse(f"{self.admin_site.name}:%s_%s_export" % self.get_model_info())
+            url = self.admin_url("export")
             query = request.GET.urlencode()
             return HttpResponseRedirect(f"{url}?{query}" if query else url)
         return super().export_admin_action(request, queryset)
@@ -169,6 +171,12 @@ class StreamingExportMixin(ExportActionMixin):
         )
         post_export.send(sender=None, model=self.model)
         return response
+
+
+def exports_ticked_rows(request) -> bool:
+    """Whether this export request is the 导出 action's, of the rows ticked in the list (their ids are
+    posted as ``export_items``), rather than the whole list's."""
+    return "export_items" in request.POST
 
 
 @functools.cache
